@@ -1,0 +1,31 @@
+"""The ``raylife`` command line: a thin layer that parses, calls the library, and renders."""
+
+from __future__ import annotations
+
+import typer
+
+from raylife.cli.results import query, runs, show
+from raylife.cli.submit import submit
+from raylife.cli.suite_commands import plan, validate
+
+app = typer.Typer(
+    name="raylife",
+    help="Measure the whole lifecycle of deep-learning models on Ray (train, store, retrain, …) into DuckDB.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,  # unexpected errors keep a plain traceback; user errors are one line
+    rich_markup_mode=None,
+)
+app.command()(submit)
+app.command()(validate)
+app.command()(plan)
+app.command()(runs)
+app.command()(show)
+app.command()(query)
+
+
+def main() -> None:
+    app(prog_name="raylife")
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,54 @@
+"""What every command shares: consoles, the user-error boundary, common options."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from raylife.errors import RaylifeError
+from raylife.store import DEFAULT_DB
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+
+def _console(stderr: bool = False) -> Console:
+    made = Console(stderr=stderr)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.width = 120  # logs and pipes: Rich's 80-column default would wrap every summary table
+    return made
+
+
+console = _console()
+err_console = _console(stderr=True)
+
+
+def user_errors(fn: F) -> F:
+    """Turn a RaylifeError into one plain ``Error: …`` line on stderr and exit code 1.
+
+    Plain text (not Rich) so the line is never wrapped or styled; anything else keeps its traceback.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RaylifeError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+DbOption = Annotated[
+    Path,
+    typer.Option("--db", envvar="RAYLIFE_DB", help="DuckDB results file.", show_default=True),
+]
+SuiteArgument = Annotated[Path, typer.Argument(help="Suite TOML file, e.g. suites/smoke.toml.", show_default=False)]
+DEFAULT_DB_PATH = Path(DEFAULT_DB)

@@ -1,0 +1,97 @@
+"""runs / show / query: read stored results."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime
+from enum import Enum
+from typing import Annotated, Any, Optional
+
+import typer
+
+from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console, user_errors
+from raylife.errors import StoreError
+from raylife.report.tables import cluster_line, metrics_table, query_table, runs_table, summary_table
+from raylife.store import Store
+
+
+@user_errors
+def runs(
+    db: DbOption = DEFAULT_DB_PATH,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
+) -> None:
+    """List the suites run into the database, newest first."""
+    with Store(db, read_only=True) as store:
+        rows = store.runs(limit)
+    if not rows:
+        console.print(f"No runs in {db} yet: try `raylife submit suites/smoke.toml`.")
+        return
+    console.print(runs_table(rows))
+
+
+@user_errors
+def show(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")] = "last",
+    db: DbOption = DEFAULT_DB_PATH,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Also list every stored measurement.")] = False,
+) -> None:
+    """Print one run's summary again."""
+    with Store(db, read_only=True) as store:
+        run_id = store.resolve_run(run)
+        info = store.run(run_id)
+        rows = store.lifecycle(run_id)
+        measured = store.rows(
+            "SELECT trial, stage, metric, value, unit, labels FROM metrics WHERE run_id = ? ORDER BY trial_id, stage, metric",
+            [run_id],
+        ) if metrics else []
+    console.print(
+        f"run [bold]{run_id}[/] · suite {info['suite']} · {info['status']} · "
+        f"{info['trials']} trials ({info['failed_trials'] or 0} failed) · Ray {info['ray_address']}: "
+        f"{cluster_line(json.loads(info['cluster']) if info['cluster'] else None)}"
+    )
+    console.print(summary_table(rows))
+    if metrics:
+        console.print(metrics_table(measured, title="measurements"))
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+@user_errors
+def query(
+    sql: Annotated[Optional[str], typer.Argument(help="Read-only SQL, e.g. \"select * from lifecycle\".")] = None,
+    db: DbOption = DEFAULT_DB_PATH,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+    schema: Annotated[bool, typer.Option("--schema", help="List the tables and views with their columns.")] = False,
+) -> None:
+    """Run read-only SQL on the results (tables: runs, trials, environments, measurements, epochs; views: lifecycle, metrics)."""
+    if schema:
+        sql = (
+            "SELECT table_name AS \"table\", string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) AS columns "
+            "FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name ORDER BY table_name"
+        )
+    if not sql:
+        raise StoreError("no SQL given", hint='pass a query, e.g. raylife query "select * from lifecycle", or --schema')
+    with Store(db, read_only=True) as store:
+        columns, rows = store.query(sql)
+    if output is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=2))
+    else:
+        console.print(query_table(columns, rows))

@@ -1,0 +1,56 @@
+"""submit: run a suite on Ray and store every measurement."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console, err_console, user_errors
+from raylife.cli.suite_commands import load_and_plan
+from raylife.report import format as fmt
+from raylife.report.progress import RichProgress
+from raylife.report.tables import summary_table
+from raylife.store import Store
+
+
+@user_errors
+def submit(
+    suite: SuiteArgument,
+    db: DbOption = DEFAULT_DB_PATH,
+    address: Annotated[
+        Optional[str],
+        typer.Option(envvar="RAY_ADDRESS", help="Existing Ray cluster (host:port or ray://host:port). Default: embedded local Ray."),
+    ] = None,
+    num_cpus: Annotated[
+        Optional[int], typer.Option(min=1, help="Logical CPUs of the embedded Ray (default: this machine's cores).")
+    ] = None,
+    storage_path: Annotated[
+        Optional[str], typer.Option(help="Where checkpoints and saved models go (overrides the suite's run.storage_path).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Ray's and the workers' logs.")] = False,
+) -> None:
+    """Run a suite's trials on Ray and store the results in DuckDB."""
+    from raylife.runner import run_suite
+
+    spec, text, trials = load_and_plan(str(suite))
+    where = f"Ray at {address}" if address else "an embedded local Ray"
+    console.print(f"raylife: suite [bold]{spec.name}[/] ({len(trials)} trials) on {where} → {db}")
+    with RichProgress(console) as progress:
+        try:
+            outcome = run_suite(
+                spec, trials, suite_path=str(suite), suite_text=text, db_path=db, address=address,
+                num_cpus=num_cpus, storage_path=storage_path, verbose=verbose, observer=progress,
+            )
+        except KeyboardInterrupt:
+            err_console.print("Interrupted: finished trials are stored; the run is marked 'interrupted'.")
+            raise typer.Exit(130) from None
+    with Store(db, read_only=True) as store:
+        rows = store.lifecycle(outcome.run_id)
+    console.print(summary_table(rows, title=f"run {outcome.run_id} · {spec.name} · {fmt.seconds(outcome.wall_s)}"))
+    console.print(
+        f"Stored in {db}. Explore: raylife show {outcome.run_id} · raylife query \"select * from lifecycle\""
+    )
+    if outcome.failed:
+        err_console.print(f"[red]{len(outcome.failed)} of {len(outcome.records)} trials failed[/]")
+        raise typer.Exit(1)

@@ -1,0 +1,83 @@
+"""The heavy half of a framework plug-in: what runs inside cluster processes.
+
+A Backend builds models from a *recipe* (builder import path, input shape, classes, options), wires the
+Ray Train trainer, predicts on numpy arrays, and saves/loads every storage format it declares. A
+checkpoint is a directory holding the native format plus ``recipe.json``, so any process can rebuild
+the model without the suite.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raylife.frameworks import Framework
+from raylife.registry import import_object
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+RECIPE_FILE = "recipe.json"
+
+
+def read_recipe(directory: str | Path) -> dict[str, Any]:
+    return json.loads((Path(directory) / RECIPE_FILE).read_text())
+
+
+def write_recipe(directory: str | Path, recipe: Mapping[str, Any]) -> None:
+    (Path(directory) / RECIPE_FILE).write_text(json.dumps(recipe, indent=2))
+
+
+def directory_bytes(directory: str | Path) -> int:
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+
+
+class ModelFormat(ABC):
+    """One way to store a model: ``save`` writes into an empty directory, ``load`` returns a predictor."""
+
+    name: str
+
+    @abstractmethod
+    def save(self, model: Any, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def load(self, directory: Path) -> Predictor: ...
+
+
+class Backend(ABC):
+    framework: Framework
+    formats: Mapping[str, ModelFormat]
+
+    @abstractmethod
+    def set_threads(self, threads: int) -> None:
+        """Cap intra-op threads to the CPUs this process was given, so timings match the resources."""
+
+    @abstractmethod
+    def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any) -> Any:
+        """A Ray Train trainer that runs this framework's training loop with ``config``."""
+
+    @abstractmethod
+    def predict(self, model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Logits for ``x``, in inference mode."""
+
+    @abstractmethod
+    def count_params(self, model: Any) -> int: ...
+
+    def build_model(self, recipe: Mapping[str, Any]) -> Any:
+        builder = import_object(recipe["builder"], what="model builder")
+        return builder(tuple(recipe["input_shape"]), int(recipe["num_classes"]), **dict(recipe.get("options", {})))
+
+    def native(self) -> ModelFormat:
+        return self.formats[self.framework.native_format]
+
+    def save_checkpoint(self, model: Any, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.native().save(model, directory, sample, recipe)
+        write_recipe(directory, recipe)
+
+    @abstractmethod
+    def load_checkpoint(self, directory: str | Path) -> Any:
+        """The trainable model stored by ``save_checkpoint``."""

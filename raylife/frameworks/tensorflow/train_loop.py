@@ -1,0 +1,82 @@
+"""The TensorFlow training loop, run by every Ray Train worker: tf.keras ``fit`` under
+MultiWorkerMirroredStrategy (Ray's TensorflowConfig sets TF_CONFIG for each worker)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from raylife.frameworks.worker import WorkerSession, load_splits, make_recipe
+
+
+def train_loop(config: dict[str, Any]) -> dict[str, Any]:
+    import ray.train
+    import tensorflow as tf
+
+    from raylife.frameworks.tensorflow.backend import TensorflowBackend
+
+    session = WorkerSession(config)
+    backend = TensorflowBackend()
+    backend.set_threads(config["threads"])  # before the strategy initialises the runtime
+    tf.keras.utils.set_random_seed(config["seed"])
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+
+    splits = load_splits(config)
+    x, y = splits[config["split"]]
+    x_val, y_val = splits["val"]
+    recipe = make_recipe(config, splits)
+    with strategy.scope():
+        if config.get("init_checkpoint"):
+            model = backend.load_checkpoint(config["init_checkpoint"])
+        else:
+            model = backend.build_model(recipe)
+        model.compile(
+            optimizer=tf.keras.optimizers.Adam(config["learning_rate"]),
+            loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        )
+
+    options = tf.data.Options()
+    # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(y), seed=config["seed"], reshuffle_each_iteration=True)
+        .batch(config["batch_size"])  # the global batch; tf.distribute splits it across workers
+        .with_options(options)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512).with_options(options)
+    epochs = config["epochs"]
+
+    class Reporter(tf.keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.start = time.perf_counter()
+            self.train_end = None
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            session.mark_step()
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            self.train_end = time.perf_counter()  # validation is not part of the epoch's training time
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            epoch_s = (self.train_end or time.perf_counter()) - self.start
+            record = session.end_epoch(
+                epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, len(y)
+            )
+            if epoch < epochs - 1:
+                ray.train.report(record if session.is_chief else {"epoch": epoch})
+                return
+            # Under MultiWorkerMirroredStrategy every worker must take part in saving; only rank 0's
+            # copy becomes the checkpoint.
+            with tempfile.TemporaryDirectory() as tmp:
+                backend.save_checkpoint(self.model, Path(tmp), x_val[:8], recipe)
+                if session.is_chief:
+                    ray.train.report(record, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                else:
+                    ray.train.report({"epoch": epoch})
+
+    model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[Reporter()], verbose=0)
+    return session.finish()

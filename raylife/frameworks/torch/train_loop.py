@@ -1,0 +1,96 @@
+"""The PyTorch training loop, run by every Ray Train worker (DDP when there are 2+ workers)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from raylife.frameworks.torch.backend import TorchBackend
+from raylife.frameworks.worker import (
+    WorkerSession,
+    epoch_order,
+    load_splits,
+    make_recipe,
+    per_worker_batch,
+    val_batches,
+)
+
+
+def _evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[float, float]:
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    with torch.inference_mode():
+        for start, xb in val_batches(x):
+            logits = model(torch.from_numpy(xb).to(device))
+            yb = torch.from_numpy(y[start : start + len(xb)]).to(device)
+            loss_sum += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
+            correct += (logits.argmax(1) == yb).sum().item()
+    return loss_sum / len(y), correct / len(y)
+
+
+def train_loop(config: dict[str, Any]) -> dict[str, Any]:
+    import ray.train
+    import ray.train.torch
+
+    session = WorkerSession(config)
+    backend = TorchBackend()
+    backend.set_threads(config["threads"])
+    torch.manual_seed(config["seed"])
+
+    splits = load_splits(config)
+    x, y = splits[config["split"]]
+    x_val, y_val = splits["val"]
+    recipe = make_recipe(config, splits)
+    model = backend.build_model(recipe)
+    if config.get("init_checkpoint"):
+        model = backend.load_checkpoint(config["init_checkpoint"])
+    device = ray.train.torch.get_device()
+    model = ray.train.torch.prepare_model(model)  # moves to device; DDP-wraps when world > 1
+    plain = model.module if hasattr(model, "module") else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
+    batch = per_worker_batch(config["batch_size"], session.world)
+    distributed = session.world > 1 and dist.is_initialized()
+
+    for epoch in range(config["epochs"]):
+        order = epoch_order(len(y), config["seed"], epoch, session.rank, session.world)
+        model.train()
+        sums = torch.zeros(2, dtype=torch.float64)  # [loss * n, n]
+        start = time.perf_counter()
+        for i in range(0, len(order), batch):
+            idx = order[i : i + batch]
+            xb = torch.from_numpy(x[idx]).to(device)
+            yb = torch.from_numpy(y[idx]).to(device)
+            session.mark_step()
+            optimizer.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            sums += torch.tensor([loss.item() * len(idx), len(idx)], dtype=torch.float64)
+        epoch_s = time.perf_counter() - start
+        if distributed:
+            dist.all_reduce(sums)  # the loss over every worker's samples, not just rank 0's
+        train_loss = (sums[0] / sums[1]).item()
+
+        last = epoch == config["epochs"] - 1
+        if session.is_chief:
+            # Only rank 0 validates, on the unwrapped module: DDP's forward may broadcast buffers,
+            # a collective the other ranks would never join.
+            val_loss, val_acc = _evaluate(plain, x_val, y_val, device)
+            record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()))
+            if last:
+                with tempfile.TemporaryDirectory() as tmp:
+                    sample = x_val[:8]
+                    backend.save_checkpoint(plain.cpu().eval(), Path(tmp), sample, recipe)
+                    ray.train.report(record, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+            else:
+                ray.train.report(record)
+        else:
+            ray.train.report({"epoch": epoch})
+    return session.finish()

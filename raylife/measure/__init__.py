@@ -1,0 +1,1 @@
+"""Measurement primitives: clocks, memory sampling, statistics, environment fingerprint. No Ray, no database."""

@@ -1,0 +1,57 @@
+"""Resident memory, sampled in the background while work runs."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+MB = 1024 * 1024
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size of a process (default: this one) in MiB."""
+    return psutil.Process(pid).memory_info().rss / MB
+
+
+class RssSampler:
+    """Samples this process's RSS every ``interval_s`` on a daemon thread and keeps the peak.
+
+    Sampling (not ``ru_maxrss``) because Ray reuses worker processes: the OS high-water mark would
+    include whatever an earlier task in the same process did.
+    """
+
+    def __init__(self, interval_s: float = 0.05) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+        self.samples = 0
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="raylife-rss", daemon=True)
+
+    def _sample(self) -> None:
+        self.peak_mb = max(self.peak_mb, self._process.memory_info().rss / MB)
+        self.samples += 1
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+    def start(self) -> RssSampler:
+        self._sample()
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        """Stop sampling; returns the peak in MiB (including one last sample)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self._sample()
+        return self.peak_mb
+
+    def __enter__(self) -> RssSampler:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,63 @@
+"""What a trial produces, as plain data: stages fill a TrialRecord, the driver hands it to the store.
+
+Ray workers never open the database (DuckDB has one writer); everything they measure comes back as
+these records and is written by the driver in one transaction per trial.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from raylife.plan import Trial
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+@dataclass
+class Measurement:
+    stage: str
+    metric: str
+    value: float | None
+    unit: str
+    labels: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrialRecord:
+    run_id: str
+    trial: Trial
+    status: str = "running"  # running → ok | failed
+    error: str | None = None
+    traceback: str | None = None
+    started_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    environment: dict[str, Any] | None = None
+    measurements: list[Measurement] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def trial_id(self) -> str:
+        return f"{self.run_id}-{self.trial.index:03d}"
+
+    def add(self, stage: str, metric: str, value: float | None, unit: str, **labels: Any) -> None:
+        """Record one measurement; NaN/inf become NULL (a number we did not get is not a number)."""
+        if value is not None:
+            value = float(value)
+            if not math.isfinite(value):
+                value = None
+        self.measurements.append(Measurement(stage, metric, value, unit, labels))
+
+    def value(self, stage: str, metric: str, **labels: Any) -> float | None:
+        for m in self.measurements:
+            if m.stage == stage and m.metric == metric and all(m.labels.get(k) == v for k, v in labels.items()):
+                return m.value
+        return None
+
+    def add_epochs(self, phase: str, epochs: list[dict[str, Any]]) -> None:
+        for record in epochs:
+            self.epochs.append({"phase": phase, **record})

@@ -1,0 +1,1 @@
+"""Rendering results for people: Rich tables and progress."""

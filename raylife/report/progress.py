@@ -1,0 +1,61 @@
+"""Live progress of a run (trial x stage, elapsed) on a Rich console; implements RunObserver."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from raylife.plan import Trial
+from raylife.records import TrialRecord
+from raylife.report import format as fmt
+
+
+class RichProgress:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=20),
+            MofNCompleteColumn(),
+            TextColumn("[cyan]{task.fields[stage]}[/] {task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self.tasks: dict[int, TaskID] = {}
+
+    def __enter__(self) -> RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def run_started(self, run_id: str, trials: list[Trial]) -> None:
+        self.console.print(f"run [bold]{run_id}[/]: {len(trials)} trial{'s' if len(trials) != 1 else ''}")
+
+    def trial_started(self, trial: Trial) -> None:
+        self.tasks[trial.index] = self.progress.add_task(
+            trial.name, total=len(trial.stages), stage="", detail=""
+        )
+
+    def stage_started(self, trial: Trial, stage: str) -> None:
+        task = self.tasks[trial.index]
+        done = trial.stages.index(stage)
+        self.progress.update(task, completed=done, stage=stage, detail="")
+
+    def detail(self, trial: Trial, text: str) -> None:
+        self.progress.update(self.tasks[trial.index], detail=text)
+
+    def trial_finished(self, record: TrialRecord) -> None:
+        task = self.tasks.pop(record.trial.index)
+        self.progress.remove_task(task)
+        wall = (record.finished_at - record.started_at).total_seconds() if record.finished_at else None
+        if record.status == "ok":
+            accuracy = record.value("evaluate", "accuracy")
+            self.console.print(
+                f"[green]✓[/] {record.trial.name}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
+            )
+        else:
+            self.console.print(f"[red]✗ {record.trial.name}  failed after {fmt.seconds(wall)}: {record.error}[/]")

@@ -1,0 +1,120 @@
+"""Rich tables for plans, run summaries, run lists and query results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from raylife.plan import Trial
+from raylife.report import format as fmt
+
+
+def variant(trial_name: str, framework: str, num_workers: int) -> str:
+    """The trial name without the parts that have their own columns (model plus varying axes)."""
+    return trial_name.replace(f"/{framework}/w{num_workers}", "")
+
+
+def plan_table(trials: list[Trial], title: str | None = None) -> Table:
+    stage_lists = {" → ".join(t.stages) for t in trials}
+    shared = len(stage_lists) == 1
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD,
+        caption=f"stages: {stage_lists.pop()}" if shared and trials else None, caption_justify="left",
+    )
+    columns = ["#", "model", "framework", "workers", "CPUs/w", "batch", "epochs", "lr", "formats"]
+    for column in columns + ([] if shared else ["stages"]):
+        table.add_column(column, justify="left" if column in {"model", "framework", "formats", "stages"} else "right")
+    for t in trials:
+        row = [
+            str(t.index), variant(t.name, t.framework, t.num_workers), t.framework, str(t.num_workers),
+            f"{t.cpus_per_worker:g}", str(t.batch_size), str(t.epochs), f"{t.learning_rate:g}", ", ".join(t.formats),
+        ]
+        table.add_row(*row, *([] if shared else [" → ".join(t.stages)]))
+    return table
+
+
+SUMMARY_COLUMNS = (
+    ("model", "left"),
+    ("framework", "left"),
+    ("workers", "right"),
+    ("accuracy", "right"),
+    ("train", "right"),
+    ("to target", "right"),
+    ("size", "right"),
+    ("save", "right"),
+    ("load", "right"),
+    ("retrain", "right"),
+    ("retrained", "right"),
+)
+
+
+def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """One row per trial from the ``lifecycle`` view; failed trials in red with their one-line error."""
+    labels = [variant(r["trial"], r["framework"], r["num_workers"]) for r in rows]
+    failures = [f"✗ {r['trial']}: {r['error'] or 'unknown error'}" for r in rows if r["status"] != "ok"]
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+        caption=Text("\n".join(failures), style="red") if failures else None, caption_justify="left",
+    )
+    for name, justify in SUMMARY_COLUMNS:
+        width = max((len(label) for label in labels), default=5) if name == "model" else None
+        table.add_column(name, justify=justify, no_wrap=True, min_width=width)  # type: ignore[arg-type]
+    for r, label in zip(rows, labels):
+        if r["status"] != "ok":
+            table.add_row(
+                Text(label, style="red"), Text(r["framework"], style="red"), str(r["num_workers"]),
+                Text("failed", style="bold red"), *[""] * 7,
+            )
+            continue
+        table.add_row(
+            label, r["framework"], str(r["num_workers"]), fmt.ratio(r["accuracy"]),
+            fmt.seconds(r["train_wall_s"]), fmt.seconds(r["time_to_target_s"]), fmt.size(r["native_bytes"]),
+            fmt.seconds(r["native_save_s"]), fmt.seconds(r["native_load_s"]), fmt.seconds(r["retrain_wall_s"]),
+            fmt.ratio(r["retrain_accuracy"]),
+        )
+    return table
+
+
+def cluster_line(cluster: dict[str, Any] | None) -> str:
+    if not cluster:
+        return "unknown cluster"
+    nodes = cluster.get("nodes", 0)
+    return (
+        f"{nodes} node{'s' if nodes != 1 else ''}, {cluster.get('cpus', 0):g} CPUs, "
+        f"{cluster.get('gpus', 0):g} GPUs, {cluster.get('memory_gb', 0):g} GB for Ray"
+    )
+
+
+def runs_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="runs (newest first)", title_justify="left")
+    for column in ("run", "suite", "status", "trials", "failed", "submitted (UTC)", "wall", "cluster"):
+        table.add_column(column)
+    for r in rows:
+        style = {"ok": "green", "failed": "red", "interrupted": "yellow"}.get(r["status"], "")
+        table.add_row(
+            r["run_id"], r["suite"], Text(r["status"], style=style), str(r["trials"]), str(r["failed_trials"]),
+            f"{r['submitted_at']:%Y-%m-%d %H:%M:%S}", fmt.seconds(r["wall_s"]), r["ray_address"],
+        )
+    return table
+
+
+def metrics_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("trial", "stage", "metric", "value", "unit", "labels"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for r in rows:
+        labels = r["labels"] if r["labels"] not in (None, "{}") else ""
+        table.add_row(r["trial"], r["stage"], r["metric"], fmt.number(r["value"]), r["unit"], labels)
+    return table
+
+
+def query_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["NULL" if v is None else fmt.number(v) if isinstance(v, float) else str(v) for v in row])
+    return table

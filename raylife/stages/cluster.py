@@ -1,0 +1,155 @@
+"""Code that runs inside the Ray cluster on behalf of the stages: the training launcher actor and the
+evaluate/persist tasks. Frameworks are imported here, never on the driver."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from raylife.frameworks import FRAMEWORKS
+from raylife.frameworks.backend import directory_bytes, read_recipe
+from raylife.frameworks.worker import load_splits
+from raylife.measure.environment import fingerprint
+from raylife.measure.quality import classification_quality, majority_baseline
+from raylife.measure.timing import timed
+
+# Train v2 reads these in the process that calls fit() and passes them to its controller and workers.
+# Polling at 0.2 s instead of 2 s and skipping the preemption watcher and state reconciliation cut
+# teardown from ~4.8 s to ~0.5 s on a 2-core machine (shared/RAY_NOTES.md) without changing training.
+TRAIN_ENV_VARS = {
+    "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
+    "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",
+    "RAY_TRAIN_ENABLE_STATE_ACTOR_RECONCILIATION": "0",
+}
+
+
+class TrainLauncher:
+    """Calls ``trainer.fit()`` for a trial and collects what its workers report.
+
+    An actor with 0 CPUs (it only waits) and max_concurrency > 1, so workers can push epoch records and
+    per-worker probes to it while ``fit`` blocks; the driver polls ``progress`` the same way. Running
+    fit here, not in the driver, keeps torch/TensorFlow out of the driver and lets each framework's
+    process environment (TF_USE_LEGACY_KERAS) be set from process start.
+    """
+
+    def __init__(self, framework: str) -> None:
+        self.framework = FRAMEWORKS.get(framework)
+        self.epochs: list[dict[str, Any]] = []
+        self.probes: list[dict[str, Any]] = []
+
+    def put_epoch(self, record: dict[str, Any]) -> None:
+        self.epochs.append(record)
+
+    def put_probe(self, probe: dict[str, Any]) -> None:
+        self.probes.append(probe)
+
+    def progress(self) -> dict[str, Any]:
+        return {"epochs_done": len(self.epochs), "last": self.epochs[-1] if self.epochs else None}
+
+    def fit(self, config: dict[str, Any], resources: dict[str, Any], storage_path: str, name: str) -> dict[str, Any]:
+        from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+
+        backend = self.framework.load_backend()
+        self.epochs, self.probes = [], []
+        config = {**config, "sink": ray.get_runtime_context().current_actor}
+        scaling = ScalingConfig(
+            num_workers=resources["num_workers"],
+            use_gpu=resources["use_gpu"],
+            resources_per_worker={"CPU": resources["cpus_per_worker"], **({"GPU": 1} if resources["use_gpu"] else {})},
+        )
+        run = RunConfig(
+            name=name,
+            storage_path=storage_path,
+            checkpoint_config=CheckpointConfig(num_to_keep=1),
+            worker_runtime_env={"env_vars": dict(self.framework.env_vars)},
+        )
+        trainer = backend.make_trainer(config, scaling, run)
+        fit_start = time.time()
+        result = trainer.fit()
+        fit_end = time.time()
+        return {
+            "fit_start_unix": fit_start,
+            "fit_end_unix": fit_end,
+            "checkpoint": result.checkpoint.path if result.checkpoint else None,
+            "chief": result.return_value,
+            "epochs": list(self.epochs),
+            "probes": sorted(self.probes, key=lambda p: p["rank"]),
+        }
+
+
+def data_config(trial_params: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workload": trial_params["workload"],
+        "data": {"dataset": trial_params["dataset"], "options": trial_params["data_options"]},
+        "seed": trial_params["seed"],
+    }
+
+
+def evaluate_checkpoint(framework: str, params: dict[str, Any], checkpoint: str, threads: int) -> dict[str, Any]:
+    """Quality of a checkpoint on the held-out test split, plus where it ran."""
+    backend = FRAMEWORKS.get(framework).load_backend()
+    backend.set_threads(threads)
+    splits = load_splits(data_config(params))
+    x, y = splits["test"]
+    with timed() as load:
+        model = backend.load_checkpoint(checkpoint)
+    with timed() as predict:
+        logits = backend.predict(model, x)
+    return {
+        **classification_quality(logits, y),
+        "baseline_accuracy": majority_baseline(splits["train"][1], y),
+        "samples": len(y),
+        "checkpoint_load_s": load.seconds,
+        "predict_s": predict.seconds,
+        "split_sizes": splits.sizes(),
+        "data_source": splits.source,
+        "synthetic_data": splits.synthetic,
+        "environment": fingerprint(),
+    }
+
+
+def persist_formats(
+    framework: str, params: dict[str, Any], checkpoint: str, formats: list[str], out_dir: str, threads: int
+) -> list[dict[str, Any]]:
+    """Save the checkpoint's model in each format, load it back, and check it predicts the same."""
+    info = FRAMEWORKS.get(framework)
+    backend = info.load_backend()
+    backend.set_threads(threads)
+    x, _ = load_splits(data_config(params))["test"]
+    sample = np.ascontiguousarray(x[:64])
+    model = backend.load_checkpoint(checkpoint)
+    recipe = read_recipe(checkpoint)
+    reference = backend.predict(model, sample)
+    params_count = backend.count_params(model)
+    results = []
+    for fmt in formats:
+        handler = backend.formats[fmt]
+        directory = Path(out_dir) / fmt
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        with timed() as save:
+            handler.save(model, directory, sample, recipe)
+        size = directory_bytes(directory)
+        with timed() as load:
+            predictor = handler.load(directory)
+        with timed() as first:
+            predicted = predictor(sample)
+        results.append(
+            {
+                "format": fmt,
+                "native": fmt == info.native_format,
+                "path": str(directory),
+                "save_s": save.seconds,
+                "load_s": load.seconds,
+                "first_predict_s": first.seconds,
+                "bytes": size,
+                "params": params_count,
+                "roundtrip_max_abs_diff": float(np.abs(np.asarray(predicted) - reference).max()),
+            }
+        )
+    return results

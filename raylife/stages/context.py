@@ -1,0 +1,94 @@
+"""What stages share while one trial runs on the driver: the trial, its record, paths, handles."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from raylife.errors import RaylifeError
+from raylife.frameworks import FRAMEWORKS, Framework
+from raylife.plan import Trial
+from raylife.records import TrialRecord
+from raylife.stages.cluster import TRAIN_ENV_VARS, TrainLauncher
+
+
+class TrialTimeout(RaylifeError):
+    """A stage ran past the trial's time limit."""
+
+
+@dataclass
+class TrialContext:
+    trial: Trial
+    record: TrialRecord
+    storage_dir: Path  # this trial's artifacts: checkpoints, saved formats
+    on_progress: Callable[[str], None] = lambda detail: None
+    artifacts: dict[str, Any] = field(default_factory=dict)
+    _launcher: Any = None
+    _cleanups: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def framework(self) -> Framework:
+        return FRAMEWORKS.get(self.trial.framework)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.trial.params()
+
+    @property
+    def threads(self) -> int:
+        return max(1, int(self.trial.cpus_per_worker))
+
+    def runtime_env(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"env_vars": {**self.framework.env_vars, **(extra or {})}}
+
+    def remote(self, fn: Callable[..., Any]) -> Any:
+        """``fn`` as a Ray task with the resources of one training worker and the framework's environment."""
+        return ray.remote(
+            num_cpus=self.trial.cpus_per_worker,
+            num_gpus=1 if self.trial.device == "gpu" else 0,
+            runtime_env=self.runtime_env(),
+            max_calls=0,  # keep the process, and its framework import, for the trial's next task (GPU default is 1)
+        )(fn)
+
+    def launcher(self) -> Any:
+        """The trial's TrainLauncher actor, started on first use and stopped by ``close``."""
+        if self._launcher is None:
+            self._launcher = (
+                ray.remote(TrainLauncher)
+                .options(num_cpus=0, max_concurrency=4, runtime_env=self.runtime_env(TRAIN_ENV_VARS))
+                .remote(self.trial.framework)
+            )
+            self.add_cleanup(lambda: ray.kill(self._launcher))
+        return self._launcher
+
+    def add_cleanup(self, fn: Callable[[], None]) -> None:
+        self._cleanups.append(fn)
+
+    def close(self) -> None:
+        """Run cleanups newest first; one failing does not stop the others."""
+        while self._cleanups:
+            try:
+                self._cleanups.pop()()
+            except Exception:  # noqa: BLE001 - cleanup must not hide the trial's own outcome
+                pass
+
+    def wait(self, ref: Any, what: str, poll: Callable[[], None] | None = None, poll_s: float = 0.5) -> Any:
+        """``ray.get`` with the trial's time limit, calling ``poll`` while waiting (for progress)."""
+        deadline = time.monotonic() + self.trial.timeout_s
+        while True:
+            ready, _ = ray.wait([ref], timeout=poll_s)
+            if ready:
+                return ray.get(ref)
+            if time.monotonic() > deadline:
+                ray.cancel(ref, force=True)
+                raise TrialTimeout(
+                    f"{what} did not finish within {self.trial.timeout_s:.0f} s",
+                    hint="raise train.timeout_s, or check that the cluster has the resources the trial asks for",
+                )
+            if poll is not None:
+                poll()

@@ -1,0 +1,34 @@
+"""evaluate: quality of the final checkpoint on the held-out test split (never trained on)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raylife.stages.cluster import evaluate_checkpoint
+from raylife.stages.context import TrialContext
+
+
+def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> dict[str, Any]:
+    task = ctx.remote(evaluate_checkpoint)
+    return ctx.wait(task.remote(ctx.trial.framework, ctx.params, checkpoint, ctx.threads), what)
+
+
+class EvaluateStage:
+    name = "evaluate"
+
+    def run(self, ctx: TrialContext) -> None:
+        ctx.on_progress("scoring the test split")
+        out = evaluate(ctx, ctx.artifacts["checkpoint"], f"evaluation of {ctx.trial.name}")
+        ctx.record.environment = out["environment"]
+        add = ctx.record.add
+        add(self.name, "accuracy", out["accuracy"], "ratio", split="test")
+        add(self.name, "eval_loss", out["eval_loss"], "loss", split="test")
+        if "top5_accuracy" in out:
+            add(self.name, "top5_accuracy", out["top5_accuracy"], "ratio", split="test")
+        add(self.name, "baseline_accuracy", out["baseline_accuracy"], "ratio", split="test", baseline="majority class")
+        add(self.name, "eval_samples", out["samples"], "count", split="test")
+        add(self.name, "eval_predict_s", out["predict_s"], "s")
+        add(self.name, "checkpoint_load_s", out["checkpoint_load_s"], "s")
+        for split, size in out["split_sizes"].items():
+            add(self.name, "split_samples", size, "count", split=split)
+        ctx.artifacts["data_source"] = out["data_source"]

@@ -1,0 +1,32 @@
+"""persist: save the trained model in every format the suite asks for, reload it, check it predicts the same."""
+
+from __future__ import annotations
+
+from raylife.stages.cluster import persist_formats
+from raylife.stages.context import TrialContext
+
+
+class PersistStage:
+    name = "persist"
+
+    def run(self, ctx: TrialContext) -> None:
+        formats = list(ctx.trial.formats)
+        ctx.on_progress(f"saving and reloading {', '.join(formats)}")
+        task = ctx.remote(persist_formats)
+        ref = task.remote(
+            ctx.trial.framework, ctx.params, ctx.artifacts["checkpoint"], formats,
+            str(ctx.storage_dir / "models"), ctx.threads,
+        )
+        results = ctx.wait(ref, f"persist of {ctx.trial.name}")
+        add = ctx.record.add
+        saved = {}
+        for r in results:
+            labels = {"format": r["format"], "native": r["native"]}
+            add(self.name, "save_s", r["save_s"], "s", **labels)
+            add(self.name, "load_s", r["load_s"], "s", **labels)
+            add(self.name, "first_predict_s", r["first_predict_s"], "s", **labels)
+            add(self.name, "bytes", r["bytes"], "bytes", **labels)
+            add(self.name, "params", r["params"], "count", **labels)
+            add(self.name, "roundtrip_max_abs_diff", r["roundtrip_max_abs_diff"], "logit", **labels)
+            saved[r["format"]] = r["path"]
+        ctx.artifacts["models"] = saved

@@ -1,0 +1,5 @@
+"""Results storage in DuckDB."""
+
+from raylife.store.db import DEFAULT_DB, Store, check_writable, new_run_id
+
+__all__ = ["DEFAULT_DB", "Store", "check_writable", "new_run_id"]

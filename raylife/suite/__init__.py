@@ -1,0 +1,15 @@
+"""Suites: TOML files parsed into a validated SuiteSpec."""
+
+from raylife.suite.load import load_suite, parse_suite
+from raylife.suite.spec import DataSpec, ModelSpec, PersistSpec, RunSpec, SuiteSpec, TrainSpec
+
+__all__ = [
+    "DataSpec",
+    "ModelSpec",
+    "PersistSpec",
+    "RunSpec",
+    "SuiteSpec",
+    "TrainSpec",
+    "load_suite",
+    "parse_suite",
+]
