@@ -20,8 +20,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _console(stderr: bool = False) -> Console:
     made = Console(stderr=stderr)
-    if not made.is_terminal and "COLUMNS" not in os.environ:
-        made.width = 120  # logs and pipes: Rich's 80-column default would wrap every summary table
+    if not made.is_terminal:
+        # Logs and pipes: an 80-column default would wrap every summary table; COLUMNS can only widen it.
+        columns = os.environ.get("COLUMNS", "")
+        made.width = max(120, int(columns) if columns.isdigit() else 0)
     return made
 
 

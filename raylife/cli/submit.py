@@ -33,7 +33,13 @@ def submit(
     """Run a suite's trials on Ray and store the results in DuckDB."""
     from raylife.runner import run_suite
 
+    from raylife.runner.cluster import check_reachable
+    from raylife.store import check_writable
+
     spec, text, trials = load_and_plan(str(suite))
+    check_writable(db)  # fail fast, before any output or Ray start-up
+    if address:
+        check_reachable(address)
     where = f"Ray at {address}" if address else "an embedded local Ray"
     console.print(f"raylife: suite [bold]{spec.name}[/] ({len(trials)} trials) on {where} → {db}")
     with RichProgress(console) as progress:

@@ -106,13 +106,19 @@ class WorkerSession:
             self.sink.put_epoch.remote(record)  # fire and forget: progress must not slow training
         return record
 
-    def finish(self) -> dict[str, Any]:
-        """Send this worker's timings and peak memory to the launcher; returns rank 0's summary."""
+    def finish(self, replicas: int) -> dict[str, Any]:
+        """Send this worker's timings and peak memory to the launcher; returns rank 0's summary.
+
+        ``replicas`` is the framework's own count of data-parallel replicas (DDP world size,
+        ``num_replicas_in_sync``): proof that training really ran data-parallel.
+        """
         import ray
 
         peak = self.rss.stop()
         probe = {
             "rank": self.rank,
+            "replicas": int(replicas),
+            "node_id": ray.get_runtime_context().get_node_id(),
             "hostname": socket.gethostname(),
             "pid": os.getpid(),
             "peak_rss_mb": peak,

@@ -100,7 +100,16 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>") -> list[Trial]:
             for values in itertools.product(*axes):
                 setting = dict(zip(TRAIN_AXES, values))
                 tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
-                name = "/".join([info.name, framework_name, f"w{setting['num_workers']}", *tags])
+                label = info.name + (
+                    "[" + ",".join(f"{k}={v}" for k, v in sorted(model_spec.options.items())) + "]" if model_spec.options else ""
+                )
+                name = "/".join([label, framework_name, f"w{setting['num_workers']}", *tags])
+                if any(t.name == name for t in trials):
+                    raise PlanError(
+                        f"two trials would both be '{name}'",
+                        where=_where(source, key),
+                        hint="each [[models]] entry needs a distinct name or options",
+                    )
                 stages = [s for s in DEVELOP_STAGES if not (s == "retrain" and train.retrain_epochs == 0)]
                 trials.append(
                     Trial(

@@ -26,14 +26,14 @@ class RichProgress:
         self.tasks: dict[int, TaskID] = {}
 
     def __enter__(self) -> RichProgress:
-        self.progress.start()
-        return self
+        return self  # the live display starts with the first trial, so early errors print alone
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
     def run_started(self, run_id: str, trials: list[Trial]) -> None:
         self.console.print(f"run [bold]{run_id}[/]: {len(trials)} trial{'s' if len(trials) != 1 else ''}")
+        self.progress.start()
 
     def trial_started(self, trial: Trial) -> None:
         self.tasks[trial.index] = self.progress.add_task(

@@ -79,4 +79,4 @@ def train_loop(config: dict[str, Any]) -> dict[str, Any]:
                     ray.train.report({"epoch": epoch})
 
     model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[Reporter()], verbose=0)
-    return session.finish()
+    return session.finish(replicas=strategy.num_replicas_in_sync)

@@ -93,4 +93,4 @@ def train_loop(config: dict[str, Any]) -> dict[str, Any]:
                 ray.train.report(record)
         else:
             ray.train.report({"epoch": epoch})
-    return session.finish()
+    return session.finish(replicas=dist.get_world_size() if distributed else 1)

@@ -1,0 +1,42 @@
+"""Shared fixtures. Processes that import TensorFlow need tf_keras from the start (see frameworks/tensorflow)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+REPO = Path(__file__).resolve().parents[1]
+SUITES = REPO / "suites"
+RAYLIFE = [sys.executable, "-m", "raylife"]
+
+MINIMAL_SUITE = """name = "t"
+workload = "vision"
+[[models]]
+name = "cnn_small"
+"""
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write a suite file from (dedented) TOML text; returns its path."""
+
+    def write(text: str, name: str = "suite.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip())
+        return path
+
+    return write
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "results.duckdb"

@@ -1,0 +1,68 @@
+"""--address: joining an existing two-node Ray cluster; training spreads over both nodes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ray.helpers import metric, rows, submit
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
+
+
+@pytest.fixture
+def two_node_cluster():
+    from ray.cluster_utils import Cluster
+
+    # One CPU per node: two 1-CPU training workers can only fit one on each node.
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+def test_submit_to_an_existing_multi_node_cluster(two_node_cluster, write_suite, tmp_path):
+    suite = write_suite("""
+        name = "two-nodes"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        epochs = 2
+        num_workers = 2
+        retrain_epochs = 0
+    """)
+    db = tmp_path / "cluster.duckdb"
+    result = submit(suite, db, tmp_path / "shared-storage", "--address", two_node_cluster.address)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trial = "cnn_small/torch/w2"
+    assert metric(db, trial, "train", "train_nodes")[0]["value"] == 2
+    assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # DDP world size
+    nodes = {json.loads(m["labels"])["node_id"] for m in metric(db, trial, "train", "worker_peak_rss_mb")}
+    assert len(nodes) == 2
+    [run] = rows(db, "SELECT ray_address, cluster FROM runs")
+    assert run["ray_address"] == two_node_cluster.address
+    assert json.loads(run["cluster"])["nodes"] == 2
+    assert rows(db, "SELECT nodes FROM environments")[0]["nodes"] == 2
+
+
+def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_cluster, write_suite, tmp_path):
+    suite = write_suite("""
+        name = "too-big"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        num_workers = 3
+    """)
+    db = tmp_path / "big.duckdb"
+    result = submit(suite, db, tmp_path / "s", "--address", two_node_cluster.address, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "Error: trial cnn_small/torch/w3 needs 3 CPUs (3 workers x 1) but the cluster has 2 "
+    )
+    assert not db.exists()

@@ -1,0 +1,140 @@
+"""The development lifecycle on a real local Ray: Ray Train in PyTorch and TensorFlow, a real DuckDB file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SUITES
+from tests.ray.helpers import metric, rows, submit
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+
+# Every development metric of the lifecycle, with its unit (issue #2, item 4).
+REQUIRED = {
+    "train": {"train_wall_s": "s", "train_setup_s": "s", "time_to_target_s": "s", "final_loss": "loss",
+              "train_peak_rss_mb": "MB", "epoch_s": "s", "train_samples_per_s": "samples/s"},
+    "evaluate": {"accuracy": "ratio", "top5_accuracy": "ratio", "eval_loss": "loss", "baseline_accuracy": "ratio"},
+    "persist": {"save_s": "s", "load_s": "s", "bytes": "bytes", "params": "count", "roundtrip_max_abs_diff": "logit"},
+    "retrain": {"retrain_wall_s": "s", "accuracy": "ratio"},
+}
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smoke")
+    db = tmp / "smoke.duckdb"
+    result = submit(SUITES / "smoke.toml", db, tmp / "artifacts")
+    return result, db, tmp / "artifacts"
+
+
+def test_smoke_exits_zero_and_prints_the_summary(smoke):
+    result, _, _ = smoke
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Error" not in result.stderr
+    for text in ("model", "framework", "accuracy", "to target", "cnn_small", "torch", "tensorflow"):
+        assert text in result.stdout
+
+
+def test_smoke_stores_every_metric_with_its_unit(smoke):
+    _, db, _ = smoke
+    trials = rows(db, "SELECT name, framework, status FROM trials")
+    assert sorted((t["framework"], t["status"]) for t in trials) == [("tensorflow", "ok"), ("torch", "ok")]
+    for t in trials:
+        for stage, metrics in REQUIRED.items():
+            for name, unit in metrics.items():
+                found = metric(db, t["name"], stage, name)
+                assert found, f"{t['name']}: no {stage}.{name}"
+                assert {m["unit"] for m in found} == {unit}, (t["name"], stage, name)
+        formats = {json.loads(m["labels"])["format"] for m in metric(db, t["name"], "persist", "bytes")}
+        assert formats == ({"state_dict", "onnx"} if t["framework"] == "torch" else {"keras", "savedmodel"})
+        assert all(m["value"] < 1e-4 for m in metric(db, t["name"], "persist", "roundtrip_max_abs_diff"))
+        assert all(m["value"] > 0 for m in metric(db, t["name"], "persist", "bytes"))
+
+
+def test_smoke_models_learn(smoke):
+    _, db, _ = smoke
+    for row in rows(db, "SELECT trial, accuracy, top5_accuracy FROM lifecycle"):
+        baseline = metric(db, row["trial"], "evaluate", "baseline_accuracy")[0]["value"]
+        assert row["accuracy"] > baseline + 0.5, row  # digits: ~0.1 for the majority class
+        assert row["top5_accuracy"] >= row["accuracy"]
+
+
+def test_smoke_timing_breakdown_adds_up(smoke):
+    _, db, _ = smoke
+    for row in rows(db, "SELECT trial FROM lifecycle"):
+        value = {m: metric(db, row["trial"], "train", m)[0]["value"] for m in (
+            "train_wall_s", "train_setup_s", "train_worker_start_s", "train_loop_setup_s", "train_compute_s", "train_teardown_s")}
+        assert 0 < value["train_compute_s"] < value["train_wall_s"]
+        assert value["train_setup_s"] == pytest.approx(value["train_worker_start_s"] + value["train_loop_setup_s"], abs=1e-6)
+        assert value["train_setup_s"] + value["train_compute_s"] + value["train_teardown_s"] <= value["train_wall_s"] + 0.05
+
+
+def test_smoke_stores_epochs_environment_and_run(smoke):
+    _, db, artifacts = smoke
+    counts = rows(db, "SELECT t.framework, e.phase, count(*) AS n FROM epochs e JOIN trials t USING (trial_id) GROUP BY ALL")
+    assert sorted((c["framework"], c["phase"], c["n"]) for c in counts) == [
+        ("tensorflow", "retrain", 1), ("tensorflow", "train", 5), ("torch", "retrain", 1), ("torch", "train", 5)
+    ]
+    envs = rows(db, "SELECT * FROM environments")
+    assert len(envs) == 2
+    for env in envs:
+        assert env["hostname"] and env["cpu"] and env["cpu_count"] >= 1 and env["memory_gb"] > 0
+        assert env["ray"].startswith("2.60") and env["torch"] and env["tensorflow"] and env["nodes"] == 1
+    [run] = rows(db, "SELECT * FROM runs")
+    assert run["status"] == "ok" and run["trials"] == 2 and run["failed_trials"] == 0
+    assert run["ray_start_s"] > 0 and run["ray_address"] == "local" and "cnn_small" in run["spec_toml"]
+    saved = {p.name for p in artifacts.glob("*/*/models/*") if any(f.is_file() for f in p.rglob("*"))}
+    assert saved == {"state_dict", "onnx", "keras", "savedmodel"}
+
+
+def test_tensorflow_trains_data_parallel_on_two_workers(write_suite, tmp_path):
+    suite = write_suite("""
+        name = "tf2"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["tensorflow"]
+        [train]
+        epochs = 2
+        num_workers = 2
+        retrain_epochs = 0
+    """)
+    db = tmp_path / "tf2.duckdb"
+    result = submit(suite, db, tmp_path / "artifacts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    trial = "cnn_small/tensorflow/w2"
+    assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # MultiWorkerMirroredStrategy's own count
+    ranks = sorted(json.loads(m["labels"])["rank"] for m in metric(db, trial, "train", "worker_peak_rss_mb"))
+    assert ranks == [0, 1]
+    assert rows(db, "SELECT accuracy FROM lifecycle")[0]["accuracy"] > 0.5
+
+
+def test_a_failing_trial_is_stored_and_the_others_still_run(write_suite, tmp_path):
+    suite = write_suite("""
+        name = "partly-broken"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        options = { bogus = 1 }     # the builder has no such argument: fails inside the training workers
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        epochs = 1
+        retrain_epochs = 0
+    """)
+    db = tmp_path / "broken.duckdb"
+    result = submit(suite, db, tmp_path / "artifacts")
+    assert result.returncode == 1
+    assert "1 of 2 trials failed" in result.stderr
+    trials = {t["name"]: t for t in rows(db, "SELECT name, status, error, traceback FROM trials")}
+    bad, good = trials["cnn_small[bogus=1]/torch/w1"], trials["cnn_small/torch/w1"]
+    assert bad["status"] == "failed"
+    assert bad["error"] == "TypeError: cnn_small() got an unexpected keyword argument 'bogus'"
+    assert "Traceback" in bad["traceback"]
+    assert good["status"] == "ok"
+    assert rows(db, "SELECT status FROM runs")[0]["status"] == "failed"
+    assert "✗ cnn_small[bogus=1]/torch/w1: TypeError" in result.stdout

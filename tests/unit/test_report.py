@@ -1,0 +1,63 @@
+"""Rich rendering at a fixed width, compared as text."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from raylife.plan import plan_trials
+from raylife.report import format as fmt
+from raylife.report.tables import plan_table, summary_table
+from raylife.suite import parse_suite
+from tests.conftest import MINIMAL_SUITE
+
+
+def render(renderable, width: int = 120) -> str:
+    console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
+    console.print(renderable)
+    return console.export_text()
+
+
+def lifecycle_row(**overrides):
+    row = {
+        "trial": "cnn_small/torch/w1", "framework": "torch", "num_workers": 1, "status": "ok", "error": None,
+        "accuracy": 0.9667, "train_wall_s": 16.5, "time_to_target_s": 13.1, "native_bytes": 156424,
+        "native_save_s": 0.0011, "native_load_s": 0.0019, "retrain_wall_s": 11.3, "retrain_accuracy": 0.975,
+    }
+    return {**row, **overrides}
+
+
+def test_summary_row_shows_formatted_measurements():
+    text = render(summary_table([lifecycle_row()]))
+    assert "model       framework   workers   accuracy    train   to target       size     save     load   retrain   retrained" in text
+    assert "cnn_small   torch             1      0.967   16.5 s      13.1 s   152.8 KB   1.1 ms   1.9 ms    11.3 s       0.975" in text
+
+
+def test_failed_trial_in_summary_with_its_error():
+    row = lifecycle_row(trial="cnn_small/tensorflow/w2", framework="tensorflow", num_workers=2, status="failed",
+                        error="TypeError: cnn_small() got an unexpected keyword argument 'bogus'")
+    text = render(summary_table([lifecycle_row(), row]))
+    assert "failed" in text
+    assert "✗ cnn_small/tensorflow/w2: TypeError: cnn_small() got an unexpected keyword argument 'bogus'" in text
+
+
+def test_missing_values_render_as_dash():
+    text = render(summary_table([lifecycle_row(time_to_target_s=None)]))
+    assert "      –   " in text
+
+
+def test_plan_table_lists_every_trial():
+    trials = plan_trials(parse_suite(MINIMAL_SUITE + "[train]\nnum_workers = [1, 2]\n"))
+    text = render(plan_table(trials, title="t: 4 trials"))
+    assert text.count("cnn_small") == 4
+    assert "stages: train → evaluate → persist → retrain" in text
+
+
+def test_formatters():
+    assert fmt.seconds(0.0000123) == "12 µs"
+    assert fmt.seconds(0.0123) == "12.3 ms"
+    assert fmt.seconds(12.34) == "12.3 s"
+    assert fmt.seconds(600) == "10.0 min"
+    assert fmt.size(156424) == "152.8 KB"
+    assert fmt.size(512) == "512 B"
+    assert fmt.number(156424.0) == "156424"
+    assert fmt.number(None) == "–"

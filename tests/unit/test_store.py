@@ -1,0 +1,153 @@
+"""The DuckDB store on real database files: schema, one transaction per trial, read-only queries."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import duckdb
+import pytest
+
+from raylife.errors import StoreError
+from raylife.plan import plan_trials
+from raylife.records import TrialRecord, utcnow
+from raylife.store import Store, check_writable, new_run_id
+from raylife.store.schema import SCHEMA_VERSION
+from raylife.suite import parse_suite
+from tests.conftest import MINIMAL_SUITE
+
+CLUSTER = {"nodes": 1, "cpus": 2.0, "gpus": 0.0, "memory_gb": 16.0}
+
+
+@pytest.fixture
+def trial():
+    return plan_trials(parse_suite(MINIMAL_SUITE + 'frameworks = "torch"\n'))[0]
+
+
+def begin(store: Store, run_id: str = "r1", submitted_at=None) -> None:
+    store.begin_run(
+        run_id=run_id, suite="t", description="", suite_path="s.toml", spec_toml=MINIMAL_SUITE, trials=1,
+        ray_address="local", cluster=CLUSTER, ray_start_s=3.0, raylife_version="0.1.0", git_commit=None,
+        submitted_at=submitted_at or utcnow(),
+    )
+
+
+def finished_record(trial, run_id="r1") -> TrialRecord:
+    record = TrialRecord(run_id=run_id, trial=trial, status="ok", finished_at=utcnow())
+    record.environment = {"hostname": "h", "cpu": "c", "cpu_count": 2, "gpu": None, "gpu_count": 0, "memory_gb": 24.0,
+                          "os": "Linux", "python": "3.11", "versions": {"ray": "2.60.0", "torch": "2.13.0"}}
+    record.add("evaluate", "accuracy", 0.97, "ratio", split="test")
+    record.add("train", "train_wall_s", 12.5, "s")
+    record.add("train", "time_to_target_s", float("nan"), "s")
+    record.add("persist", "bytes", 1000, "bytes", format="state_dict", native=True)
+    record.add("persist", "bytes", 2000, "bytes", format="onnx", native=False)
+    record.add_epochs("train", [{"epoch": 0, "train_loss": 1.0, "eval_loss": 0.9, "accuracy": 0.5, "epoch_s": 0.1,
+                                  "elapsed_s": 0.2, "samples_per_s": 1000.0}])
+    return record
+
+
+def test_schema_version_and_views(db_path):
+    with Store(db_path) as store:
+        assert store.query("select value from meta where key = 'schema_version'")[1] == [(str(SCHEMA_VERSION),)]
+        tables = {r[0] for r in store.query("select table_name from information_schema.tables")[1]}
+    assert {"runs", "trials", "environments", "measurements", "epochs", "lifecycle", "metrics"} <= tables
+
+
+def test_trial_round_trip_into_wide_view(db_path, trial):
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(finished_record(trial), CLUSTER)
+        store.finish_run("r1", "ok", 20.0, 0)
+        [row] = store.lifecycle("r1")
+    assert row["accuracy"] == 0.97
+    assert row["train_wall_s"] == 12.5
+    assert row["time_to_target_s"] is None  # NaN is stored as NULL, never as a fake number
+    assert row["native_bytes"] == 1000  # the native format, not the ONNX copy
+    assert row["torch"] == "2.13.0" and row["nodes"] == 1
+
+
+def test_a_trial_is_written_whole_or_not_at_all(db_path, trial):
+    record = finished_record(trial)
+    record.add("persist", "broken", 1.0, "x", label=object())  # not JSON-serialisable: fails mid-transaction
+    with Store(db_path) as store:
+        begin(store)
+        with pytest.raises(TypeError):
+            store.write_trial(record, CLUSTER)
+        for table in ("trials", "environments", "measurements", "epochs"):
+            assert store.query(f"select count(*) from {table}")[1] == [(0,)], table
+
+
+def test_query_refuses_writes_before_running_them(db_path, trial):
+    with Store(db_path) as store:
+        begin(store)
+    with Store(db_path, read_only=True) as store:
+        for sql in ("delete from runs", "drop table runs", "insert into runs (run_id, suite) values ('x','y')",
+                    "copy runs to '/tmp/raylife-should-not-exist.csv'", "attach 'other.duckdb'", "select 1; delete from runs"):
+            with pytest.raises(StoreError, match="refused: raylife query is read-only"):
+                store.query(sql)
+        assert store.query("select count(*) from runs")[1] == [(1,)]
+
+
+def test_query_reports_sql_errors_in_one_line(db_path):
+    Store(db_path).close()
+    with Store(db_path, read_only=True) as store:
+        with pytest.raises(StoreError, match="^query failed: Catalog Error: Table with name nope does not exist"):
+            store.query("select * from nope")
+
+
+def test_resolve_run(db_path):
+    with Store(db_path) as store:
+        begin(store, "20261126-100000-aaaa", datetime(2026, 11, 26, 10))
+        begin(store, "20261126-110000-bbbb", datetime(2026, 11, 26, 11))
+        assert store.resolve_run("last") == "20261126-110000-bbbb"
+        assert store.resolve_run("20261126-10") == "20261126-100000-aaaa"
+        with pytest.raises(StoreError, match="ambiguous"):
+            store.resolve_run("20261126")
+        with pytest.raises(StoreError, match="no run 'zzz'"):
+            store.resolve_run("zzz")
+
+
+def test_newer_schema_is_refused(db_path):
+    Store(db_path).close()
+    con = duckdb.connect(str(db_path))
+    con.execute("update meta set value = '999' where key = 'schema_version'")
+    con.close()
+    with pytest.raises(StoreError, match="schema version 999, newer than this raylife's"):
+        Store(db_path, read_only=True)
+
+
+def test_check_writable_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "x.duckdb")
+    with pytest.raises(StoreError, match="is a directory"):
+        check_writable(tmp_path)
+    check_writable(tmp_path / "new.duckdb")
+    assert not (tmp_path / "new.duckdb").exists()
+
+
+def test_not_a_database(tmp_path):
+    path = tmp_path / "text.duckdb"
+    path.write_text("hello, not a database")
+    with pytest.raises(StoreError) as info:
+        Store(path)
+    assert "not a DuckDB database" in str(info.value) or "cannot open" in str(info.value)
+
+
+def test_run_ids_sort_by_time():
+    a = new_run_id(datetime(2026, 1, 1, 10, 0, 0))
+    b = new_run_id(datetime(2026, 1, 1, 10, 0, 1))
+    assert a < b and a.startswith("20260101-100000-")
+
+
+def test_labels_are_queryable_json(db_path, trial):
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(finished_record(trial), CLUSTER)
+        rows = store.rows("select format, value from metrics where metric = 'bytes' order by value")
+    assert [(r["format"], r["value"]) for r in rows] == [("state_dict", 1000), ("onnx", 2000)]
+    assert json.loads(store_params(db_path))["framework"] == "torch"
+
+
+def store_params(db_path) -> str:
+    with Store(db_path, read_only=True) as store:
+        return store.rows("select params from trials")[0]["params"]
