@@ -39,6 +39,7 @@ class TrialRecord:
     environment: dict[str, Any] | None = None
     measurements: list[Measurement] = field(default_factory=list)
     epochs: list[dict[str, Any]] = field(default_factory=list)
+    latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
 
     @property
     def trial_id(self) -> str:
@@ -57,6 +58,26 @@ class TrialRecord:
             if m.stage == stage and m.metric == metric and all(m.labels.get(k) == v for k, v in labels.items()):
                 return m.value
         return None
+
+    def add_latencies(
+        self,
+        phase: str,
+        path: str,
+        samples: Any,
+        batch_size: int,
+        concurrency: int | None = None,
+        offered_rps: float | None = None,
+    ) -> None:
+        """Keep every request of a measurement (a ``measure.loadgen.Samples``) for the ``latencies`` table."""
+        self.latencies.append(
+            {
+                "phase": phase, "path": path, "batch_size": batch_size, "concurrency": concurrency,
+                "offered_rps": offered_rps, "seq": list(samples.seq), "sent_s": list(samples.sent_s),
+                "latency_ms": list(samples.latency_ms), "ok": [o.ok for o in samples.outcomes],
+                "error": [o.error for o in samples.outcomes], "version": [o.version for o in samples.outcomes],
+                "replica": [o.replica for o in samples.outcomes],
+            }
+        )
 
     def add_epochs(self, phase: str, epochs: list[dict[str, Any]]) -> None:
         for record in epochs:

@@ -13,7 +13,15 @@ import typer
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console, user_errors
 from raylife.errors import StoreError
-from raylife.report.tables import cluster_line, metrics_table, query_table, runs_table, summary_table
+from raylife.report.tables import (
+    cluster_line,
+    deployment_table,
+    latency_table,
+    metrics_table,
+    query_table,
+    runs_table,
+    summary_table,
+)
 from raylife.store import Store
 
 
@@ -42,6 +50,9 @@ def show(
         run_id = store.resolve_run(run)
         info = store.run(run_id)
         rows = store.lifecycle(run_id)
+        latencies = store.rows(
+            "SELECT * FROM latency_summary WHERE run_id = ? ORDER BY trial_id, path, batch_size, concurrency", [run_id]
+        )
         measured = store.rows(
             "SELECT trial, stage, metric, value, unit, labels FROM metrics WHERE run_id = ? ORDER BY trial_id, stage, metric",
             [run_id],
@@ -52,6 +63,11 @@ def show(
         f"{cluster_line(json.loads(info['cluster']) if info['cluster'] else None)}"
     )
     console.print(summary_table(rows))
+    deployed = deployment_table(rows, title="deployment on Ray Serve")
+    if deployed is not None:
+        console.print(deployed)
+    for trial in dict.fromkeys(r["trial"] for r in latencies):
+        console.print(latency_table([r for r in latencies if r["trial"] == trial], title=f"latency · {trial}"))
     if metrics:
         console.print(metrics_table(measured, title="measurements"))
 

@@ -10,7 +10,7 @@ from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console
 from raylife.cli.suite_commands import load_and_plan
 from raylife.report import format as fmt
 from raylife.report.progress import RichProgress
-from raylife.report.tables import summary_table
+from raylife.report.tables import deployment_table, summary_table
 from raylife.store import Store
 
 
@@ -54,6 +54,9 @@ def submit(
     with Store(db, read_only=True) as store:
         rows = store.lifecycle(outcome.run_id)
     console.print(summary_table(rows, title=f"run {outcome.run_id} · {spec.name} · {fmt.seconds(outcome.wall_s)}"))
+    deployed = deployment_table(rows, title="deployment on Ray Serve")
+    if deployed is not None:
+        console.print(deployed)
     console.print(
         f"Stored in {db}. Explore: raylife show {outcome.run_id} · raylife query \"select * from lifecycle\""
     )

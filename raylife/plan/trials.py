@@ -8,7 +8,7 @@ from typing import Any
 
 from raylife.errors import PlanError, RaylifeError
 from raylife.frameworks import FRAMEWORKS
-from raylife.suite.spec import SuiteSpec
+from raylife.suite.spec import ServeSpec, SuiteSpec, UpdateSpec
 from raylife.workloads import WORKLOADS
 
 # Matrix axes of [train], in the order they appear in trial names.
@@ -17,6 +17,7 @@ AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_r
 
 # The development stages in lifecycle order; deployment stages are appended when the suite asks for them.
 DEVELOP_STAGES = ("train", "evaluate", "persist", "retrain")
+DEPLOY_STAGES = ("deploy", "serve", "update", "teardown")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class Trial:
     seed: int
     timeout_s: float
     stages: tuple[str, ...] = field(default=DEVELOP_STAGES)
+    serve: ServeSpec | None = None
+    update: UpdateSpec | None = None
+    serve_format: str | None = None  # the storage format Serve replicas load
 
     def params(self) -> dict[str, Any]:
         """Everything that defines the trial, as stored in ``trials.params``."""
@@ -52,6 +56,8 @@ class Trial:
         out.pop("name")
         out["formats"] = list(self.formats)
         out["stages"] = list(self.stages)
+        out["serve"] = self.serve.model_dump() if self.serve else None
+        out["update"] = self.update.model_dump() if self.update else None
         return out
 
 
@@ -73,6 +79,12 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>") -> list[Trial]:
             raise PlanError(exc.what, where=_where(source, "data.dataset"), hint=exc.hint) from None
 
     train = suite.train
+    if suite.update is not None and suite.serve is None:
+        raise PlanError("[update] needs a [serve] section: an update rolls out to a deployment",
+                        where=_where(source, "update"), hint="add [serve], or remove [update]")
+    if suite.update is not None and train.retrain_epochs == 0:
+        raise PlanError("[update] rolls out the retrained model, but train.retrain_epochs = 0",
+                        where=_where(source, "train.retrain_epochs"), hint="set retrain_epochs >= 1, or remove [update]")
     axes = [getattr(train, axis) for axis in TRAIN_AXES]
     varying = {axis for axis, values in zip(TRAIN_AXES, axes) if len(values) > 1}
     trials: list[Trial] = []
@@ -97,6 +109,14 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>") -> list[Trial]:
                 formats = tuple(dict.fromkeys(framework.resolve_format(f) for f in suite.persist.formats_for(framework_name)))
             except RaylifeError as exc:
                 raise PlanError(exc.what, where=_where(source, "persist.formats"), hint=exc.hint) from None
+            serve_format = None
+            if suite.serve is not None:
+                try:
+                    serve_format = framework.resolve_format(suite.serve.format)
+                except RaylifeError as exc:
+                    raise PlanError(exc.what, where=_where(source, "serve.format"), hint=exc.hint) from None
+                if serve_format not in formats:
+                    formats = (*formats, serve_format)  # replicas load what persist saved
             for values in itertools.product(*axes):
                 setting = dict(zip(TRAIN_AXES, values))
                 tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
@@ -111,6 +131,8 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>") -> list[Trial]:
                         hint="each [[models]] entry needs a distinct name or options",
                     )
                 stages = [s for s in DEVELOP_STAGES if not (s == "retrain" and train.retrain_epochs == 0)]
+                if suite.serve is not None:
+                    stages += [s for s in DEPLOY_STAGES if s != "update" or suite.update is not None]
                 trials.append(
                     Trial(
                         index=len(trials),
@@ -134,6 +156,9 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>") -> list[Trial]:
                         seed=suite.seed,
                         timeout_s=train.timeout_s,
                         stages=tuple(stages),
+                        serve=suite.serve,
+                        update=suite.update,
+                        serve_format=serve_format,
                     )
                 )
     return trials

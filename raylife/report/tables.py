@@ -78,6 +78,64 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
     return table
 
 
+def _update_cell(seconds: float | None, failed: float | None) -> str:
+    if fmt.missing(seconds):
+        return "–"
+    return f"{seconds:.2f} s · {int(failed or 0)}"
+
+
+def _p50_p99(p50: float | None, p99: float | None) -> str:
+    if fmt.missing(p50):
+        return "–"
+    return f"{p50:.1f}/{p99:.1f}"
+
+
+def deployment_table(rows: list[dict[str, Any]], title: str | None = None) -> Table | None:
+    """Deployment half of the summary (trials that deployed); latencies are HTTP, at the fewest clients."""
+    deployed = [r for r in rows if r["status"] == "ok" and not fmt.missing(r.get("deploy_ready_s"))]
+    if not deployed:
+        return None
+    small = sorted({r["small_batch"] for r in deployed if not fmt.missing(r.get("small_batch"))})
+    large = sorted({r["large_batch"] for r in deployed if not fmt.missing(r.get("large_batch"))})
+    columns = [
+        "trial", "deploy", "1st\nrequest", f"batch {'/'.join(map(str, small))}\np50/p99", f"batch {'/'.join(map(str, large))}\np50/p99",
+        "peak\nsamp/s", "served\nacc", "reconfigure\ns · failed", "rollout\ns · failed",
+    ]
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, caption_justify="left",
+        caption="latency in ms over HTTP at the fewest clients; update: seconds until every answer came from the new "
+        "model · failed requests",
+    )
+    for name in columns:
+        table.add_column(name, justify="left" if name == "trial" else "right", no_wrap=True)
+    for r in deployed:
+        table.add_row(
+            r["trial"], fmt.seconds(r["deploy_ready_s"]), fmt.milliseconds(r["first_request_ms"]),
+            _p50_p99(r["p50_ms_small"], r["p99_ms_small"]), _p50_p99(r["p50_ms_large"], r["p99_ms_large"]),
+            "–" if fmt.missing(r["peak_samples_per_s"]) else f"{r['peak_samples_per_s']:.0f}",
+            fmt.ratio(r["served_accuracy"]),
+            _update_cell(r["reconfigure_update_s"], r["reconfigure_failed_requests"]),
+            _update_cell(r["rollout_update_s"], r["rollout_failed_requests"]),
+        )
+    return table
+
+
+def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """One trial's load measurements: a row per path x batch size x concurrency."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("path", "batch", "clients", "requests", "errors", "p50", "p90", "p99", "p99.9", "max", "req/s", "samples/s"):
+        table.add_column(name, justify="left" if name == "path" else "right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            r["path"], str(r["batch_size"]), str(r["concurrency"]), fmt.number(r["requests"]), fmt.number(r["errors"]),
+            fmt.milliseconds(r["p50_ms"]), fmt.milliseconds(r["p90_ms"]), fmt.milliseconds(r["p99_ms"]),
+            fmt.milliseconds(r["p999_ms"]), fmt.milliseconds(r["max_ms"]),
+            "–" if fmt.missing(r["throughput_rps"]) else f"{r['throughput_rps']:.1f}",
+            "–" if fmt.missing(r["samples_per_s"]) else f"{r['samples_per_s']:.0f}",
+        )
+    return table
+
+
 def cluster_line(cluster: dict[str, Any] | None) -> str:
     if not cluster:
         return "unknown cluster"

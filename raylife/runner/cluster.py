@@ -112,6 +112,15 @@ def check_fits(trials: list[Trial], cluster: Cluster, source: str) -> None:
                 where=f"{source}, train.num_workers / train.cpus_per_worker",
                 hint="lower them, start the embedded Ray with more logical CPUs (--num-cpus), or use a larger cluster",
             )
+        if trial.serve is not None:
+            need = trial.serve.replicas * trial.serve.cpus_per_replica
+            if need > cpus + 1e-9:
+                raise ClusterError(
+                    f"trial {trial.name} deploys {trial.serve.replicas} replicas x {trial.serve.cpus_per_replica:g} CPUs "
+                    f"= {need:g} CPUs but the cluster has {cpus:g}",
+                    where=f"{source}, serve.replicas / serve.cpus_per_replica",
+                    hint="lower them (fractional CPUs work, e.g. 0.5), or use a larger cluster",
+                )
         if trial.device == "gpu" and trial.num_workers > gpus:
             raise ClusterError(
                 f"trial {trial.name} needs {trial.num_workers} GPUs but the cluster has {gpus:g}",

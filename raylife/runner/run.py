@@ -62,7 +62,30 @@ def resolve_storage(suite: SuiteSpec, override: str | None) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def run_trial(trial: Trial, run_id: str, storage: Path, observer: RunObserver) -> TrialRecord:
+def _start_serve(suite: SuiteSpec, cluster: Cluster, quiet: bool) -> tuple[float, str | None]:
+    """Start Ray Serve when the suite deploys, before anything is written (a busy port is a user error)."""
+    if suite.serve is None:
+        return 0.0, None
+    from raylife.stages import serve_control
+
+    host, port = suite.serve.host, suite.serve.port
+    local = host in serve_control.LOCAL_HOSTS
+    seconds = serve_control.start_serve(host, port, check_port=cluster.started_locally and local, quiet=quiet)
+    client_host = None
+    if not cluster.started_locally and host in ("0.0.0.0", "::"):
+        client_host = cluster.address.split("://", 1)[-1].rsplit(":", 1)[0]  # the head node, as --address names it
+    return seconds, client_host
+
+
+def _stop_serve() -> None:
+    from raylife.stages import serve_control
+
+    serve_control.shutdown_serve()
+
+
+def run_trial(
+    trial: Trial, run_id: str, storage: Path, observer: RunObserver, serve_client_host: str | None = None
+) -> TrialRecord:
     """All stages of one trial; an exception fails this trial only, with its error and traceback kept."""
     from raylife.stages import STAGES, TrialContext
 
@@ -73,6 +96,8 @@ def run_trial(trial: Trial, run_id: str, storage: Path, observer: RunObserver) -
         storage_dir=storage / run_id / record.trial_id,
         on_progress=lambda text: observer.detail(trial, text),
     )
+    if serve_client_host:
+        ctx.artifacts["serve_client_host"] = serve_client_host
     observer.trial_started(trial)
     try:
         for name in trial.stages:
@@ -116,18 +141,21 @@ def run_suite(
     run_id = new_run_id(submitted_at)
     records: list[TrialRecord] = []
     status = "failed"
+    serve_started = False
     try:
         check_fits(trials, cluster, suite_path)
+        serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose)
+        serve_started = serve_start_s > 0
         store = Store(db_path)
         store.begin_run(
             run_id=run_id, suite=suite.name, description=suite.description, suite_path=suite_path,
             spec_toml=suite_text, trials=len(trials), ray_address=cluster.address, cluster=cluster.info,
             ray_start_s=cluster.ray_start_s, raylife_version=raylife.__version__, git_commit=git_commit(),
-            submitted_at=submitted_at,
+            submitted_at=submitted_at, serve_start_s=serve_start_s,
         )
         observer.run_started(run_id, trials)
         for trial in trials:
-            record = run_trial(trial, run_id, storage, observer)
+            record = run_trial(trial, run_id, storage, observer, client_host)
             records.append(record)
             store.write_trial(record, cluster.info)
         status = "failed" if any(r.status != "ok" for r in records) else "ok"
@@ -139,6 +167,8 @@ def run_suite(
         if store is not None:
             store.finish_run(run_id, status, wall_s, sum(r.status != "ok" for r in records))
             store.close()
+        if serve_started and not cluster.started_locally:
+            _stop_serve()  # on an existing cluster, leave Serve as we found it; the embedded Ray goes away whole
         disconnect()
     return RunOutcome(run_id=run_id, records=records, wall_s=wall_s, cluster=cluster)
 

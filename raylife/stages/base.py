@@ -22,5 +22,9 @@ STAGES: Registry[type[Stage]] = Registry(
         "evaluate": "raylife.stages.evaluate:EvaluateStage",
         "persist": "raylife.stages.persist:PersistStage",
         "retrain": "raylife.stages.retrain:RetrainStage",
+        "deploy": "raylife.stages.deploy:DeployStage",
+        "serve": "raylife.stages.serve:ServeStage",
+        "update": "raylife.stages.update:UpdateStage",
+        "teardown": "raylife.stages.teardown:TeardownStage",
     },
 )

@@ -153,3 +153,13 @@ def persist_formats(
             }
         )
     return results
+
+
+def serving_data(framework: str, params: dict[str, Any], fmt: str, model_dir: str, threads: int) -> dict[str, Any]:
+    """Held-out inputs for requests, their labels, and the offline predictions of the served format."""
+    backend = FRAMEWORKS.get(framework).load_backend()
+    backend.set_threads(threads)
+    x, y = load_splits(data_config(params))["test"]
+    predictor = backend.formats[fmt].load(Path(model_dir))
+    logits = np.concatenate([np.asarray(predictor(x[i : i + 256])) for i in range(0, len(x), 256)])
+    return {"x": x, "y": y, "offline_pred": logits.argmax(axis=1)}

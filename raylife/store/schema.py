@@ -5,7 +5,7 @@ Bump SCHEMA_VERSION and append to MIGRATIONS for every change to the tables; vie
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS runs (
     cluster JSON,                -- nodes and total resources when the run started
     ray_start_s DOUBLE,          -- ray.init until the cluster answered
     wall_s DOUBLE,
+    serve_start_s DOUBLE,        -- serve.start, when the suite deploys (0: Serve was already running)
     raylife_version VARCHAR,
     git_commit VARCHAR
 );
@@ -90,10 +91,30 @@ CREATE TABLE IF NOT EXISTS epochs (
     elapsed_s DOUBLE,            -- since the first training step, validation included
     samples_per_s DOUBLE
 );
+
+-- Every request of every load measurement, bulk-inserted from Arrow (never row by row).
+CREATE TABLE IF NOT EXISTS latencies (
+    trial_id VARCHAR NOT NULL,
+    phase VARCHAR NOT NULL,      -- serve | update-reconfigure | update-rollout
+    path VARCHAR NOT NULL,       -- http | handle
+    batch_size INTEGER,          -- samples per request
+    concurrency INTEGER,         -- closed-loop clients (NULL for open loop)
+    offered_rps DOUBLE,          -- open-loop rate (NULL for closed loop)
+    seq INTEGER,
+    sent_s DOUBLE,               -- since the measurement started
+    latency_ms DOUBLE,
+    ok BOOLEAN,
+    error VARCHAR,
+    version VARCHAR,             -- the model version that answered
+    replica VARCHAR              -- the replica that answered
+);
 """
 
-# (version it upgrades to, SQL). Empty while there is only version 1.
-MIGRATIONS: list[tuple[int, str]] = []
+# (version it upgrades to, SQL), applied in order to databases written by an older raylife.
+# New tables need no entry: TABLES creates them if missing.
+MIGRATIONS: list[tuple[int, str]] = [
+    (2, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS serve_start_s DOUBLE"),
+]
 
 
 NATIVE = "m.labels->>'native' = 'true'"
@@ -110,6 +131,38 @@ CREATE OR REPLACE VIEW metrics AS
 SELECT t.run_id, m.trial_id, t.name AS trial, t.workload, t.model, t.framework, t.device, t.num_workers,
        m.stage, m.metric, m.value, m.unit, m.labels, m.labels->>'format' AS format
 FROM measurements m JOIN trials t USING (trial_id);
+
+CREATE OR REPLACE VIEW latency_summary AS
+SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model, m.labels->>'path' AS path,
+       CAST(m.labels->>'batch_size' AS INTEGER) AS batch_size, CAST(m.labels->>'concurrency' AS INTEGER) AS concurrency,
+       {_metric('serve', 'requests', 'requests')},
+       {_metric('serve', 'errors', 'errors')},
+       {_metric('serve', 'p50_ms', 'p50_ms')},
+       {_metric('serve', 'p90_ms', 'p90_ms')},
+       {_metric('serve', 'p95_ms', 'p95_ms')},
+       {_metric('serve', 'p99_ms', 'p99_ms')},
+       {_metric('serve', 'p999_ms', 'p999_ms')},
+       {_metric('serve', 'mean_ms', 'mean_ms')},
+       {_metric('serve', 'max_ms', 'max_ms')},
+       {_metric('serve', 'throughput_rps', 'throughput_rps')},
+       {_metric('serve', 'samples_per_s', 'samples_per_s')}
+FROM measurements m JOIN trials t USING (trial_id)
+WHERE m.stage = 'serve' AND m.labels->>'batch_size' IS NOT NULL AND m.metric != 'errors_by_reason'
+GROUP BY ALL;
+
+CREATE OR REPLACE VIEW serving AS
+SELECT trial_id,
+       arg_min(p50_ms, batch_size * 100000 + concurrency) AS p50_ms_small,
+       arg_min(p99_ms, batch_size * 100000 + concurrency) AS p99_ms_small,
+       min(batch_size) AS small_batch,
+       arg_max(p50_ms, batch_size * 100000 - concurrency) AS p50_ms_large,
+       arg_max(p99_ms, batch_size * 100000 - concurrency) AS p99_ms_large,
+       max(batch_size) AS large_batch,
+       max(throughput_rps) AS peak_throughput_rps,
+       max(samples_per_s) AS peak_samples_per_s,
+       sum(errors) AS serve_errors
+FROM latency_summary WHERE path = 'http'
+GROUP BY trial_id;
 
 CREATE OR REPLACE VIEW lifecycle AS
 SELECT t.run_id, t.trial_id, t.name AS trial, t.workload, t.model, t.framework, t.dataset, t.device,
@@ -129,9 +182,25 @@ SELECT t.run_id, t.trial_id, t.name AS trial, t.workload, t.model, t.framework, 
        {_metric('persist', 'load_s', 'native_load_s', NATIVE)},
        {_metric('retrain', 'retrain_wall_s', 'retrain_wall_s')},
        {_metric('retrain', 'accuracy', 'retrain_accuracy')},
+       {_metric('deploy', 'deploy_ready_s', 'deploy_ready_s')},
+       {_metric('deploy', 'first_request_ms', 'first_request_ms')},
+       {_metric('deploy', 'replica_load_s', 'replica_load_s', "m.labels->>'replica' IS NULL")},
+       {_metric('deploy', 'replica_rss_mb', 'replica_rss_mb', "m.labels->>'replica' IS NULL")},
+       {_metric('serve', 'served_accuracy', 'served_accuracy', "m.labels->>'path' = 'http'")},
+       {_metric('update', 'update_s', 'reconfigure_update_s', "m.labels->>'strategy' = 'reconfigure'")},
+       {_metric('update', 'failed_requests', 'reconfigure_failed_requests', "m.labels->>'strategy' = 'reconfigure'")},
+       {_metric('update', 'update_s', 'rollout_update_s', "m.labels->>'strategy' = 'rollout'")},
+       {_metric('update', 'failed_requests', 'rollout_failed_requests', "m.labels->>'strategy' = 'rollout'")},
+       {_metric('update', 'max_gap_s', 'rollout_max_gap_s', "m.labels->>'strategy' = 'rollout'")},
+       {_metric('teardown', 'teardown_s', 'teardown_s')},
+       any_value(s.small_batch) AS small_batch, any_value(s.p50_ms_small) AS p50_ms_small,
+       any_value(s.p99_ms_small) AS p99_ms_small, any_value(s.large_batch) AS large_batch,
+       any_value(s.p50_ms_large) AS p50_ms_large, any_value(s.p99_ms_large) AS p99_ms_large,
+       any_value(s.peak_throughput_rps) AS peak_throughput_rps, any_value(s.peak_samples_per_s) AS peak_samples_per_s,
        t.wall_s AS trial_wall_s, e.hostname, e.cpu, e.gpu, e.nodes, e.ray, e.torch, e.tensorflow
 FROM trials t
 LEFT JOIN measurements m USING (trial_id)
 LEFT JOIN environments e USING (trial_id)
+LEFT JOIN serving s USING (trial_id)
 GROUP BY ALL;
 """

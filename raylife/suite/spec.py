@@ -81,6 +81,55 @@ class PersistSpec(StrictModel):
         return list(self.formats)
 
 
+class ServeSpec(StrictModel):
+    """Deploy the trained model on Ray Serve and measure latency and throughput under load.
+
+    ``batch_sizes`` (samples per request) x ``concurrency`` (clients in a closed loop) is swept inside
+    the trial, on one deployment. ``max_batch_size`` > 1 turns on server-side batching (``@serve.batch``).
+    """
+
+    format: str = Field(default="native", description="storage format the replicas load")
+    replicas: PositiveInt = 1
+    cpus_per_replica: PositiveFloat = 0.5
+    max_batch_size: PositiveInt = Field(default=1, description="1 = no server-side batching")
+    batch_wait_timeout_s: Annotated[float, Field(ge=0)] = 0.005
+    max_ongoing_requests: PositiveInt = 32
+    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 8, 32], min_length=1)
+    concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 4], min_length=1)
+    requests: PositiveInt | None = Field(default=200, description="measured requests per batch size x concurrency")
+    duration_s: PositiveFloat | None = Field(default=None, description="instead of a request count")
+    warmup_requests: NonNegativeInt = 20
+    paths: list[Literal["http", "handle"]] = Field(default_factory=lambda: ["http"], min_length=1)
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    request_timeout_s: PositiveFloat = 30
+    ready_timeout_s: PositiveFloat = 180
+
+    @field_validator("batch_sizes", "concurrency")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"values are listed twice: {value}")
+        return value
+
+
+class UpdateSpec(StrictModel):
+    """Roll the retrained model out while a client keeps sending ``rate_rps`` requests per second.
+
+    ``reconfigure`` loads new weights into the live replicas (Serve ``user_config``); ``rollout``
+    deploys a new version that Serve replaces replica by replica.
+    """
+
+    strategies: list[Literal["reconfigure", "rollout"]] = Field(
+        default_factory=lambda: ["reconfigure", "rollout"], min_length=1
+    )
+    rate_rps: PositiveFloat = 20
+    batch_size: PositiveInt = 1
+    before_s: PositiveFloat = Field(default=2.0, description="steady load before the update (the p99 baseline)")
+    settle_s: PositiveFloat = Field(default=1.0, description="only new answers for this long ends the update")
+    timeout_s: PositiveFloat = 120
+
+
 class RunSpec(StrictModel):
     """Where artifacts go. On a multi-node cluster storage_path must be shared storage (NFS, or a URI
     such as s3://bucket/path), as Ray Train requires for checkpoints."""
@@ -97,4 +146,6 @@ class SuiteSpec(StrictModel):
     models: list[ModelSpec] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     persist: PersistSpec = Field(default_factory=PersistSpec)
+    serve: ServeSpec | None = None
+    update: UpdateSpec | None = None
     run: RunSpec = Field(default_factory=RunSpec)

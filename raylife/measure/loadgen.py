@@ -1,0 +1,179 @@
+"""Load generators: a closed loop (N clients, each sending as soon as its last answer came back) and an
+open loop (requests at a fixed rate, whatever the answers do). No Ray, no HTTP: they drive any
+``send(seq) -> Outcome`` callable and record every request; nothing is retried or dropped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    error: str | None = None
+    version: str | None = None
+    replica: str | None = None
+    correct: int = 0  # samples the answer got right (0 when not checked or failed)
+    samples: int = 0
+
+
+Send = Callable[[int], Outcome]
+
+
+@dataclass
+class Samples:
+    """Every request of one measurement, in columns. Times are seconds since ``t0`` (perf_counter)."""
+
+    t0: float
+    seq: list[int] = field(default_factory=list)
+    sent_s: list[float] = field(default_factory=list)
+    latency_ms: list[float] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, seq: int, sent: float, done: float, outcome: Outcome) -> None:
+        with self._lock:
+            self.seq.append(seq)
+            self.sent_s.append(sent - self.t0)
+            self.latency_ms.append((done - sent) * 1000.0)
+            self.outcomes.append(outcome)
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def snapshot(self) -> list[tuple[float, float, Outcome]]:
+        """(sent_s, done_s, outcome) of the requests finished so far."""
+        with self._lock:
+            return [(s, s + lat / 1000.0, o) for s, lat, o in zip(self.sent_s, self.latency_ms, self.outcomes)]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.array([o.ok for o in self.outcomes], dtype=bool)
+
+    @property
+    def latencies(self) -> np.ndarray:
+        return np.asarray(self.latency_ms, dtype=np.float64)
+
+    @property
+    def wall_s(self) -> float:
+        """First send to last answer."""
+        if not self.seq:
+            return 0.0
+        ends = np.asarray(self.sent_s) + self.latencies / 1000.0
+        return float(ends.max() - min(self.sent_s))
+
+    def errors(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for o in self.outcomes:
+            if not o.ok:
+                counts[o.error or "unknown"] = counts.get(o.error or "unknown", 0) + 1
+        return counts
+
+
+def _call(send: Send, seq: int) -> Outcome:
+    try:
+        return send(seq)
+    except Exception as exc:  # noqa: BLE001 - a failed request is a measurement, never a crash
+        return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+
+
+def closed_loop(
+    send: Send,
+    concurrency: int,
+    requests: int | None = None,
+    duration_s: float | None = None,
+    warmup: int = 0,
+) -> Samples:
+    """``concurrency`` clients send back to back; ``warmup`` requests first (not recorded).
+
+    Stops after ``requests`` measured requests, or after ``duration_s`` (requests in flight then finish).
+    """
+    if (requests is None) == (duration_s is None):
+        raise ValueError("give exactly one of requests or duration_s")
+    counter = itertools.count()
+    lock = threading.Lock()
+
+    def next_seq(limit: int | None, deadline: float | None) -> int | None:
+        with lock:
+            seq = next(counter)
+        if limit is not None and seq >= limit:
+            return None
+        if deadline is not None and time.perf_counter() >= deadline:
+            return None
+        return seq
+
+    def client(samples: Samples | None, limit: int | None, deadline: float | None) -> None:
+        while (seq := next_seq(limit, deadline)) is not None:
+            sent = time.perf_counter()
+            outcome = _call(send, seq)
+            if samples is not None:
+                samples.record(seq, sent, time.perf_counter(), outcome)
+
+    def run(samples: Samples | None, limit: int | None, deadline: float | None) -> None:
+        threads = [threading.Thread(target=client, args=(samples, limit, deadline)) for _ in range(concurrency)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    if warmup:
+        run(None, warmup, None)
+        counter = itertools.count()  # measured requests number from 0 again
+    samples = Samples(t0=time.perf_counter())
+    deadline = samples.t0 + duration_s if duration_s is not None else None
+    run(samples, requests, deadline)
+    return samples
+
+
+class OpenLoop:
+    """Requests at a steady ``rate_rps`` on a background thread until ``stop()``.
+
+    Open loop: a slow or failing answer does not delay the next send, so an outage shows up as
+    failed or slow requests instead of as fewer requests.
+    """
+
+    def __init__(self, send: Send, rate_rps: float, max_in_flight: int = 64) -> None:
+        self.send = send
+        self.interval = 1.0 / rate_rps
+        self.samples = Samples(t0=time.perf_counter())
+        self._stop = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="raylife-open-loop")
+        self._thread = threading.Thread(target=self._run, name="raylife-open-loop", daemon=True)
+
+    def _one(self, seq: int, sent: float) -> None:
+        outcome = _call(self.send, seq)
+        self.samples.record(seq, sent, time.perf_counter(), outcome)
+
+    def _run(self) -> None:
+        next_at = time.perf_counter()
+        for seq in itertools.count():
+            if self._stop.is_set():
+                return
+            self._pool.submit(self._one, seq, time.perf_counter())
+            next_at += self.interval
+            delay = next_at - time.perf_counter()
+            if delay > 0 and self._stop.wait(delay):
+                return
+
+    def start(self) -> OpenLoop:
+        self.samples = Samples(t0=time.perf_counter())
+        self._thread.start()
+        return self
+
+    def now_s(self) -> float:
+        return time.perf_counter() - self.samples.t0
+
+    def stop(self) -> Samples:
+        """Stop sending and wait for the answers still in flight."""
+        self._stop.set()
+        self._thread.join()
+        self._pool.shutdown(wait=True)
+        return self.samples

@@ -1,0 +1,1 @@
+"""Code that runs inside Ray Serve replicas (imported by Serve through an import path)."""

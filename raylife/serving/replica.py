@@ -1,0 +1,99 @@
+"""The Serve deployment hosting one trial's model, in the model's own framework.
+
+Deployed declaratively (``import_path = "raylife.serving.replica:app_builder"``), the way ``serve deploy``
+and KubeRay's RayService deploy applications, so a ``user_config`` change is applied in place through
+``reconfigure`` while a change of ``args`` starts new replicas (a rolling update).
+
+Every answer names the model version and the replica that produced it, so the client can tell when an
+update has reached every replica and whether replicas were replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ray import serve
+from starlette.requests import Request
+
+from raylife.frameworks import FRAMEWORKS
+from raylife.measure.memory import RssSampler, rss_mb
+
+
+@serve.deployment(name="ModelServer")
+class ModelServer:
+    def __init__(
+        self,
+        framework: str,
+        format: str,
+        model_dir: str,
+        version: str,
+        threads: int = 1,
+        max_batch_size: int = 1,
+        batch_wait_timeout_s: float = 0.005,
+    ) -> None:
+        started = time.perf_counter()
+        self.rss = RssSampler(interval_s=0.1).start()
+        self.format = format
+        self.backend = FRAMEWORKS.get(framework).load_backend()  # imports torch / TensorFlow in this replica
+        self.backend.set_threads(threads)
+        self.batching = max_batch_size > 1
+        if self.batching:
+            self.infer_batched.set_max_batch_size(max_batch_size)
+            self.infer_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
+        self.loads: list[dict[str, Any]] = []
+        self._load(model_dir, version)
+        self.init_s = time.perf_counter() - started
+        self.rss_loaded_mb = rss_mb()
+        self.replica_id = serve.get_replica_context().replica_id.unique_id
+        self.requests = 0
+
+    def _load(self, model_dir: str, version: str) -> None:
+        started = time.perf_counter()
+        predictor = self.backend.formats[self.format].load(Path(model_dir))
+        self.loads.append({"version": version, "load_s": time.perf_counter() - started, "at_unix": time.time()})
+        # Swap both together: an answer's version always names the weights that produced it.
+        self.predictor, self.version, self.model_dir = predictor, version, model_dir
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """New weights into this live replica (a ``user_config`` update); a no-op for the ones it has."""
+        if config.get("model_dir") and (config["model_dir"], config.get("version")) != (self.model_dir, self.version):
+            self._load(config["model_dir"], config.get("version", "?"))
+
+    async def __call__(self, request: Request) -> dict[str, Any]:
+        body = await request.json()
+        return await self.predict(np.asarray(body["inputs"], dtype=np.float32))
+
+    async def predict(self, x: np.ndarray) -> dict[str, Any]:
+        """Top-1 classes for a batch of inputs (the DeploymentHandle path calls this directly)."""
+        self.requests += 1
+        logits = await self.infer_batched(x) if self.batching else self.predictor(x)
+        return {"predictions": np.asarray(logits).argmax(axis=1).tolist(), "version": self.version, "replica": self.replica_id}
+
+    @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
+    async def infer_batched(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        # Requests carry batches of their own: run them as one forward pass, then split the answers back.
+        sizes = [len(x) for x in inputs]
+        logits = np.asarray(self.predictor(np.concatenate(inputs)))
+        return np.split(logits, np.cumsum(sizes)[:-1])
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "replica": self.replica_id,
+            "pid": os.getpid(),
+            "version": self.version,
+            "init_s": self.init_s,
+            "loads": self.loads,
+            "rss_loaded_mb": self.rss_loaded_mb,
+            "rss_mb": rss_mb(),
+            "peak_rss_mb": self.rss.peak_mb,
+            "requests": self.requests,
+        }
+
+
+def app_builder(args: dict[str, Any]) -> serve.Application:
+    """The application builder named in the Serve config; ``args`` are ModelServer's arguments."""
+    return ModelServer.bind(**args)

@@ -1,0 +1,105 @@
+"""deploy: host the trial's saved model on Ray Serve and time it until every replica answers."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from raylife.errors import ClusterError
+from raylife.measure.http_client import JsonClient
+from raylife.stages import serve_control as sc
+from raylife.stages.cluster import serving_data
+from raylife.stages.context import TrialContext
+from raylife.stages.requests import RequestSet, http_sender
+
+
+@dataclass
+class Deployment:
+    """One trial's Serve application and the config it was last given (updates change and re-apply it)."""
+
+    app: str
+    url: str
+    args: dict[str, Any]
+    user_config: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return self.user_config["version"]
+
+    def config(self) -> dict[str, Any]:
+        return sc.deploy_config(self.app, self.args, self.user_config, **self.settings)
+
+
+def serving_url(ctx: TrialContext, app: str) -> str:
+    spec = ctx.trial.serve
+    host = ctx.artifacts.get("serve_client_host") or ("127.0.0.1" if spec.host in sc.LOCAL_HOSTS else spec.host)
+    return f"http://{host}:{spec.port}/{app}"
+
+
+class DeployStage:
+    name = "deploy"
+
+    def run(self, ctx: TrialContext) -> None:
+        t, spec = ctx.trial, ctx.trial.serve
+        model_dir = ctx.artifacts["models"][t.serve_format]
+        ctx.on_progress("preparing requests from held-out data")
+        data = ctx.wait(
+            ctx.remote(serving_data).remote(t.framework, ctx.params, t.serve_format, model_dir, ctx.threads),
+            f"request preparation for {t.name}",
+        )
+        ctx.artifacts["serving_data"] = data
+
+        need, free = spec.replicas * spec.cpus_per_replica, sc.free_cpus()
+        if need > free + 1e-9:
+            raise ClusterError(
+                f"{spec.replicas} replicas x {spec.cpus_per_replica:g} CPUs need {need:g} CPUs, only {free:g} are free",
+                where="serve.replicas / serve.cpus_per_replica",
+                hint="lower them, or use a larger cluster",
+            )
+        app = f"{sc.APP_PREFIX}{ctx.record.trial_id}"
+        deployment = Deployment(
+            app=app,
+            url=serving_url(ctx, app),
+            args={
+                "framework": t.framework, "format": t.serve_format, "model_dir": model_dir, "version": "trained-1",
+                "threads": max(1, int(spec.cpus_per_replica)), "max_batch_size": spec.max_batch_size,
+                "batch_wait_timeout_s": spec.batch_wait_timeout_s,
+            },
+            user_config={"model_dir": model_dir, "version": "trained-1"},
+            settings={
+                "replicas": spec.replicas, "cpus_per_replica": spec.cpus_per_replica,
+                "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": dict(ctx.framework.env_vars),
+                "host": spec.host, "port": spec.port,
+            },
+        )
+        ctx.artifacts["deployment"] = deployment
+        ctx.add_cleanup(lambda: sc.delete_app(app))  # never leave an application behind, also when the trial fails
+
+        ctx.on_progress(f"deploying {spec.replicas} replica{'s' if spec.replicas > 1 else ''}")
+        started = time.perf_counter()
+        sc.apply_config(deployment.config())
+        sc.wait_running(app, spec.ready_timeout_s)
+        stats = sc.replica_stats(app, spec.replicas, timeout_s=spec.ready_timeout_s)
+        ready_s = time.perf_counter() - started
+
+        requests = RequestSet(data["x"], data["y"], data["offline_pred"], 1)
+        client = JsonClient(deployment.url, spec.request_timeout_s)
+        first_start = time.perf_counter()
+        first = http_sender(requests, client)(0)
+        first_ms = (time.perf_counter() - first_start) * 1000
+        client.close()
+        if not first.ok:
+            raise sc.ServeDeployError(f"the first request to {deployment.url} failed: {first.error}")
+
+        add = ctx.record.add
+        add(self.name, "deploy_ready_s", ready_s, "s", replicas=spec.replicas)
+        add(self.name, "first_request_ms", first_ms, "ms", path="http", batch_size=1)
+        add(self.name, "replica_init_s", max(s["init_s"] for s in stats.values()), "s")
+        add(self.name, "replica_load_s", max(s["loads"][0]["load_s"] for s in stats.values()), "s", format=t.serve_format)
+        add(self.name, "replica_rss_mb", max(s["rss_loaded_mb"] for s in stats.values()), "MB")
+        add(self.name, "replicas", len(stats), "count")
+        for replica, s in stats.items():
+            add(self.name, "replica_load_s", s["loads"][0]["load_s"], "s", format=t.serve_format, replica=replica)
+            add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MB", replica=replica)

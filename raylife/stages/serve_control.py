@@ -1,0 +1,203 @@
+"""Driving Ray Serve from the driver: start it, deploy an application declaratively, wait, inspect, delete.
+
+Applications are applied as a config (``ServeDeploySchema``) through the Serve controller — the path that
+``serve deploy config.yaml``, the dashboard's REST API and KubeRay's RayService take — because only that path
+updates ``user_config`` in place. The imperative ``serve.run`` replaces every replica on each call, even when
+only ``user_config`` changed (measured: shared/RAY_NOTES.md, docs/ray-notes.md). Ray exposes the config path in
+Python only through its internal client, so it is wrapped here, in one place.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from raylife.errors import ClusterError, RaylifeError
+
+APP_PREFIX = "raylife-"
+DEPLOYMENT = "ModelServer"
+IMPORT_PATH = "raylife.serving.replica:app_builder"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"}
+
+
+class ServeDeployError(RaylifeError):
+    """Serve could not deploy or update an application."""
+
+
+@dataclass
+class ServeHandle:
+    """What the stages need to reach one trial's application."""
+
+    app: str
+    url: str
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process holds: Serve's proxy would fail to bind it, and keep retrying."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host if host not in ("localhost",) else "127.0.0.1", port))
+        except OSError as exc:
+            raise ClusterError(
+                f"port {port} on {host} is already in use ({exc.strerror})",
+                where="serve.port / serve.host in the suite",
+                hint="stop what listens there, or set serve.port to a free port",
+            ) from None
+
+
+def serve_running() -> bool:
+    from ray.serve.context import _get_global_client
+
+    try:
+        _get_global_client(_health_check_controller=True)
+        return True
+    except Exception:  # noqa: BLE001 - "not running" has several exception types across Ray versions
+        return False
+
+
+def start_serve(host: str, port: int, check_port: bool, quiet: bool = True) -> float:
+    """Start Serve with HTTP on host:port; returns seconds taken. Refuses a cluster whose Serve runs other apps."""
+    import logging
+
+    from ray import serve
+
+    if quiet:
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+    if serve_running():
+        foreign = [name for name in serve.status().applications if not name.startswith(APP_PREFIX)]
+        if foreign:
+            raise ClusterError(
+                f"Ray Serve on this cluster already runs applications {', '.join(sorted(foreign))}",
+                where="--address",
+                hint="raylife deploys its applications declaratively, which would replace them: use a dedicated cluster",
+            )
+        return 0.0
+    if check_port:
+        check_port_free(host, port)
+    started = time.perf_counter()
+    serve.start(http_options={"host": host, "port": port})
+    elapsed = time.perf_counter() - started
+    if quiet:
+        import logging
+
+        # Serve configures its driver-side logger on start and logs every deploy and delete at INFO.
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
+    return elapsed
+
+
+def shutdown_serve() -> None:
+    from ray import serve
+
+    serve.shutdown()
+
+
+def deploy_config(
+    app: str,
+    args: dict[str, Any],
+    user_config: dict[str, Any],
+    replicas: int,
+    cpus_per_replica: float,
+    max_ongoing_requests: int,
+    env_vars: dict[str, str],
+    host: str,
+    port: int,
+) -> dict[str, Any]:
+    """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
+    runtime_env: dict[str, Any] = {"env_vars": dict(env_vars)}
+    py_modules = _job_py_modules()
+    if py_modules:
+        runtime_env["py_modules"] = py_modules  # replicas are not children of this job: ship raylife explicitly
+    return {
+        "http_options": {"host": host, "port": port},
+        "applications": [
+            {
+                "name": app,
+                "route_prefix": f"/{app}",
+                "import_path": IMPORT_PATH,
+                "args": args,
+                "runtime_env": runtime_env,
+                "deployments": [
+                    {
+                        "name": DEPLOYMENT,
+                        "num_replicas": replicas,
+                        "max_ongoing_requests": max_ongoing_requests,
+                        "user_config": user_config,
+                        "ray_actor_options": {"num_cpus": cpus_per_replica},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def _job_py_modules() -> list[str]:
+    """The uploaded (gcs://) py_modules of this job's runtime env, when raylife shipped itself (--address)."""
+    import ray
+
+    modules = (ray.get_runtime_context().runtime_env or {}).get("py_modules") or []
+    return [m for m in modules if isinstance(m, str) and "://" in m]
+
+
+def apply_config(config: dict[str, Any]) -> None:
+    from ray.serve.context import _get_global_client
+    from ray.serve.schema import ServeDeploySchema
+
+    _get_global_client().deploy_apps(ServeDeploySchema.model_validate(config) if hasattr(ServeDeploySchema, "model_validate") else ServeDeploySchema.parse_obj(config))
+
+
+def app_status(app: str) -> tuple[str, str]:
+    """(status, message) of an application; ("NOT_STARTED", "") when Serve does not know it."""
+    from ray import serve
+
+    status = serve.status().applications.get(app)
+    if status is None:
+        return "NOT_STARTED", ""
+    messages = [status.message] + [d.message for d in status.deployments.values() if d.message]
+    return str(getattr(status.status, "value", status.status)), " ".join(m for m in messages if m)
+
+
+def wait_running(app: str, timeout_s: float, poll_s: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        status, message = app_status(app)
+        if status == "RUNNING":
+            return
+        if status == "DEPLOY_FAILED":
+            raise ServeDeployError(f"Serve could not deploy {app}: {message.strip()[:400]}")
+        if time.monotonic() > deadline:
+            raise ServeDeployError(
+                f"{app} was not running after {timeout_s:.0f} s (status {status}: {message.strip()[:200]})",
+                hint="raise serve.ready_timeout_s, or check that the cluster has CPUs free for the replicas",
+            )
+        time.sleep(poll_s)
+
+
+def replica_stats(app: str, replicas: int, timeout_s: float = 30.0) -> dict[str, dict[str, Any]]:
+    """``stats()`` of every running replica, keyed by replica id (asks until each one has answered)."""
+    from ray import serve
+
+    handle = serve.get_app_handle(app)
+    found: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout_s
+    while len(found) < replicas:
+        if time.monotonic() > deadline:
+            raise ServeDeployError(f"only {len(found)} of {replicas} replicas of {app} answered within {timeout_s:.0f} s")
+        stats = handle.stats.remote().result(timeout_s=timeout_s)
+        found[stats["replica"]] = stats
+    return found
+
+
+def delete_app(app: str) -> None:
+    from ray import serve
+
+    if app_status(app)[0] != "NOT_STARTED":
+        serve.delete(app, _blocking=True)
+
+
+def free_cpus() -> float:
+    import ray
+
+    return float(ray.available_resources().get("CPU", 0.0))

@@ -1,0 +1,112 @@
+"""update: roll the retrained model out under steady load and measure what the update costs the clients."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from raylife.measure.http_client import JsonClient
+from raylife.measure.loadgen import OpenLoop, Samples
+from raylife.measure.stats import latency_summary, longest_gap
+from raylife.stages import serve_control as sc
+from raylife.stages.cluster import persist_formats
+from raylife.stages.context import TrialContext
+from raylife.stages.deploy import Deployment
+from raylife.stages.requests import RequestSet, http_sender
+
+
+def apply_strategy(deployment: Deployment, strategy: str, model_dir: str, version: str) -> None:
+    """reconfigure: only user_config changes (Serve calls reconfigure() on the live replicas);
+    rollout: the replicas' constructor arguments change, so Serve starts new replicas and retires the old."""
+    deployment.user_config = {"model_dir": model_dir, "version": version}
+    if strategy == "rollout":
+        deployment.args = {**deployment.args, "model_dir": model_dir, "version": version}
+    sc.apply_config(deployment.config())
+
+
+def update_metrics(samples: Samples, t_update: float, t_done: float, new_version: str) -> dict[str, Any]:
+    """What the clients saw: before the update (baseline), during it [t_update, t_done], and after."""
+    sent = np.asarray(samples.sent_s)
+    done = sent + samples.latencies / 1000.0
+    ok = samples.ok
+    before, during, after_start = sent < t_update, (sent >= t_update) & (sent <= t_done), sent >= t_update
+    outcomes = samples.outcomes
+    replicas_before = {o.replica for o, b in zip(outcomes, before) if o.ok and b}
+    replicas_after = {o.replica for o in outcomes if o.ok and o.version == new_version}
+    return {
+        "update_s": t_done - t_update,
+        "failed_requests": int((~ok & after_start).sum()),
+        "requests_during_update": int(during.sum()),
+        "max_gap_s": longest_gap(done[ok], t_update, t_done),
+        "p99_during_update_ms": latency_summary(samples.latencies[ok & during])["p99_ms"],
+        "max_during_update_ms": latency_summary(samples.latencies[ok & during])["max_ms"],
+        "p99_before_ms": latency_summary(samples.latencies[ok & before])["p99_ms"],
+        "replicas_before": len(replicas_before),
+        "replicas_after": len(replicas_after),
+        "replicas_replaced": len(replicas_before - replicas_after),
+    }
+
+
+UNITS = {
+    "update_s": "s", "failed_requests": "count", "requests_during_update": "count", "max_gap_s": "s",
+    "p99_during_update_ms": "ms", "max_during_update_ms": "ms", "p99_before_ms": "ms",
+    "replicas_before": "count", "replicas_after": "count", "replicas_replaced": "count",
+}
+
+
+class UpdateStage:
+    name = "update"
+
+    def run(self, ctx: TrialContext) -> None:
+        t, spec, update = ctx.trial, ctx.trial.serve, ctx.trial.update
+        deployment: Deployment = ctx.artifacts["deployment"]
+        data = ctx.artifacts["serving_data"]
+        ctx.on_progress(f"saving the retrained model as {t.serve_format}")
+        [saved] = ctx.wait(
+            ctx.remote(persist_formats).remote(
+                t.framework, ctx.params, ctx.artifacts["retrained_checkpoint"], [t.serve_format],
+                str(ctx.storage_dir / "models-retrained"), ctx.threads,
+            ),
+            f"saving the retrained model of {t.name}",
+        )
+        requests = RequestSet(data["x"], data["y"], data["offline_pred"], update.batch_size)
+        for number, strategy in enumerate(update.strategies, start=2):
+            version = f"{strategy}-{number}"
+            ctx.on_progress(f"{strategy}: {update.rate_rps:g} req/s, steady")
+            client = JsonClient(deployment.url, spec.request_timeout_s)
+            loop = OpenLoop(http_sender(requests, client), update.rate_rps).start()
+            try:
+                time.sleep(update.before_s)
+                t_update = loop.now_s()
+                ctx.on_progress(f"{strategy}: updating under {update.rate_rps:g} req/s")
+                apply_strategy(deployment, strategy, saved["path"], version)
+                t_done = self._wait_until_all_new(ctx, loop, t_update, version, update)
+            finally:
+                samples = loop.stop()
+                client.close()
+            sc.wait_running(deployment.app, update.timeout_s)
+            metrics = update_metrics(samples, t_update, t_done, version)
+            for metric, value in metrics.items():
+                ctx.record.add(self.name, metric, value, UNITS[metric], strategy=strategy, offered_rps=update.rate_rps)
+            ctx.record.add_latencies(f"update-{strategy}", "http", samples, update.batch_size, offered_rps=update.rate_rps)
+
+    @staticmethod
+    def _wait_until_all_new(ctx: TrialContext, loop: OpenLoop, t_update: float, version: str, update: Any) -> float:
+        """The moment from which every answer comes from ``version``, once that has held for settle_s."""
+        deadline = t_update + update.timeout_s
+        while True:
+            time.sleep(0.05)
+            answers = [(done, o.version) for _, done, o in loop.samples.snapshot() if o.ok and done >= t_update]
+            new = [done for done, v in answers if v == version]
+            if new:
+                old = [done for done, v in answers if v != version]
+                all_new_from = max(min(new), max(old, default=0.0))
+                if loop.now_s() - all_new_from >= update.settle_s:
+                    return all_new_from
+            if loop.now_s() > deadline:
+                raise sc.ServeDeployError(
+                    f"the update to {version} did not reach every answer within {update.timeout_s:.0f} s",
+                    hint="raise update.timeout_s",
+                )
