@@ -78,6 +78,9 @@ def connect(address: str | None, num_cpus: int | None = None, verbose: bool = Fa
         # whether or not the cluster image has raylife installed.
         options["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1])]}
     else:
+        # "local" always starts a new embedded instance; None would silently join any cluster that
+        # `ray start` left running on this machine, and measure on it.
+        options["address"] = "local"
         options["num_cpus"] = num_cpus
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     start = time.perf_counter()

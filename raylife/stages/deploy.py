@@ -72,6 +72,7 @@ class DeployStage:
                 "replicas": spec.replicas, "cpus_per_replica": spec.cpus_per_replica,
                 "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": dict(ctx.framework.env_vars),
                 "host": spec.host, "port": spec.port,
+                "max_surge_percent": t.update.max_surge_percent if t.update else None,
             },
         )
         ctx.artifacts["deployment"] = deployment

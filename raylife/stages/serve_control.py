@@ -104,8 +104,18 @@ def deploy_config(
     env_vars: dict[str, str],
     host: str,
     port: int,
+    max_surge_percent: int | None = None,
 ) -> dict[str, Any]:
     """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
+    deployment: dict[str, Any] = {
+        "name": DEPLOYMENT,
+        "num_replicas": replicas,
+        "max_ongoing_requests": max_ongoing_requests,
+        "user_config": user_config,
+        "ray_actor_options": {"num_cpus": cpus_per_replica},
+    }
+    if max_surge_percent is not None:
+        deployment["max_surge_percent"] = max_surge_percent
     runtime_env: dict[str, Any] = {"env_vars": dict(env_vars)}
     py_modules = _job_py_modules()
     if py_modules:
@@ -119,15 +129,7 @@ def deploy_config(
                 "import_path": IMPORT_PATH,
                 "args": args,
                 "runtime_env": runtime_env,
-                "deployments": [
-                    {
-                        "name": DEPLOYMENT,
-                        "num_replicas": replicas,
-                        "max_ongoing_requests": max_ongoing_requests,
-                        "user_config": user_config,
-                        "ray_actor_options": {"num_cpus": cpus_per_replica},
-                    }
-                ],
+                "deployments": [deployment],
             }
         ],
     }
@@ -137,6 +139,8 @@ def _job_py_modules() -> list[str]:
     """The uploaded (gcs://) py_modules of this job's runtime env, when raylife shipped itself (--address)."""
     import ray
 
+    if not ray.is_initialized():
+        return []
     modules = (ray.get_runtime_context().runtime_env or {}).get("py_modules") or []
     return [m for m in modules if isinstance(m, str) and "://" in m]
 
@@ -145,7 +149,7 @@ def apply_config(config: dict[str, Any]) -> None:
     from ray.serve.context import _get_global_client
     from ray.serve.schema import ServeDeploySchema
 
-    _get_global_client().deploy_apps(ServeDeploySchema.model_validate(config) if hasattr(ServeDeploySchema, "model_validate") else ServeDeploySchema.parse_obj(config))
+    _get_global_client().deploy_apps(ServeDeploySchema.model_validate(config))
 
 
 def app_status(app: str) -> tuple[str, str]:

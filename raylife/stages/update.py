@@ -89,7 +89,10 @@ class UpdateStage:
             sc.wait_running(deployment.app, update.timeout_s)
             metrics = update_metrics(samples, t_update, t_done, version)
             for metric, value in metrics.items():
-                ctx.record.add(self.name, metric, value, UNITS[metric], strategy=strategy, offered_rps=update.rate_rps)
+                ctx.record.add(
+                    self.name, metric, value, UNITS[metric], strategy=strategy, offered_rps=update.rate_rps,
+                    max_surge_percent=update.max_surge_percent, replicas=spec.replicas,
+                )
             ctx.record.add_latencies(f"update-{strategy}", "http", samples, update.batch_size, offered_rps=update.rate_rps)
 
     @staticmethod

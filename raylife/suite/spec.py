@@ -127,6 +127,10 @@ class UpdateSpec(StrictModel):
     batch_size: PositiveInt = 1
     before_s: PositiveFloat = Field(default=2.0, description="steady load before the update (the p99 baseline)")
     settle_s: PositiveFloat = Field(default=1.0, description="only new answers for this long ends the update")
+    max_surge_percent: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=0,
+        description="Serve's extra replicas during a rollout; 0 (Serve's default) stops old replicas first",
+    )
     timeout_s: PositiveFloat = 120
 
 

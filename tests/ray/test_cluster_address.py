@@ -66,3 +66,23 @@ def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_clus
         "Error: trial cnn_small/torch/w3 needs 3 CPUs (3 workers x 1) but the cluster has 2 "
     )
     assert not db.exists()
+
+
+def test_the_embedded_ray_ignores_a_cluster_already_running_here(two_node_cluster, write_suite, tmp_path):
+    """Without --address raylife must measure on its own embedded Ray, never join a `ray start` cluster."""
+    suite = write_suite("""
+        name = "embedded"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        epochs = 1
+        retrain_epochs = 0
+    """)
+    db = tmp_path / "embedded.duckdb"
+    result = submit(suite, db, tmp_path / "s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run] = rows(db, "SELECT ray_address, cluster FROM runs")
+    assert run["ray_address"] == "local"
+    assert json.loads(run["cluster"])["nodes"] == 1  # the running cluster has 2

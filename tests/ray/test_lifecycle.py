@@ -18,6 +18,15 @@ REQUIRED = {
     "evaluate": {"accuracy": "ratio", "top5_accuracy": "ratio", "eval_loss": "loss", "baseline_accuracy": "ratio"},
     "persist": {"save_s": "s", "load_s": "s", "bytes": "bytes", "params": "count", "roundtrip_max_abs_diff": "logit"},
     "retrain": {"retrain_wall_s": "s", "accuracy": "ratio"},
+    # The deployment half (issue #3).
+    "deploy": {"deploy_ready_s": "s", "first_request_ms": "ms", "replica_init_s": "s", "replica_load_s": "s",
+               "replica_rss_mb": "MB"},
+    "serve": {"p50_ms": "ms", "p90_ms": "ms", "p95_ms": "ms", "p99_ms": "ms", "p999_ms": "ms", "mean_ms": "ms",
+              "max_ms": "ms", "throughput_rps": "requests/s", "samples_per_s": "samples/s", "errors": "count",
+              "served_accuracy": "ratio", "replica_peak_rss_mb": "MB"},
+    "update": {"update_s": "s", "failed_requests": "count", "max_gap_s": "s", "p99_during_update_ms": "ms",
+               "p99_before_ms": "ms", "replicas_replaced": "count"},
+    "teardown": {"teardown_s": "s"},
 }
 
 
@@ -33,7 +42,8 @@ def test_smoke_exits_zero_and_prints_the_summary(smoke):
     result, _, _ = smoke
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Error" not in result.stderr
-    for text in ("model", "framework", "accuracy", "to target", "cnn_small", "torch", "tensorflow"):
+    for text in ("model", "framework", "accuracy", "to target", "cnn_small", "torch", "tensorflow",
+                 "deployment on Ray Serve", "reconfigure", "rollout"):
         assert text in result.stdout
 
 
@@ -138,3 +148,48 @@ def test_a_failing_trial_is_stored_and_the_others_still_run(write_suite, tmp_pat
     assert good["status"] == "ok"
     assert rows(db, "SELECT status FROM runs")[0]["status"] == "failed"
     assert "✗ cnn_small[bogus=1]/torch/w1: TypeError" in result.stdout
+
+
+def test_smoke_keeps_every_request_and_its_percentiles_recompute_in_sql(smoke):
+    _, db, _ = smoke
+    cells = rows(db, "SELECT trial_id, batch_size, concurrency, count(*) AS n FROM latencies WHERE phase = 'serve' GROUP BY ALL")
+    assert sorted((c["batch_size"], c["concurrency"], c["n"]) for c in cells) == sorted(
+        [(b, c, 60) for b in (1, 8) for c in (1, 2)] * 2
+    )
+    recomputed = {
+        (r["trial_id"], r["batch_size"], r["concurrency"]): r
+        for r in rows(db, """
+            SELECT trial_id, batch_size, concurrency,
+                   quantile_cont(latency_ms, 0.5) AS p50_ms, quantile_cont(latency_ms, 0.9) AS p90_ms,
+                   quantile_cont(latency_ms, 0.95) AS p95_ms, quantile_cont(latency_ms, 0.99) AS p99_ms,
+                   quantile_cont(latency_ms, 0.999) AS p999_ms, avg(latency_ms) AS mean_ms, max(latency_ms) AS max_ms
+            FROM latencies WHERE phase = 'serve' AND ok GROUP BY ALL""")
+    }
+    summaries = rows(db, "SELECT * FROM latency_summary")
+    assert len(summaries) == 8
+    for summary in summaries:
+        raw = recomputed[(summary["trial_id"], summary["batch_size"], summary["concurrency"])]
+        for column in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms"):
+            assert summary[column] == pytest.approx(raw[column], rel=1e-9), column
+        assert summary["requests"] == 60 and summary["errors"] == 0
+
+
+def test_smoke_served_predictions_match_offline_ones(smoke):
+    _, db, _ = smoke
+    for row in rows(db, "SELECT trial FROM lifecycle"):
+        served = metric(db, row["trial"], "serve", "served_accuracy")[0]["value"]
+        offline = metric(db, row["trial"], "serve", "offline_accuracy")[0]["value"]
+        assert served == offline and served > 0.8
+
+
+def test_smoke_update_strategies_differ_as_serve_says(smoke):
+    _, db, _ = smoke
+    for row in rows(db, "SELECT trial FROM lifecycle"):
+        replaced = {json.loads(m["labels"])["strategy"]: m["value"] for m in metric(db, row["trial"], "update", "replicas_replaced")}
+        assert replaced == {"reconfigure": 0, "rollout": 1}  # in place vs. a new replica
+        for m in metric(db, row["trial"], "update", "update_s"):
+            assert 0 < m["value"] < 60
+        phases = {r["phase"] for r in rows(db, "SELECT DISTINCT phase FROM latencies")}
+        assert phases == {"serve", "update-reconfigure", "update-rollout"}
+        versions = rows(db, "SELECT DISTINCT version FROM latencies WHERE phase = 'update-rollout' AND ok")
+        assert {v["version"] for v in versions} >= {"rollout-3"}

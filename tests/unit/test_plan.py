@@ -122,3 +122,37 @@ def test_duplicate_trials_rejected():
     assert plan_error(MINIMAL_SUITE + '[[models]]\nname = "cnn_small"\n') == (
         "two trials would both be 'cnn_small/torch/w1' (s.toml, models[1]); each [[models]] entry needs a distinct name or options"
     )
+
+
+SERVE = MINIMAL_SUITE + "[serve]\n"
+
+
+def test_serve_and_update_add_deployment_stages_and_the_served_format():
+    trials = plan(SERVE + 'format = "native"\n[update]\n[persist]\nformats = { torch = ["onnx"], tensorflow = ["savedmodel"] }\n')
+    assert [t.stages for t in trials] == [
+        ("train", "evaluate", "persist", "retrain", "deploy", "serve", "update", "teardown")
+    ] * 2
+    assert [(t.serve_format, t.formats) for t in trials] == [
+        ("state_dict", ("onnx", "state_dict")), ("keras", ("savedmodel", "keras"))  # persist saves what Serve loads
+    ]
+    assert trials[0].params()["serve"]["batch_sizes"] == [1, 8, 32]
+
+
+def test_serve_without_update_skips_the_update_stage():
+    [torch, _] = plan(SERVE)
+    assert torch.stages[-3:] == ("deploy", "serve", "teardown")
+
+
+def test_serve_format_the_framework_cannot_load():
+    assert plan_error(SERVE + 'format = "torchscript"\n') == (
+        "framework 'tensorflow' cannot save or load format 'torchscript' (s.toml, serve.format); "
+        "formats for tensorflow: native (= keras), savedmodel"
+    )
+
+
+def test_update_needs_serve_and_a_retrained_model():
+    assert plan_error(MINIMAL_SUITE + "[update]\n").startswith("[update] needs a [serve] section")
+    assert plan_error(SERVE + "[update]\n[train]\nretrain_epochs = 0\n") == (
+        "[update] rolls out the retrained model, but train.retrain_epochs = 0 (s.toml, train.retrain_epochs); "
+        "set retrain_epochs >= 1, or remove [update]"
+    )

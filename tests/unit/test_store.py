@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 
 import duckdb
+import numpy as np
 import pytest
 
 from raylife.errors import StoreError
@@ -151,3 +152,49 @@ def test_labels_are_queryable_json(db_path, trial):
 def store_params(db_path) -> str:
     with Store(db_path, read_only=True) as store:
         return store.rows("select params from trials")[0]["params"]
+
+
+def test_latencies_go_in_through_arrow_and_summaries_match_sql(db_path, trial):
+    from raylife.measure.loadgen import Outcome, Samples
+    from raylife.measure.stats import latency_summary
+
+    record = finished_record(trial)
+    samples = Samples(t0=0.0)
+    rng = np.random.default_rng(0)
+    latencies = rng.gamma(2.0, 5.0, size=5000)
+    for seq, latency in enumerate(latencies):
+        ok = seq % 100 != 0
+        samples.record(seq, seq * 0.001, seq * 0.001 + latency / 1000, Outcome(ok=ok, error=None if ok else "HTTP 500", version="v1"))
+    for metric, value in latency_summary(samples.latencies[samples.ok]).items():
+        record.add("serve", metric, value, "ms", path="http", batch_size=8, concurrency=4)
+    record.add_latencies("serve", "http", samples, batch_size=8, concurrency=4)
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(record, CLUSTER)
+        [raw] = store.rows(
+            "SELECT count(*) AS n, count(*) FILTER (WHERE NOT ok) AS failed, quantile_cont(latency_ms, 0.99) FILTER (WHERE ok) AS p99 "
+            "FROM latencies"
+        )
+        [summary] = store.rows("SELECT * FROM latency_summary")
+    assert raw["n"] == 5000 and raw["failed"] == 50
+    assert summary["batch_size"] == 8 and summary["concurrency"] == 4 and summary["path"] == "http"
+    assert summary["p99_ms"] == pytest.approx(raw["p99"], rel=1e-12)
+
+
+def test_a_version_1_database_is_migrated(db_path):
+    con = duckdb.connect(str(db_path))
+    con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute(
+        "CREATE TABLE runs (run_id VARCHAR PRIMARY KEY, suite VARCHAR NOT NULL, description VARCHAR, suite_path VARCHAR, "
+        "spec_toml VARCHAR, submitted_at TIMESTAMP, finished_at TIMESTAMP, status VARCHAR, trials INTEGER, "
+        "failed_trials INTEGER, ray_address VARCHAR, cluster JSON, ray_start_s DOUBLE, wall_s DOUBLE, "
+        "raylife_version VARCHAR, git_commit VARCHAR)"
+    )
+    con.execute("INSERT INTO runs (run_id, suite, status) VALUES ('old-run', 'vision', 'ok')")
+    con.close()
+    with Store(db_path) as store:
+        begin(store, "new-run")
+        assert store.query("select value from meta where key = 'schema_version'")[1] == [(str(SCHEMA_VERSION),)]
+        rows = store.rows("SELECT run_id, serve_start_s FROM runs ORDER BY run_id")
+    assert [r["run_id"] for r in rows] == ["new-run", "old-run"]  # old results kept, new column added

@@ -101,3 +101,19 @@ def test_duplicate_frameworks_rejected():
 
 def test_suite_name_must_be_a_plain_identifier():
     assert error_of('name = "a b"\nworkload = "vision"\n[[models]]\nname = "cnn_small"\n').startswith('name = "a b" is invalid')
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("[serve]\nbatch_sizes = [1, 0]", "serve.batch_sizes[1] = 0 is invalid: Input should be greater than or equal to 1 (s.toml:6)"),
+        ("[serve]\nconcurrency = [-4]", "serve.concurrency[0] = -4 is invalid: Input should be greater than or equal to 1 (s.toml:6)"),
+        ("[serve]\nreplicas = 0", "serve.replicas = 0 is invalid: Input should be greater than or equal to 1 (s.toml:6)"),
+        ("[serve]\nport = 70000", "serve.port = 70000 is invalid: Input should be less than or equal to 65535 (s.toml:6)"),
+        ("[serve]\ncpus_per_replica = 0", "serve.cpus_per_replica = 0 is invalid: Input should be greater than 0 (s.toml:6)"),
+        ('[update]\nstrategies = ["blue-green"]', "update.strategies[0] = \"blue-green\" is invalid: Input should be 'reconfigure' or 'rollout' (s.toml:6)"),
+        ("[serve]\nbatch_size = [1]", "unknown key 'batch_size' in [serve] (s.toml:6); did you mean 'batch_sizes'?"),
+    ],
+)
+def test_bad_serve_and_update_values(snippet, expected):
+    assert error_of(MINIMAL_SUITE + snippet + "\n").startswith(expected)

@@ -1,0 +1,156 @@
+"""Ray Serve faults on a real local Ray: a replica lost under load, teardown after a failure, and the
+user errors raised before anything is deployed (a busy port, replicas that cannot fit)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from raylife.plan import plan_trials
+from raylife.records import TrialRecord
+from raylife.stages import STAGES, TrialContext
+from raylife.stages import serve_control as sc
+from raylife.suite import parse_suite
+from tests.conftest import MINIMAL_SUITE
+from tests.ray.helpers import submit
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def serve_port():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    port = free_port()
+    sc.start_serve("127.0.0.1", port, check_port=True)
+    yield port
+    sc.shutdown_serve()
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory):
+    """An untrained cnn_small in the state_dict format: deployment does not care how good the weights are."""
+    from raylife.frameworks import FRAMEWORKS
+
+    backend = FRAMEWORKS.get("torch").load_backend()
+    recipe = {"builder": "raylife.workloads.vision.torch_models:cnn_small", "input_shape": [8, 8, 1],
+              "num_classes": 10, "options": {"width": 16}, "framework": "torch", "model": "cnn_small"}
+    directory = tmp_path_factory.mktemp("model") / "state_dict"
+    directory.mkdir()
+    import numpy as np
+
+    backend.formats["state_dict"].save(backend.build_model(recipe), directory, np.zeros((1, 8, 8, 1), np.float32), recipe)
+    return directory
+
+
+def context(port: int, model_dir, tmp_path, extra: str = "", index: int = 0) -> TrialContext:
+    suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\n{extra}')
+    trial = plan_trials(suite)[0]
+    record = TrialRecord(run_id=f"test{index}", trial=trial)
+    ctx = TrialContext(trial=trial, record=record, storage_dir=tmp_path)
+    ctx.artifacts["models"] = {"state_dict": str(model_dir)}
+    return ctx
+
+
+def replica_actors() -> list[str]:
+    import ray
+
+    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True) if a["name"].startswith("SERVE_REPLICA::")]
+
+
+def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port, saved_model, tmp_path):
+    import ray
+
+    ctx = context(serve_port, saved_model, tmp_path,
+                  "replicas = 2\nbatch_sizes = [32]\nconcurrency = [4]\nrequests = 600\nwarmup_requests = 0\n", index=1)
+    try:
+        STAGES.get("deploy")().run(ctx)
+        assert len(replica_actors()) == 2
+
+        def kill_one_replica():
+            time.sleep(1.0)
+            ray.kill(ray.get_actor(replica_actors()[0], namespace="serve"), no_restart=False)
+
+        killer = threading.Thread(target=kill_one_replica)
+        killer.start()
+        STAGES.get("serve")().run(ctx)  # must not raise
+        killer.join()
+    finally:
+        ctx.close()
+    [requests] = [m.value for m in ctx.record.measurements if m.metric == "requests"]
+    [errors] = [m.value for m in ctx.record.measurements if m.metric == "errors"]
+    reasons = {m.labels["reason"]: m.value for m in ctx.record.measurements if m.metric == "errors_by_reason"}
+    assert requests == 600  # every request is in the record, failed or not
+    assert errors >= 1 and sum(reasons.values()) == errors
+    assert all(reason.startswith("HTTP 5") or "Error" in reason for reason in reasons)
+    assert len(ctx.record.latencies[0]["seq"]) == 600
+    assert sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"  # cleaned up
+
+
+class Explode:
+    name = "explode"
+
+    def run(self, ctx):
+        raise RuntimeError("boom after deploy")
+
+
+def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, saved_model, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from raylife.runner.observer import SilentObserver
+    from raylife.runner.run import run_trial
+
+    STAGES.register("explode", Explode)
+    ctx = context(serve_port, saved_model, tmp_path, "batch_sizes = [1]\nconcurrency = [1]\nrequests = 5\n", index=2)
+    trial = replace(ctx.trial, stages=("deploy", "explode", "teardown"))
+
+    # run_trial builds its own context; give the deploy stage the saved model through a stage that runs first.
+    class Seed:
+        name = "seed"
+
+        def run(self, inner):
+            inner.artifacts["models"] = {"state_dict": str(saved_model)}
+
+    STAGES.register("seed", Seed)
+    trial = replace(trial, stages=("seed", "deploy", "explode", "teardown"))
+    record = run_trial(trial, "test2", tmp_path, SilentObserver())
+    assert record.status == "failed" and record.error == "RuntimeError: boom after deploy"
+    assert [a for a in __import__("ray").serve.status().applications if a.startswith(sc.APP_PREFIX)] == []
+    assert replica_actors() == []
+
+
+def test_a_busy_port_is_refused_before_anything_is_written(write_suite, tmp_path):
+    port = free_port()
+    suite = write_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\n')
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = submit(suite, tmp_path / "r.duckdb", tmp_path / "s", timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (Address already in use) (serve.port / serve.host in the "
+        "suite); stop what listens there, or set serve.port to a free port\n"
+    )
+    assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_replicas_that_cannot_fit_are_refused_before_anything_runs(write_suite, tmp_path):
+    suite = write_suite(MINIMAL_SUITE + 'frameworks = ["torch"]\n[serve]\nreplicas = 5\ncpus_per_replica = 1\n')
+    result = submit(suite, tmp_path / "r.duckdb", tmp_path / "s", "--num-cpus", "2", timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"Error: trial cnn_small/torch/w1 deploys 5 replicas x 1 CPUs = 5 CPUs but the cluster has 2 ({suite}, "
+        "serve.replicas / serve.cpus_per_replica)"
+    )
+    assert not (tmp_path / "r.duckdb").exists()

@@ -1,0 +1,120 @@
+"""Latency statistics against hand-computed values; the load generators against a plain Python service."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from raylife.measure.loadgen import OpenLoop, Outcome, Samples, closed_loop
+from raylife.measure.stats import latency_summary, longest_gap
+from raylife.stages.requests import RequestSet, accuracy_pair
+from raylife.stages.update import update_metrics
+
+
+def test_percentiles_interpolate_linearly():
+    summary = latency_summary([10.0, 20.0, 30.0, 40.0])
+    assert summary["p50_ms"] == 25.0  # halfway between 20 and 30
+    assert summary["p90_ms"] == pytest.approx(37.0)  # 30 + 0.7 * 10
+    assert summary["p99_ms"] == pytest.approx(39.7)
+    assert summary["mean_ms"] == 25.0 and summary["max_ms"] == 40.0
+
+
+def test_empty_summary_is_all_none():
+    assert set(latency_summary([]).values()) == {None}
+
+
+def test_longest_gap():
+    assert longest_gap([1.0, 1.5, 4.0], start=0.5, end=5.0) == 2.5
+    assert longest_gap([], start=0.0, end=2.0) == 2.0
+    assert longest_gap([9.0], start=0.0, end=2.0) == 2.0  # times outside the window do not count
+
+
+class Service:
+    """A thread-safe stand-in service: answers after ``delay_s``; fails every ``fail_every``-th call."""
+
+    def __init__(self, delay_s: float = 0.002, fail_every: int = 0) -> None:
+        self.delay_s, self.fail_every = delay_s, fail_every
+        self.calls, self.in_flight, self.max_in_flight = 0, 0, 0
+        self.lock = threading.Lock()
+
+    def __call__(self, seq: int) -> Outcome:
+        with self.lock:
+            self.calls += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            number = self.calls
+        time.sleep(self.delay_s)
+        with self.lock:
+            self.in_flight -= 1
+        if self.fail_every and number % self.fail_every == 0:
+            raise ConnectionResetError("peer reset")
+        return Outcome(ok=True, version="v1", replica="r1")
+
+
+def test_closed_loop_counts_warmup_separately_and_keeps_concurrency():
+    service = Service()
+    samples = closed_loop(service, concurrency=3, requests=30, warmup=6)
+    assert service.calls == 36
+    assert len(samples) == 30 and sorted(samples.seq) == list(range(30))
+    assert service.max_in_flight == 3
+    assert samples.ok.all() and (samples.latencies >= 2.0).all()
+
+
+def test_failures_are_recorded_with_their_reason_never_dropped():
+    samples = closed_loop(Service(fail_every=5), concurrency=2, requests=20)
+    assert len(samples) == 20
+    assert samples.errors() == {"ConnectionResetError: peer reset": 4}
+
+
+def test_closed_loop_by_duration():
+    samples = closed_loop(Service(delay_s=0.01), concurrency=1, duration_s=0.3)
+    assert 10 <= len(samples) <= 31
+
+
+def test_open_loop_keeps_its_rate_while_answers_are_slow():
+    loop = OpenLoop(Service(delay_s=0.2), rate_rps=50).start()  # answers take 10 send intervals
+    time.sleep(1.0)
+    samples = loop.stop()
+    assert 40 <= len(samples) <= 60
+    gaps = np.diff(sorted(samples.sent_s))
+    assert gaps.max() < 0.1  # sending never waited for the slow answers
+
+
+def test_request_set_scores_answers_against_labels():
+    x = np.arange(10, dtype=np.float32).reshape(10, 1)
+    y = np.array([0, 1] * 5)
+    offline = np.array([0, 1, 1, 1, 0, 1, 0, 1, 0, 0])  # wrong at 2 and 9
+    requests = RequestSet(x, y, offline, batch_size=4)
+    assert len(requests.inputs) == 3 and requests.labels[2].tolist() == [0, 1, 0, 1]  # wraps to stay full size
+    assert requests.offline_correct == [3, 4, 3]
+    good = requests.check(0, {"predictions": [0, 1, 0, 1], "version": "v", "replica": "r"})
+    assert (good.ok, good.correct, good.samples, good.version) == (True, 4, 4, "v")
+    assert requests.check(1, {"predictions": [0, 1]}).error == "2 predictions for 4 inputs"
+    assert not requests.check(1, "Internal Server Error").ok
+    samples = Samples(t0=0.0)
+    samples.record(0, 0.0, 0.01, good)
+    samples.record(4, 0.0, 0.01, requests.check(4, {"predictions": [0, 0, 0, 0]}))  # window 1
+    assert accuracy_pair(samples, requests) == (4 + 2, 3 + 4, 8)
+
+
+def test_update_metrics_by_hand():
+    samples = Samples(t0=0.0)
+    v = lambda version, replica: Outcome(ok=True, version=version, replica=replica)  # noqa: E731
+    # sent_s, latency_s, outcome
+    for seq, (sent, latency, outcome) in enumerate([
+        (0.0, 0.010, v("old", "a")), (0.5, 0.020, v("old", "a")),           # before the update at t=1.0
+        (1.0, 0.030, v("old", "a")), (1.2, 0.900, v("new", "b")),           # during: one slow answer
+        (1.4, 0.010, Outcome(ok=False, error="HTTP 503")), (2.2, 0.010, v("new", "b")),
+    ]):
+        samples.record(seq, sent, sent + latency, outcome)
+    metrics = update_metrics(samples, t_update=1.0, t_done=2.1, new_version="new")
+    assert metrics["update_s"] == pytest.approx(1.1)
+    assert metrics["failed_requests"] == 1
+    assert metrics["requests_during_update"] == 3
+    assert metrics["max_gap_s"] == pytest.approx(2.1 - 1.03)  # from the last old answer to t_done
+    assert metrics["replicas_before"] == 1 and metrics["replicas_after"] == 1 and metrics["replicas_replaced"] == 1
+    assert metrics["p99_before_ms"] == pytest.approx(latency_summary([10.0, 20.0])["p99_ms"])
+    assert metrics["max_during_update_ms"] == pytest.approx(900.0)
