@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from raylife.cli.catalog import workloads
 from raylife.cli.results import query, runs, show
 from raylife.cli.submit import submit
 from raylife.cli.suite_commands import plan, validate
@@ -22,6 +23,7 @@ app.command()(plan)
 app.command()(runs)
 app.command()(show)
 app.command()(query)
+app.command()(workloads)
 
 
 def main() -> None:

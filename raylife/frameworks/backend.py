@@ -64,11 +64,20 @@ class Backend(ABC):
         """Logits for ``x``, in inference mode."""
 
     @abstractmethod
-    def count_params(self, model: Any) -> int: ...
+    def count_params(self, model: Any) -> int:
+        """Trainable parameters (BatchNorm running statistics are state, not parameters, in both frameworks)."""
+
+    @abstractmethod
+    def model_facts(self, model: Any, sample: np.ndarray) -> dict[str, float | None]:
+        """``params``, ``flops_per_sample`` (forward pass, multiply and add counted apart; None where the
+        framework cannot count) and ``model_memory_bytes`` (every weight and buffer)."""
 
     def build_model(self, recipe: Mapping[str, Any]) -> Any:
         builder = import_object(recipe["builder"], what="model builder")
-        return builder(tuple(recipe["input_shape"]), int(recipe["num_classes"]), **dict(recipe.get("options", {})))
+        return builder(
+            tuple(recipe["input_shape"]), int(recipe["num_classes"]),
+            **dict(recipe.get("model_args", {})), **dict(recipe.get("options", {})),
+        )
 
     def native(self) -> ModelFormat:
         return self.formats[self.framework.native_format]

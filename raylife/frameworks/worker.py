@@ -22,7 +22,7 @@ from raylife.workloads import WORKLOADS, Splits
 def load_splits(config: dict[str, Any]) -> Splits:
     data = config["data"]
     workload = WORKLOADS.get(config["workload"])
-    return workload.load_splits(data.get("dataset"), config["seed"], data.get("options"))
+    return workload.load_splits(data.get("dataset"), config["seed"], data.get("options"), fmt=data.get("format"))
 
 
 def make_recipe(config: dict[str, Any], splits: Splits) -> dict[str, Any]:
@@ -32,6 +32,7 @@ def make_recipe(config: dict[str, Any], splits: Splits) -> dict[str, Any]:
         "input_shape": list(splits.input_shape),
         "num_classes": splits.num_classes,
         "options": dict(config["model_options"]),
+        "model_args": dict(config.get("model_args") or splits.facts.model_args),
         "framework": config["framework"],
         "model": config["model"],
     }

@@ -24,14 +24,19 @@ def plan_table(trials: list[Trial], title: str | None = None) -> Table:
         title=title, title_justify="left", box=box.SIMPLE_HEAD,
         caption=f"stages: {stage_lists.pop()}" if shared and trials else None, caption_justify="left",
     )
+    mixed = len({t.workload for t in trials}) > 1
     columns = ["#", "model", "framework", "workers", "CPUs/w", "batch", "epochs", "lr", "formats"]
+    if mixed:
+        columns.insert(1, "workload")
     for column in columns + ([] if shared else ["stages"]):
-        table.add_column(column, justify="left" if column in {"model", "framework", "formats", "stages"} else "right")
+        table.add_column(column, justify="left" if column in {"model", "workload", "framework", "formats", "stages"} else "right")
     for t in trials:
         row = [
             str(t.index), variant(t.name, t.framework, t.num_workers), t.framework, str(t.num_workers),
             f"{t.cpus_per_worker:g}", str(t.batch_size), str(t.epochs), f"{t.learning_rate:g}", ", ".join(t.formats),
         ]
+        if mixed:
+            row.insert(1, t.workload)
         table.add_row(*row, *([] if shared else [" → ".join(t.stages)]))
     return table
 

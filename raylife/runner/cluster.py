@@ -61,7 +61,16 @@ def cluster_info() -> dict[str, Any]:
     }
 
 
-def connect(address: str | None, num_cpus: int | None = None, verbose: bool = False) -> Cluster:
+def user_modules(folders: list[str]) -> list[str]:
+    """The modules and packages in the suite's python_path folders, to ship to a remote cluster."""
+    found: list[str] = []
+    for folder in map(Path, folders):
+        found += [str(p) for p in sorted(folder.glob("*.py"))]
+        found += [str(p) for p in sorted(folder.iterdir()) if p.is_dir() and (p / "__init__.py").exists()]
+    return found
+
+
+def connect(address: str | None, num_cpus: int | None = None, verbose: bool = False, python_path: list[str] | None = None) -> Cluster:
     """Start (or join) Ray quietly; ClusterError when the address cannot be reached."""
     if address:
         check_reachable(address)
@@ -76,7 +85,8 @@ def connect(address: str | None, num_cpus: int | None = None, verbose: bool = Fa
         options["address"] = address
         # Ship this raylife to the cluster so its workers run the same code as the driver,
         # whether or not the cluster image has raylife installed.
-        options["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1])]}
+        # The user's own model modules travel the same way (locally, PYTHONPATH points at them instead).
+        options["runtime_env"] = {"py_modules": [str(Path(__file__).resolve().parents[1]), *user_modules(python_path or [])]}
     else:
         # "local" always starts a new embedded instance; None would silently join any cluster that
         # `ray start` left running on this machine, and measure on it.

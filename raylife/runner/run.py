@@ -136,7 +136,8 @@ def run_suite(
     check_writable(db_path)
     started = time.perf_counter()
     submitted_at = utcnow()
-    cluster = connect(address, num_cpus=num_cpus, verbose=verbose)
+    python_path = sorted({p for t in trials for p in t.python_path})
+    cluster = connect(address, num_cpus=num_cpus, verbose=verbose, python_path=python_path)
     store: Store | None = None
     run_id = new_run_id(submitted_at)
     records: list[TrialRecord] = []

@@ -34,10 +34,12 @@ class ModelServer:
         threads: int = 1,
         max_batch_size: int = 1,
         batch_wait_timeout_s: float = 0.005,
+        input_dtype: str = "float32",
     ) -> None:
         started = time.perf_counter()
         self.rss = RssSampler(interval_s=0.1).start()
         self.format = format
+        self.input_dtype = np.dtype(input_dtype)  # JSON has no dtypes: token and id inputs are integers
         self.backend = FRAMEWORKS.get(framework).load_backend()  # imports torch / TensorFlow in this replica
         self.backend.set_threads(threads)
         self.batching = max_batch_size > 1
@@ -65,7 +67,7 @@ class ModelServer:
 
     async def __call__(self, request: Request) -> dict[str, Any]:
         body = await request.json()
-        return await self.predict(np.asarray(body["inputs"], dtype=np.float32))
+        return await self.predict(np.asarray(body["inputs"], dtype=self.input_dtype))
 
     async def predict(self, x: np.ndarray) -> dict[str, Any]:
         """Top-1 classes for a batch of inputs (the DeploymentHandle path calls this directly)."""

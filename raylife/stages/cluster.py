@@ -51,7 +51,9 @@ class TrainLauncher:
     def progress(self) -> dict[str, Any]:
         return {"epochs_done": len(self.epochs), "last": self.epochs[-1] if self.epochs else None}
 
-    def fit(self, config: dict[str, Any], resources: dict[str, Any], storage_path: str, name: str) -> dict[str, Any]:
+    def fit(
+        self, config: dict[str, Any], resources: dict[str, Any], storage_path: str, name: str, env_vars: dict[str, str]
+    ) -> dict[str, Any]:
         from ray.train import CheckpointConfig, RunConfig, ScalingConfig
 
         backend = self.framework.load_backend()
@@ -66,7 +68,7 @@ class TrainLauncher:
             name=name,
             storage_path=storage_path,
             checkpoint_config=CheckpointConfig(num_to_keep=1),
-            worker_runtime_env={"env_vars": dict(self.framework.env_vars)},
+            worker_runtime_env={"env_vars": {**self.framework.env_vars, **env_vars}},
         )
         trainer = backend.make_trainer(config, scaling, run)
         fit_start = time.time()
@@ -85,7 +87,11 @@ class TrainLauncher:
 def data_config(trial_params: dict[str, Any]) -> dict[str, Any]:
     return {
         "workload": trial_params["workload"],
-        "data": {"dataset": trial_params["dataset"], "options": trial_params["data_options"]},
+        "data": {
+            "dataset": trial_params["dataset"],
+            "format": trial_params["data_format"],
+            "options": trial_params["data_options"],
+        },
         "seed": trial_params["seed"],
     }
 
@@ -100,8 +106,12 @@ def evaluate_checkpoint(framework: str, params: dict[str, Any], checkpoint: str,
         model = backend.load_checkpoint(checkpoint)
     with timed() as predict:
         logits = backend.predict(model, x)
+    quality = classification_quality(logits, y)
+    if not params["measures_quality"]:
+        quality = {name: None for name in quality}  # random inputs: there is nothing to be right about
     return {
-        **classification_quality(logits, y),
+        **quality,
+        "model_facts": backend.model_facts(model, x[:1]),
         "baseline_accuracy": majority_baseline(splits["train"][1], y),
         "samples": len(y),
         "checkpoint_load_s": load.seconds,

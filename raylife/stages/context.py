@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,15 @@ class TrialContext:
     def threads(self) -> int:
         return max(1, int(self.trial.cpus_per_worker))
 
+    def extra_env(self) -> dict[str, str]:
+        """Environment every process of this trial needs beyond the framework's: where user models live."""
+        if not self.trial.python_path:
+            return {}
+        existing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        return {"PYTHONPATH": os.pathsep.join([*self.trial.python_path, *existing])}
+
     def runtime_env(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
-        return {"env_vars": {**self.framework.env_vars, **(extra or {})}}
+        return {"env_vars": {**self.framework.env_vars, **self.extra_env(), **(extra or {})}}
 
     def remote(self, fn: Callable[..., Any]) -> Any:
         """``fn`` as a Ray task with the resources of one training worker and the framework's environment."""

@@ -65,12 +65,12 @@ class DeployStage:
             args={
                 "framework": t.framework, "format": t.serve_format, "model_dir": model_dir, "version": "trained-1",
                 "threads": max(1, int(spec.cpus_per_replica)), "max_batch_size": spec.max_batch_size,
-                "batch_wait_timeout_s": spec.batch_wait_timeout_s,
+                "batch_wait_timeout_s": spec.batch_wait_timeout_s, "input_dtype": str(data["x"].dtype),
             },
             user_config={"model_dir": model_dir, "version": "trained-1"},
             settings={
                 "replicas": spec.replicas, "cpus_per_replica": spec.cpus_per_replica,
-                "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": dict(ctx.framework.env_vars),
+                "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": ctx.runtime_env()["env_vars"],
                 "host": spec.host, "port": spec.port,
                 "max_surge_percent": t.update.max_surge_percent if t.update else None,
             },

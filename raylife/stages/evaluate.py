@@ -21,6 +21,12 @@ class EvaluateStage:
         out = evaluate(ctx, ctx.artifacts["checkpoint"], f"evaluation of {ctx.trial.name}")
         ctx.record.environment = out["environment"]
         add = ctx.record.add
+        if not ctx.trial.measures_quality:
+            add(self.name, "quality_measured", 0, "bool", reason="random inputs: no accuracy is measured")
+        facts = out["model_facts"]
+        add("model", "params", facts["params"], "count", trainable=True)
+        add("model", "flops_per_sample", facts["flops_per_sample"], "FLOPs", counted_by=ctx.trial.framework)
+        add("model", "model_memory_bytes", facts["model_memory_bytes"], "bytes")
         add(self.name, "accuracy", out["accuracy"], "ratio", split="test")
         add(self.name, "eval_loss", out["eval_loss"], "loss", split="test")
         if "top5_accuracy" in out:

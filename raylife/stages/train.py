@@ -23,6 +23,7 @@ def loop_config(ctx: TrialContext, split: str, epochs: int, init_checkpoint: str
         "model": t.model,
         "model_options": dict(t.model_options),
         "framework": t.framework,
+        "model_args": dict(t.model_args),
         "init_checkpoint": init_checkpoint,
         "threads": ctx.threads,
     }
@@ -34,7 +35,9 @@ def run_training(ctx: TrialContext, phase: str, split: str, epochs: int, init_ch
     launcher = ctx.launcher()
     resources = {"num_workers": t.num_workers, "cpus_per_worker": t.cpus_per_worker, "use_gpu": t.device == "gpu"}
     ctx.on_progress(f"starting {t.num_workers} worker{'s' if t.num_workers > 1 else ''}")
-    ref = launcher.fit.remote(loop_config(ctx, split, epochs, init_checkpoint), resources, str(ctx.storage_dir), phase)
+    ref = launcher.fit.remote(
+        loop_config(ctx, split, epochs, init_checkpoint), resources, str(ctx.storage_dir), phase, ctx.extra_env()
+    )
 
     def poll() -> None:
         progress = ray.get(launcher.progress.remote(), timeout=10)
@@ -92,7 +95,7 @@ class TrainStage:
         out = run_training(ctx, "train", "train", t.epochs, None)
         ctx.artifacts["checkpoint"] = out["checkpoint"]
         record_training(ctx, self.name, "train", out)
-        if t.target_accuracy is not None:
+        if t.target_accuracy is not None and t.measures_quality:
             first_step = min((p["first_step_unix"] for p in out["probes"] if p["first_step_unix"]), default=None)
             reached = next((e for e in out["epochs"] if e["accuracy"] >= t.target_accuracy), None)
             # From the fit() call, setup included: the time a user waits for a model this good.

@@ -186,7 +186,7 @@ class Store:
         with self.transaction():
             self.con.execute(
                 "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [record.trial_id, record.run_id, t.index, t.name, t.workload, t.model, t.framework, t.dataset,
+                [record.trial_id, record.run_id, t.index, t.name, t.workload, t.model, t.framework, t.dataset_label,
                  t.device, t.num_workers, json.dumps(t.params()), record.status, record.error, record.traceback,
                  record.started_at, record.finished_at, wall_s],
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 T = TypeVar("T")
 
@@ -31,25 +31,53 @@ class StrictModel(BaseModel):
 
 
 class DataSpec(StrictModel):
-    """Which data the workload trains on: a named data set it ships, with loader options."""
+    """Which data the workload trains on: a data set it ships (``dataset``, ``"random"`` for speed runs), or
+    files in a format it reads (``format`` + ``path``; a relative path starts at the suite file's folder)."""
 
     dataset: str | None = Field(default=None, description="a data set of the workload; default: the workload's own")
+    format: str | None = Field(default=None, description="an on-disk format the workload reads, e.g. imagefolder, csv")
+    path: str | None = Field(default=None, min_length=1, description="where the files are (with format)")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the data set loader")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if self.format is not None and self.dataset is not None:
+            raise ValueError("give either dataset or format + path, not both")
+        if (self.format is None) != (self.path is None):
+            raise ValueError("format and path go together")
+        return self
 
 
 class ModelSpec(StrictModel):
-    """One architecture of the workload, trained in each listed framework."""
+    """One architecture, trained in each listed framework.
 
-    name: str = Field(min_length=1)
-    frameworks: Axis[str] = Field(default_factory=lambda: ["torch", "tensorflow"])
+    ``name`` is a model of the workload, or with ``builders`` a model of your own: one
+    ``"package.module:function"`` per framework, called as ``function(input_shape, num_classes, **options)``.
+    ``workload``, ``data`` and ``train`` override the suite's for this model only.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    frameworks: Axis[str] | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="builder keyword arguments, e.g. width")
+    builders: dict[str, str] | None = Field(default=None, description="your own model: framework → 'module:function'")
+    workload: str | None = None
+    data: DataSpec | None = None
+    train: dict[str, Any] = Field(default_factory=dict, description="[train] keys that differ for this model")
 
     @field_validator("frameworks")
     @classmethod
-    def _distinct(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
+    def _distinct(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
             raise ValueError(f"frameworks are listed twice: {value}")
         return value
+
+    def framework_names(self, available: list[str]) -> list[str]:
+        """The frameworks to train in: as listed, else every one the model has a builder for."""
+        if self.frameworks is not None:
+            return list(self.frameworks)
+        if self.builders is not None:
+            return list(self.builders)
+        return [f for f in ("torch", "tensorflow") if f in available] or available
 
 
 class TrainSpec(StrictModel):
@@ -139,6 +167,11 @@ class RunSpec(StrictModel):
     such as s3://bucket/path), as Ray Train requires for checkpoints."""
 
     storage_path: str = "./raylife-artifacts"
+    python_path: list[str] = Field(
+        default_factory=list,
+        description="folders (relative to the suite file) holding your own model modules; added to sys.path "
+        "on the driver and to PYTHONPATH (or shipped, on a cluster) for workers and replicas",
+    )
 
 
 class SuiteSpec(StrictModel):

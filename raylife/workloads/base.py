@@ -1,7 +1,11 @@
-"""What a workload is: its data (loaded as numpy, split with a seed) and its models per framework.
+"""What a workload is: its data sources (loaded as numpy, split with a seed) and its models per framework.
 
-Light on purpose (numpy only): the planner reads these descriptors on the driver to validate a suite,
-and only the training/serving processes import a model builder, which imports its framework.
+Light on purpose (numpy only): the planner reads these descriptors on the driver to validate a suite, and
+only the training/serving processes import a model builder, which imports its framework.
+
+Every data source has two functions: ``describe(**options) -> DataFacts`` is cheap (no full load) and runs
+on the driver before anything touches the cluster, so a wrong path, layout or column is a one-line error;
+``load(**options) -> Dataset`` runs in the workers. On-disk formats receive ``path`` as their first option.
 """
 
 from __future__ import annotations
@@ -12,23 +16,35 @@ from typing import Any
 
 import numpy as np
 
-from raylife.errors import PlanError, close_matches
+from raylife.errors import DataError, PlanError, close_matches
 from raylife.registry import import_object
 
 # Fractions of the whole data set. "retrain" is a fresh slice the first training never sees,
 # used to fine-tune from the checkpoint; "test" is held out from both and scores every model.
 SPLIT_FRACTIONS: dict[str, float] = {"test": 0.2, "val": 0.1, "retrain": 0.15}
+RANDOM = "random"
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What the planner and the model builders need to know about a data set, without loading it."""
+
+    input_shape: tuple[int, ...]  # one sample, in the workload's layout (e.g. H, W, C or sequence length)
+    num_classes: int
+    dtype: str  # numpy dtype of the inputs: "float32" or "int64"
+    source: str  # where it comes from, stored with the results
+    synthetic: bool = False  # generated data must never be presented as a real benchmark
+    measures_quality: bool = True  # False for random inputs: accuracy means nothing there
+    model_args: Mapping[str, Any] = field(default_factory=dict)  # e.g. vocab_size, num_users, num_items
 
 
 @dataclass
 class Dataset:
-    """A labelled data set in memory, in the workload's canonical layout (e.g. NHWC float32 images)."""
+    """A labelled data set in memory, in the workload's canonical layout."""
 
     x: np.ndarray
     y: np.ndarray
-    num_classes: int
-    source: str  # where it came from, stored with the results
-    synthetic: bool = False  # generated data must never be presented as a real benchmark
+    facts: DataFacts
 
 
 @dataclass
@@ -36,12 +52,22 @@ class Splits:
     """Seeded, stratified train/val/test/retrain splits of one Dataset."""
 
     arrays: dict[str, tuple[np.ndarray, np.ndarray]]
-    num_classes: int
-    source: str
-    synthetic: bool
+    facts: DataFacts
 
     def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         return self.arrays[name]
+
+    @property
+    def num_classes(self) -> int:
+        return self.facts.num_classes
+
+    @property
+    def source(self) -> str:
+        return self.facts.source
+
+    @property
+    def synthetic(self) -> bool:
+        return self.facts.synthetic
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -56,41 +82,89 @@ def split_dataset(data: Dataset, seed: int) -> Splits:
     from sklearn.model_selection import train_test_split
 
     x, y = data.x, data.y
+    counts = np.bincount(y, minlength=data.facts.num_classes) if len(y) else np.array([0])
+    stratify = counts[counts > 0].min() >= 5  # stratifying needs a few samples of every class
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     remaining = 1.0
     for name, fraction in SPLIT_FRACTIONS.items():
-        share = fraction / remaining
-        x, x_part, y, y_part = train_test_split(x, y, test_size=share, random_state=seed, stratify=y)
+        x, x_part, y, y_part = train_test_split(
+            x, y, test_size=fraction / remaining, random_state=seed, stratify=y if stratify else None
+        )
         arrays[name] = (x_part, y_part)
         remaining -= fraction
     arrays["train"] = (x, y)
-    return Splits(arrays=arrays, num_classes=data.num_classes, source=data.source, synthetic=data.synthetic)
+    return Splits(arrays=arrays, facts=data.facts)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data set a workload trains on: built in (``needs_path=False``) or an on-disk format users bring."""
+
+    name: str
+    description: str
+    describe: str  # "module:function"(**options) -> DataFacts
+    load: str  # "module:function"(**options) -> Dataset
+    needs_path: bool = False
+    synthetic: bool = False
+
+    def facts(self, options: Mapping[str, Any]) -> DataFacts:
+        return _call(self.describe, self.name, options)
+
+    def dataset(self, options: Mapping[str, Any]) -> Dataset:
+        return _call(self.load, self.name, options)
+
+
+def _call(target: str, name: str, options: Mapping[str, Any]) -> Any:
+    function = import_object(target, what=f"data source '{name}'")
+    try:
+        return function(**dict(options))
+    except TypeError as exc:
+        if "unexpected keyword argument" in str(exc):
+            raise DataError(f"data source '{name}' does not take that option: {exc}", hint="check data.options") from None
+        raise
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One architecture: a builder per framework (``"module:function"``) and its default options."""
+    """One architecture: a builder per framework (``"module:function"``), its default options, and an
+    optional ``check`` (``"module:function"(facts, options) -> str | None``) that rejects inputs it cannot take."""
 
     name: str
     description: str
     builders: Mapping[str, str]
     options: Mapping[str, Any] = field(default_factory=dict)
+    check: str | None = None
 
     @property
     def frameworks(self) -> list[str]:
         return sorted(self.builders)
 
+    def problem_with(self, facts: DataFacts, options: Mapping[str, Any]) -> str | None:
+        if self.check is None:
+            return None
+        return import_object(self.check, what=f"input check of model '{self.name}'")(facts, dict(options))
+
 
 @dataclass(frozen=True)
 class Workload:
-    """A task: named data sets (loader per name) and the models that solve it."""
+    """A task: its data sources and the models that solve it."""
 
     name: str
     task: str
     description: str
-    datasets: Mapping[str, str]  # data set name → "module:loader", loader(options) -> Dataset
+    sources: Mapping[str, DataSource]  # built-in data sets and on-disk formats, by the name a suite uses
     default_dataset: str
     models: Mapping[str, ModelInfo]
+    random_facts: Callable[..., DataFacts] | None = None  # shape of random inputs for pure speed runs
+
+    @property
+    def datasets(self) -> list[str]:
+        names = [n for n, s in self.sources.items() if not s.needs_path]
+        return names + ([RANDOM] if self.random_facts else [])
+
+    @property
+    def formats(self) -> list[str]:
+        return [n for n, s in self.sources.items() if s.needs_path]
 
     def model(self, name: str) -> ModelInfo:
         if name not in self.models:
@@ -101,15 +175,73 @@ class Workload:
             )
         return self.models[name]
 
-    def dataset_loader(self, name: str) -> Callable[..., Dataset]:
+    def source(self, dataset: str | None, fmt: str | None) -> DataSource | None:
+        """The source a suite names (None stands for random inputs); PlanError for unknown names."""
+        if fmt is not None:
+            if fmt not in self.formats:
+                hint = close_matches(fmt, self.formats)
+                raise PlanError(
+                    f"workload '{self.name}' cannot read format '{fmt}'",
+                    hint=(hint + " " if hint else "") + f"formats: {', '.join(self.formats) or 'none'}",
+                )
+            return self.sources[fmt]
+        name = dataset or self.default_dataset
+        if name == RANDOM and self.random_facts is not None:
+            return None
         if name not in self.datasets:
             hint = close_matches(name, self.datasets)
             raise PlanError(
                 f"unknown dataset '{name}' for workload '{self.name}'",
-                hint=(hint + " " if hint else "") + f"known datasets: {', '.join(sorted(self.datasets))}",
+                hint=(hint + " " if hint else "") + f"known datasets: {', '.join(self.datasets)}",
             )
-        return import_object(self.datasets[name], what=f"dataset '{name}'")
+        return self.sources[name]
 
-    def load_splits(self, dataset: str | None, seed: int, options: Mapping[str, Any] | None = None) -> Splits:
-        loader = self.dataset_loader(dataset or self.default_dataset)
-        return split_dataset(loader(**dict(options or {})), seed)
+    def facts(self, dataset: str | None, fmt: str | None, options: Mapping[str, Any]) -> DataFacts:
+        source = self.source(dataset, fmt)
+        if source is None:
+            return self.random_facts(**dict(options))
+        return source.facts(options)
+
+    def load_splits(
+        self, dataset: str | None, seed: int, options: Mapping[str, Any] | None = None, fmt: str | None = None
+    ) -> Splits:
+        source = self.source(dataset, fmt)
+        options = dict(options or {})
+        data = random_dataset(self.random_facts(**options), options, seed) if source is None else source.dataset(options)
+        return split_dataset(data, seed)
+
+
+def random_dataset(facts: DataFacts, options: Mapping[str, Any], seed: int) -> Dataset:
+    """Random inputs of the right shape and labels drawn uniformly: for speed runs only, nothing to learn."""
+    rng = np.random.default_rng(seed)
+    samples = int(options.get("samples", 2048))
+    shape = (samples, *facts.input_shape)
+    if facts.dtype.startswith("int"):
+        x = rng.integers(0, int(options.get("high", 100)), size=shape, dtype=np.int64)
+    else:
+        x = rng.random(shape, dtype=np.float32)
+    y = rng.integers(0, facts.num_classes, size=samples, dtype=np.int64)
+    return Dataset(x=x, y=y, facts=facts)
+
+
+def random_facts_factory(
+    default_shape: tuple[int, ...], dtype: str = "float32", classes: int = 10, model_args: Callable[..., dict] | None = None
+) -> Callable[..., DataFacts]:
+    """``random_facts`` for a workload: options ``shape``, ``classes``, ``samples`` (and ``high`` for ids)."""
+
+    def facts(shape: list[int] | None = None, classes: int = classes, samples: int = 2048, high: int = 100) -> DataFacts:
+        if samples < 40:
+            raise DataError(f"random data needs at least 40 samples to split, got samples = {samples}")
+        input_shape = tuple(int(v) for v in (shape or default_shape))
+        return DataFacts(
+            input_shape=input_shape, num_classes=int(classes), dtype=dtype, source=f"random {dtype} inputs {input_shape}",
+            synthetic=True, measures_quality=False, model_args=model_args(high) if model_args else {},
+        )
+
+    return facts
+
+
+def require(condition: bool, what: str, where: str, hint: str) -> None:
+    """Raise a DataError unless ``condition`` holds (layout checks in describe functions)."""
+    if not condition:
+        raise DataError(what, where=where, hint=hint)

@@ -59,8 +59,8 @@ def test_plan_prints_the_trials():
          "cpus_per_worker, device, epochs, learning_rate, num_workers, retrain_epochs, target_accuracy, timeout_s"),
         ('name = "t"\nworkload = "vision"\n[[models]\n',
          "invalid TOML: Expected ']]' at the end of an array declaration ({path}:3:9); fix the syntax at that line"),
-        ('name = "t"\nworkload = "vision"\n[[models]]\nname = "resnet9"\n',
-         "unknown model 'resnet9' for workload 'vision' ({path}, models[0].name); known models: cnn_small"),
+        ('name = "t"\nworkload = "vision"\n[[models]]\nname = "vgg16"\n',
+         "unknown model 'vgg16' for workload 'vision' ({path}, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, resnet18, resnet50, resnet_small"),
         (MINIMAL_SUITE + 'frameworks = ["torch", "mxnet"]\n',
          "unknown framework 'mxnet' ({path}, models[0].frameworks); known frameworks: tensorflow, torch"),
         (MINIMAL_SUITE + '[persist]\nformats = ["onnx"]\n',
@@ -82,7 +82,7 @@ def torch_only(request):
     from raylife.workloads import WORKLOADS, ModelInfo, Workload
 
     WORKLOADS.register("torch_only", Workload(
-        name="torch_only", task="test", description="", datasets={"digits": "raylife.workloads.vision.data:load_digits"},
+        name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources,
         default_dataset="digits",
         models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
     ))

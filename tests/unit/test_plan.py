@@ -47,8 +47,8 @@ def test_native_format_resolves_per_framework():
 
 
 def test_unknown_model_lists_known_ones():
-    assert plan_error('name = "t"\nworkload = "vision"\n[[models]]\nname = "resnet9"\n') == (
-        "unknown model 'resnet9' for workload 'vision' (s.toml, models[0].name); known models: cnn_small"
+    assert plan_error('name = "t"\nworkload = "vision"\n[[models]]\nname = "vgg16"\n') == (
+        "unknown model 'vgg16' for workload 'vision' (s.toml, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, resnet18, resnet50, resnet_small"
     )
 
 
@@ -60,13 +60,13 @@ def test_unknown_framework_lists_known_ones():
 
 def test_unknown_workload_suggests():
     assert plan_error('name = "t"\nworkload = "vison"\n[[models]]\nname = "x"\n') == (
-        "unknown workload 'vison' (s.toml, workload); did you mean 'vision'? known workloads: vision"
+        "unknown workload 'vison' (s.toml, workload); did you mean 'vision'? known workloads: audio, recommendation, tabular, text, vision"
     )
 
 
 def test_unknown_dataset():
     assert plan_error(MINIMAL_SUITE + '[data]\ndataset = "mnist"\n') == (
-        "unknown dataset 'mnist' for workload 'vision' (s.toml, data.dataset); known datasets: digits"
+        "unknown dataset 'mnist' for workload 'vision' (s.toml, data.dataset); known datasets: digits, random"
     )
 
 
@@ -82,7 +82,7 @@ def torch_only_workload():
     WORKLOADS.register(
         "torch_only",
         Workload(
-            name="torch_only", task="test", description="", datasets={"digits": "raylife.workloads.vision.data:load_digits"},
+            name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources,
             default_dataset="digits",
             models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
         ),
@@ -93,7 +93,8 @@ def torch_only_workload():
 
 
 def test_framework_the_model_does_not_support(torch_only_workload):
-    assert plan_error('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\n') == (
+    assert [t.framework for t in plan('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\n')] == ["torch"]
+    assert plan_error('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\nframeworks = ["tensorflow", "torch"]\n') == (
         "model 'm' has no tensorflow implementation (s.toml, models[0].frameworks); 'm' supports: torch"
     )
 

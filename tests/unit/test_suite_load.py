@@ -17,7 +17,7 @@ def error_of(text: str) -> str:
 
 def test_minimal_suite_gets_defaults():
     spec = parse_suite(MINIMAL_SUITE)
-    assert spec.models[0].frameworks == ["torch", "tensorflow"]
+    assert spec.models[0].framework_names(["tensorflow", "torch"]) == ["torch", "tensorflow"]
     assert spec.train.epochs == [5] and spec.train.num_workers == [1]
     assert spec.persist.formats == ["native"]
     assert spec.run.storage_path == "./raylife-artifacts"

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from raylife.frameworks.backend import Backend, ModelFormat, Predictor
+from raylife.frameworks.backend import RECIPE_FILE, Backend, ModelFormat, Predictor, read_recipe, write_recipe
+from raylife.registry import import_object
 from raylife.frameworks.tensorflow import FRAMEWORK
 
 KERAS_FILE = "model.keras"
@@ -24,9 +25,10 @@ class KerasFormat(ModelFormat):
 
     def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
         model.save(str(directory / KERAS_FILE))
+        write_recipe(directory, recipe)  # names the builder module to import (custom layers) before loading
 
     def load(self, directory: Path) -> Predictor:
-        model = tf.keras.models.load_model(str(directory / KERAS_FILE), compile=False)
+        model = _load_keras(directory)
         return lambda x: TensorflowBackend().predict(model, x)
 
 
@@ -38,7 +40,7 @@ class SavedModelFormat(ModelFormat):
 
     def load(self, directory: Path) -> Predictor:
         loaded = tf.saved_model.load(str(directory / "savedmodel"))  # must stay referenced: it owns the variables
-        return lambda x: loaded.serve(tf.constant(x, dtype=tf.float32)).numpy()
+        return lambda x: loaded.serve(tf.constant(x)).numpy()
 
 
 class TensorflowBackend(Backend):
@@ -68,7 +70,44 @@ class TensorflowBackend(Backend):
         return np.concatenate(parts)
 
     def count_params(self, model: tf.keras.Model) -> int:
-        return int(model.count_params())
+        return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+    def model_facts(self, model: tf.keras.Model, sample: np.ndarray) -> dict[str, float | None]:
+        return {
+            "params": self.count_params(model),
+            "flops_per_sample": _graph_flops(model, sample[:1]),
+            "model_memory_bytes": float(sum(np.prod(w.shape) * w.dtype.size for w in model.weights)),
+        }
 
     def load_checkpoint(self, directory: str | Path) -> tf.keras.Model:
-        return tf.keras.models.load_model(str(Path(directory) / KERAS_FILE), compile=False)
+        return _load_keras(Path(directory))
+
+
+def _load_keras(directory: Path) -> tf.keras.Model:
+    """Load a .keras file after importing its builder's module, which registers any custom layers it uses."""
+    recipe_file = directory / RECIPE_FILE
+    if recipe_file.exists():
+        import_object(read_recipe(directory)["builder"], what="model builder")
+    return tf.keras.models.load_model(str(directory / KERAS_FILE), compile=False)
+
+
+# Ops whose work TensorFlow's profiler does not count: Einsum (Keras attention), and loops (RNNs), whose body
+# it counts once however many steps run (While, or LoopCond in the frozen v1 control flow).
+UNCOUNTED_OPS = {"Einsum", "While", "StatelessWhile", "LoopCond", "PartitionedCall", "StatefulPartitionedCall"}
+
+
+def _graph_flops(model: tf.keras.Model, sample: np.ndarray) -> float | None:
+    """Floating-point operations of one forward pass, counted by TensorFlow's profiler on the frozen graph."""
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    try:
+        spec = tf.TensorSpec([1, *sample.shape[1:]], tf.as_dtype(sample.dtype))
+        frozen = convert_variables_to_constants_v2(tf.function(lambda x: model(x, training=False)).get_concrete_function(spec))
+        ops = {op.type for op in frozen.graph.get_operations()}
+        if ops & UNCOUNTED_OPS:
+            return None  # the profiler would silently leave these out: better no number than a wrong one
+        options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+        options["output"] = "none"
+        return float(tf.compat.v1.profiler.profile(graph=frozen.graph, options=options).total_float_ops)
+    except Exception:  # noqa: BLE001 - some graphs (custom ops) cannot be profiled: say "not counted"
+        return None

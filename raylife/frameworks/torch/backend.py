@@ -19,7 +19,7 @@ STATE_FILE = "model.pt"
 def _numpy_predictor(module: Any) -> Predictor:
     def predict(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            return module(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))).numpy()
+            return module(torch.from_numpy(np.ascontiguousarray(x))).numpy()  # ids stay int64, images float32
 
     return predict
 
@@ -78,7 +78,7 @@ class OnnxFormat(ModelFormat):
         session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"])
 
         def predict(x: np.ndarray) -> np.ndarray:
-            return session.run(None, {"x": np.ascontiguousarray(x, dtype=np.float32)})[0]
+            return session.run(None, {"x": np.ascontiguousarray(x)})[0]
 
         return predict
 
@@ -106,7 +106,21 @@ class TorchBackend(Backend):
         return np.concatenate(parts)
 
     def count_params(self, model: torch.nn.Module) -> int:
-        return sum(p.numel() for p in model.parameters())
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+    def model_facts(self, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float | None]:
+        from torch.utils.flop_counter import FlopCounterMode
+
+        model.eval()
+        counter = FlopCounterMode(display=False)
+        with counter, torch.inference_mode():
+            model(torch.from_numpy(np.ascontiguousarray(sample[:1])))
+        tensors = [*model.parameters(), *model.buffers()]
+        return {
+            "params": self.count_params(model),
+            "flops_per_sample": float(counter.get_total_flops()),
+            "model_memory_bytes": float(sum(t.numel() * t.element_size() for t in tensors)),
+        }
 
     def load_checkpoint(self, directory: str | Path) -> torch.nn.Module:
         model = self.build_model(read_recipe(directory))

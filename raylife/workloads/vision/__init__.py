@@ -1,22 +1,48 @@
 """Image classification."""
 
-from raylife.workloads.base import ModelInfo, Workload
+from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+
+TORCH = "raylife.workloads.vision.torch_models"
+TF = "raylife.workloads.vision.tf_models"
+DATA = "raylife.workloads.vision.data"
+
+
+def _model(name: str, description: str, check: str = "small", **options: object) -> ModelInfo:
+    return ModelInfo(
+        name=name,
+        description=description,
+        builders={"torch": f"{TORCH}:{name}", "tensorflow": f"{TF}:{name}"},
+        options=options,
+        check=f"raylife.workloads.vision.checks:{check}",
+    )
+
 
 WORKLOAD = Workload(
     name="vision",
     task="image classification",
-    description="Classify small images; default data: scikit-learn's bundled handwritten digits (real, 8x8, 10 classes).",
-    datasets={"digits": "raylife.workloads.vision.data:load_digits"},
-    default_dataset="digits",
-    models={
-        "cnn_small": ModelInfo(
-            name="cnn_small",
-            description="Two 3x3 conv layers, max-pool, two dense layers (about 38k parameters at width 16).",
-            builders={
-                "torch": "raylife.workloads.vision.torch_models:cnn_small",
-                "tensorflow": "raylife.workloads.vision.tf_models:cnn_small",
-            },
-            options={"width": 16},
+    description="Classify images (NHWC, [0, 1]); default data: scikit-learn's bundled handwritten digits (real, 8x8, 10 classes).",
+    sources={
+        "digits": DataSource(
+            "digits", "scikit-learn's bundled UCI handwritten digits: 1,797 real 8x8 images, 10 classes "
+            "(options: size, channels to resize)", f"{DATA}:describe_digits", f"{DATA}:load_digits",
+        ),
+        "imagefolder": DataSource(
+            "imagefolder", "PATH/<class>/<image> (png, jpg, ...), resized (options: size, channels, max_per_class)",
+            f"{DATA}:describe_imagefolder", f"{DATA}:load_imagefolder", needs_path=True,
+        ),
+        "cifar10": DataSource(
+            "cifar10", "the CIFAR-10 python batches directory (cifar-10-batches-py; option: max_samples)",
+            f"{DATA}:describe_cifar10", f"{DATA}:load_cifar10", needs_path=True,
         ),
     },
+    default_dataset="digits",
+    models={
+        "cnn_small": _model("cnn_small", "two 3x3 convolutions, max-pool, two dense layers (38k parameters at width 16)", width=16),
+        "resnet_small": _model("resnet_small", "CIFAR-style ResNet: 3x3 stem, 3 stages of basic blocks (width, 2x, 4x)", width=16, blocks=2),
+        "mobilenet_small": _model("mobilenet_small", "MobileNet-style depthwise-separable CNN; width scales every layer", width=0.5),
+        "resnet18": _model("resnet18", "ResNet-18 at its published structure (11.7M parameters at 1000 classes), random init", check="standard"),
+        "resnet50": _model("resnet50", "ResNet-50 at its published structure (25.6M parameters at 1000 classes), random init", check="standard"),
+        "mobilenet_v2": _model("mobilenet_v2", "MobileNetV2 at its published structure (3.5M parameters at 1000 classes), random init", check="standard"),
+    },
+    random_facts=random_facts_factory((32, 32, 3), "float32", classes=10),
 )

@@ -1,0 +1,37 @@
+"""Recommendation: will this user like this item? Inputs are (user index, item index) pairs."""
+
+from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+
+DATA = "raylife.workloads.recommendation.data"
+
+
+def _model(name: str, description: str, **options: object) -> ModelInfo:
+    return ModelInfo(
+        name=name, description=description, options=options,
+        builders={"torch": f"raylife.workloads.recommendation.torch_models:{name}",
+                  "tensorflow": f"raylife.workloads.recommendation.tf_models:{name}"},
+        check="raylife.workloads.recommendation.checks:pairs",
+    )
+
+
+WORKLOAD = Workload(
+    name="recommendation",
+    task="recommendation (implicit like / not)",
+    description="Predict whether a user likes an item from (user, item) ids; default data: generated latent-factor interactions.",
+    sources={
+        "synthetic_ratings": DataSource(
+            "synthetic_ratings", "GENERATED interactions with latent-factor structure (options: users, items, per_user, factors, seed)",
+            f"{DATA}:describe_synthetic", f"{DATA}:load_synthetic", synthetic=True,
+        ),
+        "ratings": DataSource(
+            "ratings", "a ratings CSV: user, item, rating (MovieLens ratings.csv by default; options: user_column, item_column, "
+            "rating_column, threshold, max_rows)", f"{DATA}:describe_ratings", f"{DATA}:load_ratings", needs_path=True,
+        ),
+    },
+    default_dataset="synthetic_ratings",
+    models={
+        "mf": _model("mf", "matrix factorisation (GMF): user and item embeddings, their product, a linear classifier", dim=32),
+        "two_tower": _model("two_tower", "two-tower: an MLP over each embedding, their product, a linear classifier", dim=32, hidden=64),
+    },
+    random_facts=random_facts_factory((2,), "int64", classes=2, model_args=lambda high: {"num_users": high, "num_items": high}),
+)

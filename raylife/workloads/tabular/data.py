@@ -1,0 +1,143 @@
+"""Tabular data: numeric feature columns and a class label, standardised per column.
+
+Built in: scikit-learn's bundled ``breast_cancer`` (569 real samples, 30 features, 2 classes) and ``wine``
+(178 samples, 13 features, 3 classes). On disk: ``csv`` and ``parquet`` with a ``label_column``; every other
+numeric column is a feature unless ``feature_columns`` names them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raylife.workloads.base import DataFacts, Dataset, require
+
+
+def _standardise(x: np.ndarray) -> np.ndarray:
+    std = x.std(axis=0)
+    return ((x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")()
+    return bunch.data, bunch.target.astype(np.int64), f"sklearn.datasets.load_{name} ({bunch.data.shape[0]} real samples)"
+
+
+def describe_breast_cancer() -> DataFacts:
+    return DataFacts(input_shape=(30,), num_classes=2, dtype="float32",
+                     source="sklearn.datasets.load_breast_cancer (569 real samples, 30 features)")
+
+
+def load_breast_cancer() -> Dataset:
+    x, y, _ = _sklearn("breast_cancer")
+    return Dataset(x=_standardise(x), y=y, facts=describe_breast_cancer())
+
+
+def describe_wine() -> DataFacts:
+    return DataFacts(input_shape=(13,), num_classes=3, dtype="float32", source="sklearn.datasets.load_wine (178 real samples, 13 features)")
+
+
+def load_wine() -> Dataset:
+    x, y, _ = _sklearn("wine")
+    return Dataset(x=_standardise(x), y=y, facts=describe_wine())
+
+
+def _read_table(path: str, kind: str, columns: list[str] | None = None) -> Any:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    file = Path(path)
+    require(file.exists(), f"data path does not exist: {file}", "data.path", "check the path (relative paths start at the suite file)")
+    require(file.is_file(), f"data path is not a file: {file}", "data.path", f"point it at one .{kind} file")
+    try:
+        if kind == "csv":
+            options = pacsv.ConvertOptions(include_columns=columns) if columns else None
+            return pacsv.read_csv(file, convert_options=options)
+        return pq.read_table(file, columns=columns)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds; all mean "not a readable table"
+        raise _data_error(f"cannot read {file} as {kind}: {str(exc).splitlines()[0]}", "check the file format") from None
+
+
+def _data_error(what: str, hint: str) -> Exception:
+    from raylife.errors import DataError
+
+    return DataError(what, where="data.path", hint=hint)
+
+
+def _schema(path: str, kind: str) -> list[tuple[str, str]]:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    _read_table_check(path, kind)
+    if kind == "parquet":
+        schema = pq.read_schema(path)
+    else:
+        schema = pacsv.open_csv(path).schema  # reads only the first block
+    return [(f.name, str(f.type)) for f in schema]
+
+
+def _read_table_check(path: str, kind: str) -> None:
+    file = Path(path)
+    require(file.exists(), f"data path does not exist: {file}", "data.path", "check the path (relative paths start at the suite file)")
+    require(file.is_file(), f"data path is not a file: {file}", "data.path", f"point it at one .{kind} file")
+
+
+NUMERIC = ("int", "uint", "float", "double", "decimal", "bool")
+
+
+def _columns(path: str, kind: str, label_column: str, feature_columns: list[str] | None) -> list[str]:
+    schema = dict(_schema(path, kind))
+    require(label_column in schema, f"{Path(path).name} has no label column '{label_column}' (columns: {', '.join(schema)})",
+            "data.options.label_column", "name the column that holds the class")
+    if feature_columns:
+        missing = [c for c in feature_columns if c not in schema]
+        require(not missing, f"{Path(path).name} has no column(s) {', '.join(missing)}", "data.options.feature_columns",
+                "list existing columns")
+        return list(feature_columns)
+    features = [c for c, t in schema.items() if c != label_column and t.startswith(NUMERIC)]
+    require(bool(features), f"{Path(path).name} has no numeric feature columns besides '{label_column}'",
+            "data.path", "tabular models need numeric features")
+    return features
+
+
+def _describe(kind: str, path: str, label_column: str, feature_columns: list[str] | None, max_rows: int | None) -> DataFacts:
+    features = _columns(path, kind, label_column, feature_columns)
+    labels = _read_table(path, kind, [label_column]).column(label_column).to_pylist()[:max_rows]
+    classes = sorted({str(v) for v in labels if v is not None})
+    require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s); need 2 or more classes",
+            "data.options.label_column", "check the column")
+    return DataFacts(input_shape=(len(features),), num_classes=len(classes), dtype="float32",
+                     source=f"{kind} {path} ({len(labels)} rows, {len(features)} features, label '{label_column}')",
+                     model_args={})
+
+
+def _load(kind: str, path: str, label_column: str, feature_columns: list[str] | None, max_rows: int | None) -> Dataset:
+    facts = _describe(kind, path, label_column, feature_columns, max_rows)
+    features = _columns(path, kind, label_column, feature_columns)
+    table = _read_table(path, kind, [*features, label_column])
+    labels = [str(v) for v in table.column(label_column).to_pylist()[:max_rows]]
+    index = {c: i for i, c in enumerate(sorted({v for v in labels if v != "None"}))}
+    x = np.stack([np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64) for c in features], axis=1)[:max_rows]
+    keep = np.array([v in index for v in labels]) & ~np.isnan(x).any(axis=1)  # rows with a label and every feature
+    y = np.asarray([index.get(v, -1) for v in labels], dtype=np.int64)
+    return Dataset(x=_standardise(x[keep]), y=y[keep], facts=facts)
+
+
+def describe_csv(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> DataFacts:
+    return _describe("csv", path, label_column, feature_columns, max_rows)
+
+
+def load_csv(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> Dataset:
+    return _load("csv", path, label_column, feature_columns, max_rows)
+
+
+def describe_parquet(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> DataFacts:
+    return _describe("parquet", path, label_column, feature_columns, max_rows)
+
+
+def load_parquet(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> Dataset:
+    return _load("parquet", path, label_column, feature_columns, max_rows)

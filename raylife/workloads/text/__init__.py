@@ -1,0 +1,41 @@
+"""Text classification over token id sequences."""
+
+from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+
+DATA = "raylife.workloads.text.data"
+
+
+def _model(name: str, description: str, **options: object) -> ModelInfo:
+    return ModelInfo(
+        name=name, description=description, options=options,
+        builders={"torch": f"raylife.workloads.text.torch_models:{name}", "tensorflow": f"raylife.workloads.text.tf_models:{name}"},
+        check="raylife.workloads.text.checks:tokens",
+    )
+
+
+WORKLOAD = Workload(
+    name="text",
+    task="text classification",
+    description="Classify texts tokenised offline to fixed-length id sequences; default data: generated sentiment reviews.",
+    sources={
+        "sentiment": DataSource(
+            "sentiment", "GENERATED reviews whose label depends on word order and negation (options: samples, seq_len, vocab_size, seed)",
+            f"{DATA}:describe_sentiment", f"{DATA}:load_sentiment", synthetic=True,
+        ),
+        "textfolder": DataSource(
+            "textfolder", "PATH/<class>/*.txt, like aclImdb/train (options: classes, seq_len, vocab_size, max_per_class)",
+            f"{DATA}:describe_textfolder", f"{DATA}:load_textfolder", needs_path=True,
+        ),
+        "csv": DataSource(
+            "csv", "a CSV with a text and a label column (options: text_column, label_column, seq_len, vocab_size, max_rows)",
+            f"{DATA}:describe_csv", f"{DATA}:load_csv", needs_path=True,
+        ),
+    },
+    default_dataset="sentiment",
+    models={
+        "transformer": _model("transformer", "Transformer encoder: token + position embeddings, self-attention blocks, mean pool",
+                              dim=64, heads=4, layers=2, ffn=128),
+        "gru": _model("gru", "recurrent baseline: embedding, one GRU layer, its last state", dim=64, hidden=64),
+    },
+    random_facts=random_facts_factory((64,), "int64", classes=2, model_args=lambda high: {"vocab_size": high}),
+)

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from typing import Any
+
+from raylife.workloads.base import DataFacts
+
+
+def tokens(facts: DataFacts, options: dict[str, Any]) -> str | None:
+    if len(facts.input_shape) != 1 or not facts.dtype.startswith("int") or "vocab_size" not in facts.model_args:
+        return f"needs token id sequences, got {facts.dtype} inputs of shape {facts.input_shape}"
+    dim, heads = options.get("dim"), options.get("heads")
+    if dim and heads and dim % heads:
+        return f"dim = {dim} is not divisible by heads = {heads}"
+    return None

@@ -1,0 +1,138 @@
+"""Text classification data, tokenised to fixed-length id sequences.
+
+Built in: ``sentiment``, GENERATED and seeded (no real text corpus ships with the installed packages):
+reviews of two or three clauses such as "the plot was good but the acting was not great". The label is the
+sentiment of the clause after "but" (or of the only clause), and "not"/"never" flip a clause. So word order
+and negation decide the label: counting positive and negative words is not enough.
+On disk: ``textfolder`` (PATH/<class>/*.txt, e.g. aclImdb/train with classes = ["neg", "pos"]) and ``csv``
+(a text column and a label column). The vocabulary is built from the data set's texts (never its labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from raylife.workloads.base import DataFacts, Dataset, require
+from raylife.workloads.text.tokenizer import WordTokenizer
+
+SUBJECTS = ["the plot", "the acting", "the music", "the story", "the ending", "the food", "the service", "the room",
+            "the camera", "the battery", "the design", "the price", "this book", "the movie", "the staff"]
+POSITIVE = ["good", "great", "excellent", "wonderful", "superb", "enjoyable", "brilliant", "pleasant", "fantastic", "solid"]
+NEGATIVE = ["bad", "awful", "terrible", "boring", "poor", "dull", "horrible", "weak", "disappointing", "mediocre"]
+VERBS = ["was", "is", "seemed", "felt"]
+INTENSIFIERS = ["", "", "really", "very", "quite", "truly"]
+NEGATIONS = ["not", "never"]
+
+
+def _clause(rng: np.random.Generator, positive: bool) -> str:
+    negate = rng.random() < 0.35
+    word_positive = positive != negate  # "not bad" is positive: the word's polarity flips under negation
+    adjective = rng.choice(POSITIVE if word_positive else NEGATIVE)
+    parts = [rng.choice(SUBJECTS), rng.choice(VERBS)]
+    if negate:
+        parts.append(rng.choice(NEGATIONS))
+    parts += [rng.choice(INTENSIFIERS), adjective]
+    return " ".join(p for p in parts if p)
+
+
+def generate_sentiment(samples: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(samples):
+        label = int(rng.integers(0, 2))
+        if rng.random() < 0.6:  # "A but B": B decides, A usually says the opposite
+            first = _clause(rng, positive=bool(label) if rng.random() < 0.3 else not label)
+            text = f"{first} but {_clause(rng, positive=bool(label))}"
+        else:
+            text = _clause(rng, positive=bool(label))
+        if rng.random() < 0.3:
+            text += " and " + rng.choice(["i watched it twice", "we went on a sunday", "it was long", "the seats were red"])
+        texts.append(text)
+        labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def describe_sentiment(samples: int = 4000, seq_len: int = 24, vocab_size: int = 256, seed: int = 11) -> DataFacts:
+    require(samples >= 100, f"samples = {samples} is too few", "data.options.samples", "use 100 or more")
+    return DataFacts(
+        input_shape=(seq_len,), num_classes=2, dtype="int64", synthetic=True,
+        source=f"generated sentiment reviews ({samples}, seed {seed}; labels depend on word order and negation)",
+        model_args={"vocab_size": vocab_size},
+    )
+
+
+def load_sentiment(samples: int = 4000, seq_len: int = 24, vocab_size: int = 256, seed: int = 11) -> Dataset:
+    facts = describe_sentiment(samples, seq_len, vocab_size, seed)
+    texts, labels = generate_sentiment(samples, seed)
+    tokenizer = WordTokenizer.fit(texts, vocab_size)
+    return Dataset(x=tokenizer.encode(texts, seq_len), y=labels, facts=facts)
+
+
+def _text_classes(path: str, classes: list[str] | None) -> list[Path]:
+    root = Path(path)
+    require(root.is_dir(), f"data path is not a directory: {root}", "data.path", "textfolder wants PATH/<class>/*.txt")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if classes:
+        missing = [c for c in classes if not (root / c).is_dir()]
+        require(not missing, f"{root} has no class folder(s) {', '.join(missing)}", "data.options.classes", "list existing folders")
+        folders = [root / c for c in classes]
+    require(len(folders) >= 2, f"{root} has {len(folders)} class folder(s); textfolder needs at least 2", "data.path",
+            "lay texts out as PATH/<class>/<file>.txt")
+    for folder in folders:
+        require(any(folder.glob("*.txt")), f"class folder {folder} has no .txt files", "data.path", "add texts or remove the folder")
+    return folders
+
+
+def describe_textfolder(path: str, classes: list[str] | None = None, seq_len: int = 128, vocab_size: int = 5000,
+                        max_per_class: int | None = None) -> DataFacts:
+    folders = _text_classes(path, classes)
+    return DataFacts(input_shape=(seq_len,), num_classes=len(folders), dtype="int64",
+                     source=f"textfolder {path} (classes {', '.join(f.name for f in folders)})",
+                     model_args={"vocab_size": vocab_size})
+
+
+def load_textfolder(path: str, classes: list[str] | None = None, seq_len: int = 128, vocab_size: int = 5000,
+                    max_per_class: int | None = None) -> Dataset:
+    facts = describe_textfolder(path, classes, seq_len, vocab_size, max_per_class)
+    texts, labels = [], []
+    for label, folder in enumerate(_text_classes(path, classes)):
+        for file in sorted(folder.glob("*.txt"))[:max_per_class]:
+            texts.append(file.read_text(encoding="utf-8", errors="replace"))
+            labels.append(label)
+    tokenizer = WordTokenizer.fit(texts, vocab_size)
+    return Dataset(x=tokenizer.encode(texts, seq_len), y=np.asarray(labels, dtype=np.int64), facts=facts)
+
+
+def _csv_columns(path: str, text_column: str, label_column: str):  # noqa: ANN202 - a pyarrow Table
+    import pyarrow.csv as pacsv
+
+    file = Path(path)
+    require(file.is_file(), f"data path is not a file: {file}", "data.path", "point it at a CSV file")
+    names = pacsv.open_csv(file).schema.names
+    for column, option in ((text_column, "text_column"), (label_column, "label_column")):
+        require(column in names, f"{file.name} has no column '{column}' (columns: {', '.join(names)})", f"data.options.{option}",
+                f"set {option}")
+    return pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(include_columns=[text_column, label_column]))
+
+
+def describe_csv(path: str, text_column: str = "text", label_column: str = "label", seq_len: int = 128,
+                 vocab_size: int = 5000, max_rows: int | None = None) -> DataFacts:
+    table = _csv_columns(path, text_column, label_column)
+    classes = sorted({str(v) for v in table.column(label_column).to_pylist()[:max_rows]})
+    require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s)", "data.options.label_column",
+            "check the column")
+    return DataFacts(input_shape=(seq_len,), num_classes=len(classes), dtype="int64",
+                     source=f"csv {path} (text '{text_column}', label '{label_column}')", model_args={"vocab_size": vocab_size})
+
+
+def load_csv(path: str, text_column: str = "text", label_column: str = "label", seq_len: int = 128,
+             vocab_size: int = 5000, max_rows: int | None = None) -> Dataset:
+    facts = describe_csv(path, text_column, label_column, seq_len, vocab_size, max_rows)
+    table = _csv_columns(path, text_column, label_column)
+    texts = [str(t) for t in table.column(text_column).to_pylist()[:max_rows]]
+    raw = [str(v) for v in table.column(label_column).to_pylist()[:max_rows]]
+    index = {c: i for i, c in enumerate(sorted(set(raw)))}
+    tokenizer = WordTokenizer.fit(texts, vocab_size)
+    return Dataset(x=tokenizer.encode(texts, seq_len), y=np.asarray([index[v] for v in raw], dtype=np.int64), facts=facts)
