@@ -14,7 +14,7 @@ from tests.conftest import MINIMAL_SUITE, REPO, SUITES
 from tests.unit.test_store import CLUSTER, begin, finished_record
 
 runner = CliRunner()
-COMMANDS = ["submit", "validate", "plan", "runs", "show", "query"]
+COMMANDS = ["submit", "validate", "plan", "runs", "show", "query", "workloads"]
 
 
 def invoke(*args: str):
@@ -38,13 +38,13 @@ def test_every_command_has_help_and_is_documented(command):
 def test_validate_ok():
     result = invoke("validate", SUITES / "vision.toml")
     assert result.exit_code == 0
-    assert "is valid: suite 'vision', workload 'vision', 4 trials (tensorflow, torch)" in result.stdout
+    assert "is valid: suite 'vision', workload 'vision', 6 trials (tensorflow, torch)" in result.stdout
 
 
 def test_plan_prints_the_trials():
     result = invoke("plan", SUITES / "vision.toml")
     assert result.exit_code == 0
-    assert result.stdout.count("cnn_small") == 4
+    assert result.stdout.count("cnn_small") == 4 and result.stdout.count("mobilenet_small") == 2
 
 
 @pytest.mark.parametrize(
@@ -227,3 +227,31 @@ def test_query_without_database(tmp_path):
         f"no results database here yet ({db}); run `raylife submit SUITE` first, or pass --db",
     )
     assert not db.exists()
+
+
+def test_workloads_lists_every_task_model_and_source():
+    result = invoke("workloads")
+    assert result.exit_code == 0
+    for text in ("vision", "text", "tabular", "recommendation", "audio", "resnet50", "transformer", "two_tower", "dscnn",
+                 "imagefolder", "cifar10", "parquet", "textfolder", "wavfolder", "ratings", 'dataset = "random"'):
+        assert text in result.stdout, text
+
+
+def test_unknown_workload_in_workloads_command():
+    assert_user_error(invoke("workloads", "vison"),
+                      "unknown workload 'vison'; did you mean 'vision'? known workloads: audio, recommendation, tabular, text, vision")
+
+
+def test_a_model_that_cannot_take_the_data(write_suite):
+    path = write_suite('name = "t"\nworkload = "vision"\n[[models]]\nname = "mobilenet_v2"\n')
+    assert_user_error(invoke("validate", path), (
+        f"model 'mobilenet_v2' cannot take this data: needs images of at least 32x32, got 8x8 (for digits set data.options = "
+        f"{{ size = 32, channels = 3 }}) ({path}, models[0]); choose another model or data options"))
+
+
+def test_a_missing_data_path_fails_before_anything_runs(write_suite, db_path):
+    path = write_suite('name = "t"\nworkload = "audio"\n[data]\nformat = "wavfolder"\npath = "clips"\n[[models]]\nname = "cnn"\n')
+    result = invoke("submit", path, "--db", db_path)
+    assert_user_error(result, f"data path is not a directory: {path.parent}/clips (data.path) ({path}, data); "
+                              "wavfolder wants PATH/<class>/*.wav")
+    assert not db_path.exists()

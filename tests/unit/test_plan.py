@@ -108,9 +108,10 @@ def test_shipped_suites_plan(path):
 
 def test_vision_suite_runs_one_and_two_workers():
     trials = plan_trials(parse_suite((SUITES / "vision.toml").read_text()))
-    assert sorted({(t.framework, t.num_workers) for t in trials}) == [
+    assert sorted({(t.framework, t.num_workers) for t in trials if t.model == "cnn_small"}) == [
         ("tensorflow", 1), ("tensorflow", 2), ("torch", 1), ("torch", 2)
     ]
+    assert {t.model for t in trials} == {"cnn_small", "mobilenet_small"}
     assert all(t.target_accuracy == 0.95 for t in trials)
 
 
@@ -157,3 +158,66 @@ def test_update_needs_serve_and_a_retrained_model():
         "[update] rolls out the retrained model, but train.retrain_epochs = 0 (s.toml, train.retrain_epochs); "
         "set retrain_epochs >= 1, or remove [update]"
     )
+
+
+def test_a_model_that_cannot_take_the_inputs_is_refused():
+    assert plan_error('name = "t"\nworkload = "vision"\n[[models]]\nname = "resnet50"\n') == (
+        "model 'resnet50' cannot take this data: needs images of at least 32x32, got 8x8 (for digits set data.options = "
+        "{ size = 32, channels = 3 }) (s.toml, models[0]); choose another model or data options"
+    )
+    assert plan('name = "t"\nworkload = "vision"\n[data]\noptions = { size = 32, channels = 3 }\n[[models]]\nname = "resnet50"\n')
+
+
+def test_a_missing_data_path_is_refused_before_anything_runs(tmp_path):
+    suite = parse_suite('name = "t"\nworkload = "tabular"\n[data]\nformat = "csv"\npath = "nope.csv"\n[[models]]\nname = "mlp"\n')
+    with pytest.raises(PlanError) as info:
+        plan_trials(suite, "s.toml", base_dir=tmp_path)
+    assert str(info.value) == (
+        f"data path does not exist: {tmp_path}/nope.csv (data.path) (s.toml, data); "
+        "check the path (relative paths start at the suite file)"
+    )
+
+
+def test_data_paths_are_relative_to_the_suite_file(tmp_path):
+    (tmp_path / "rows.csv").write_text("a,b,label\n1,2,x\n3,4,y\n5,6,x\n")
+    suite = parse_suite('name = "t"\nworkload = "tabular"\n[data]\nformat = "csv"\npath = "rows.csv"\n[[models]]\nname = "mlp"\n')
+    [torch, _] = plan_trials(suite, "s.toml", base_dir=tmp_path)
+    assert torch.data_path == str(tmp_path / "rows.csv") and torch.data_format == "csv"
+    assert torch.dataset_label == f"csv:{tmp_path}/rows.csv"
+
+
+def test_user_builders_are_found_without_importing_them(tmp_path):
+    (tmp_path / "my_models.py").write_text("import torch\n\ndef build(input_shape, num_classes):\n    ...\n")
+    base = 'name = "t"\nworkload = "tabular"\n[run]\npython_path = ["."]\n[[models]]\nname = "mine"\n'
+    [trial] = plan_trials(parse_suite(base + 'builders = { torch = "my_models:build" }\n'), "s.toml", base_dir=tmp_path)
+    assert trial.custom_model and trial.builder == "my_models:build" and trial.python_path == (str(tmp_path),)
+    assert "my_models" not in __import__("sys").modules  # found, not imported (it would import its framework)
+    for builders, expected in [
+        ('{ torch = "not_there:build" }', "cannot import builder module 'not_there' (no such module) (s.toml, models[0].builders.torch); "
+                                          "check the name, install its package, or add its folder to run.python_path"),
+        ('{ torch = "my_models:nope" }', f"module 'my_models' ({tmp_path}/my_models.py) defines no 'nope' "
+                                         "(s.toml, models[0].builders.torch); check the name after ':'"),
+        ('{ torch = "my_models.build" }', "builder 'my_models.build' is not of the form 'package.module:function' "
+                                          "(s.toml, models[0].builders.torch); write the module's import path and the function name separated by ':'"),
+    ]:
+        with pytest.raises(PlanError) as info:
+            plan_trials(parse_suite(base + f"builders = {builders}\n"), "s.toml", base_dir=tmp_path)
+        assert str(info.value) == expected
+
+
+def test_per_model_workload_data_and_train_overrides():
+    trials = plan('name = "t"\nworkload = "tabular"\n[train]\nepochs = 20\n[[models]]\nname = "mlp"\nframeworks = "torch"\n'
+                  '[[models]]\nname = "mf"\nworkload = "recommendation"\nframeworks = "torch"\ntrain = { epochs = 3, num_workers = [1, 2] }\n')
+    assert [(t.name, t.workload, t.dataset, t.epochs) for t in trials] == [
+        ("mlp/torch/w1", "tabular", "breast_cancer", 20),
+        ("recommendation.mf/torch/w1", "recommendation", "synthetic_ratings", 3),
+        ("recommendation.mf/torch/w2", "recommendation", "synthetic_ratings", 3),
+    ]
+    assert trials[1].model_args == {"num_users": 300, "num_items": 200}
+    assert plan_error(MINIMAL_SUITE + "train = { epochs = 0 }\n").startswith(
+        "models[0].train.epochs: Input should be greater than or equal to 1 (s.toml)")
+
+
+def test_random_inputs_have_no_accuracy_target():
+    [torch, _] = plan(MINIMAL_SUITE + '[data]\ndataset = "random"\noptions = { shape = [16, 16, 3] }\n[train]\ntarget_accuracy = 0.9\n')
+    assert not torch.measures_quality and torch.target_accuracy is None and torch.synthetic_data

@@ -30,8 +30,8 @@ WORKLOAD = Workload(
     },
     default_dataset="synthetic_ratings",
     models={
-        "mf": _model("mf", "matrix factorisation (GMF): user and item embeddings, their product, a linear classifier", dim=32),
-        "two_tower": _model("two_tower", "two-tower: an MLP over each embedding, their product, a linear classifier", dim=32, hidden=64),
+        "mf": _model("mf", "matrix factorisation: user and item embeddings, their product through a linear layer, plus user and item biases", dim=32),
+        "two_tower": _model("two_tower", "two-tower: an MLP over each side's embedding, their product through a linear layer, plus biases", dim=32, hidden=64),
     },
     random_facts=random_facts_factory((2,), "int64", classes=2, model_args=lambda high: {"num_users": high, "num_items": high}),
 )

@@ -22,14 +22,21 @@ class Column(layers.Layer):
         return {**super().get_config(), "index": self.index}
 
 
+def _embedding(count: int, dim: int) -> layers.Layer:
+    return layers.Embedding(count, dim, embeddings_initializer=tf.keras.initializers.RandomUniform(-0.05, 0.05))
+
+
 def _gmf(num_users: int, num_items: int, num_classes: int, dim: int, hidden: int | None, name: str) -> tf.keras.Model:
+    """logits = W (user ⊙ item) + user bias + item bias, as the PyTorch twin."""
     pairs = layers.Input(shape=(2,), dtype="int64")
-    user = layers.Embedding(num_users, dim)(Column(0)(pairs))
-    item = layers.Embedding(num_items, dim)(Column(1)(pairs))
+    users, items = Column(0)(pairs), Column(1)(pairs)
+    user, item = _embedding(num_users, dim)(users), _embedding(num_items, dim)(items)
     if hidden:
         user = layers.Dense(dim)(layers.Dense(hidden, activation="relu")(user))
         item = layers.Dense(dim)(layers.Dense(hidden, activation="relu")(item))
-    return tf.keras.Model(pairs, layers.Dense(num_classes)(layers.Multiply()([user, item])), name=name)
+    logits = layers.Dense(num_classes)(layers.Multiply()([user, item]))
+    biases = [_embedding(num_users, num_classes)(users), _embedding(num_items, num_classes)(items)]
+    return tf.keras.Model(pairs, layers.Add()([logits, *biases]), name=name)
 
 
 def mf(input_shape: tuple[int, ...], num_classes: int, num_users: int, num_items: int, dim: int = 32) -> tf.keras.Model:
