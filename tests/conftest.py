@@ -40,3 +40,17 @@ def write_suite(tmp_path: Path) -> Callable[[str, str], Path]:
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "results.duckdb"
+
+
+@pytest.fixture
+def torch_only():
+    """A workload whose only model has a PyTorch builder and no TensorFlow one."""
+    from raylife.workloads import WORKLOADS, ModelInfo, Workload
+
+    WORKLOADS.register("torch_only", Workload(
+        name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources, default_dataset="digits",
+        models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
+    ))
+    yield
+    WORKLOADS._targets.pop("torch_only")
+    WORKLOADS._loaded.pop("torch_only", None)

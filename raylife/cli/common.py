@@ -21,9 +21,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _console(stderr: bool = False) -> Console:
     made = Console(stderr=stderr)
     if not made.is_terminal:
-        # Logs and pipes: an 80-column default would wrap every summary table; COLUMNS can only widen it.
+        # Logs and pipes have no width to fit: an 80-column default would wrap every summary table, and tables
+        # only take their natural width anyway. COLUMNS can widen it further.
         columns = os.environ.get("COLUMNS", "")
-        made.width = max(120, int(columns) if columns.isdigit() else 0)
+        made.width = max(200, int(columns) if columns.isdigit() else 0)
     return made
 
 

@@ -46,6 +46,7 @@ SUMMARY_COLUMNS = (
     ("framework", "left"),
     ("workers", "right"),
     ("accuracy", "right"),
+    ("baseline", "right"),
     ("train", "right"),
     ("to target", "right"),
     ("size", "right"),
@@ -71,11 +72,11 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
         if r["status"] != "ok":
             table.add_row(
                 Text(label, style="red"), Text(r["framework"], style="red"), str(r["num_workers"]),
-                Text("failed", style="bold red"), *[""] * 7,
+                Text("failed", style="bold red"), *[""] * 8,
             )
             continue
         table.add_row(
-            label, r["framework"], str(r["num_workers"]), fmt.ratio(r["accuracy"]),
+            label, r["framework"], str(r["num_workers"]), fmt.ratio(r["accuracy"]), fmt.ratio(r.get("baseline_accuracy")),
             fmt.seconds(r["train_wall_s"]), fmt.seconds(r["time_to_target_s"]), fmt.size(r["native_bytes"]),
             fmt.seconds(r["native_save_s"]), fmt.seconds(r["native_load_s"]), fmt.seconds(r["retrain_wall_s"]),
             fmt.ratio(r["retrain_accuracy"]),

@@ -145,6 +145,20 @@ class ModelInfo:
         return import_object(self.check, what=f"input check of model '{self.name}'")(facts, dict(options))
 
 
+def twin_models(package: str, check: str | None = None) -> Callable[..., ModelInfo]:
+    """A ModelInfo maker for a workload whose builders live in ``<package>.torch_models`` and
+    ``<package>.tf_models`` under the model's name (the layout every built-in workload uses)."""
+
+    def make(name: str, description: str, check_name: str | None = None, **options: Any) -> ModelInfo:
+        return ModelInfo(
+            name=name, description=description, options=options,
+            builders={"torch": f"{package}.torch_models:{name}", "tensorflow": f"{package}.tf_models:{name}"},
+            check=f"{package}.checks:{check_name or check}" if (check_name or check) else None,
+        )
+
+    return make
+
+
 @dataclass(frozen=True)
 class Workload:
     """A task: its data sources and the models that solve it."""

@@ -77,20 +77,6 @@ def test_bad_suites_fail_in_one_line_and_write_nothing(write_suite, db_path, bod
     assert not db_path.exists()
 
 
-@pytest.fixture
-def torch_only(request):
-    from raylife.workloads import WORKLOADS, ModelInfo, Workload
-
-    WORKLOADS.register("torch_only", Workload(
-        name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources,
-        default_dataset="digits",
-        models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
-    ))
-    yield
-    WORKLOADS._targets.pop("torch_only")
-    WORKLOADS._loaded.pop("torch_only", None)
-
-
 def test_model_without_the_framework(write_suite, torch_only):
     path = write_suite('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\nframeworks = ["tensorflow"]\n')
     assert_user_error(

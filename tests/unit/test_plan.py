@@ -7,7 +7,6 @@ import pytest
 from raylife.errors import PlanError
 from raylife.plan import plan_trials
 from raylife.suite import parse_suite
-from raylife.workloads import WORKLOADS, ModelInfo, Workload
 from tests.conftest import MINIMAL_SUITE, SUITES
 
 
@@ -77,22 +76,7 @@ def test_format_a_framework_cannot_save():
     )
 
 
-@pytest.fixture
-def torch_only_workload():
-    WORKLOADS.register(
-        "torch_only",
-        Workload(
-            name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources,
-            default_dataset="digits",
-            models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
-        ),
-    )
-    yield
-    WORKLOADS._targets.pop("torch_only")
-    WORKLOADS._loaded.pop("torch_only", None)
-
-
-def test_framework_the_model_does_not_support(torch_only_workload):
+def test_framework_the_model_does_not_support(torch_only):
     assert [t.framework for t in plan('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\n')] == ["torch"]
     assert plan_error('name = "t"\nworkload = "torch_only"\n[[models]]\nname = "m"\nframeworks = ["tensorflow", "torch"]\n') == (
         "model 'm' has no tensorflow implementation (s.toml, models[0].frameworks); 'm' supports: torch"

@@ -11,7 +11,7 @@ from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 
 
-def render(renderable, width: int = 120) -> str:
+def render(renderable, width: int = 200) -> str:
     console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"))
     console.print(renderable)
     return console.export_text()
@@ -20,7 +20,7 @@ def render(renderable, width: int = 120) -> str:
 def lifecycle_row(**overrides):
     row = {
         "trial": "cnn_small/torch/w1", "framework": "torch", "num_workers": 1, "status": "ok", "error": None,
-        "accuracy": 0.9667, "train_wall_s": 16.5, "time_to_target_s": 13.1, "native_bytes": 156424,
+        "accuracy": 0.9667, "baseline_accuracy": 0.1, "train_wall_s": 16.5, "time_to_target_s": 13.1, "native_bytes": 156424,
         "native_save_s": 0.0011, "native_load_s": 0.0019, "retrain_wall_s": 11.3, "retrain_accuracy": 0.975,
     }
     return {**row, **overrides}
@@ -28,8 +28,8 @@ def lifecycle_row(**overrides):
 
 def test_summary_row_shows_formatted_measurements():
     text = render(summary_table([lifecycle_row()]))
-    assert "model       framework   workers   accuracy    train   to target       size     save     load   retrain   retrained" in text
-    assert "cnn_small   torch             1      0.967   16.5 s      13.1 s   152.8 KB   1.1 ms   1.9 ms    11.3 s       0.975" in text
+    assert "model       framework   workers   accuracy   baseline    train   to target       size     save     load   retrain   retrained" in text
+    assert "cnn_small   torch             1      0.967      0.100   16.5 s      13.1 s   152.8 KB   1.1 ms   1.9 ms    11.3 s       0.975" in text
 
 
 def test_failed_trial_in_summary_with_its_error():

@@ -1,16 +1,10 @@
 """Audio (keyword / sound) classification from raw waveforms, with a log-mel front end in the model."""
 
-from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+from raylife.workloads.base import DataSource, Workload, random_facts_factory, twin_models
 
 DATA = "raylife.workloads.audio.data"
 
-
-def _model(name: str, description: str, **options: object) -> ModelInfo:
-    return ModelInfo(
-        name=name, description=description, options=options,
-        builders={"torch": f"raylife.workloads.audio.torch_models:{name}", "tensorflow": f"raylife.workloads.audio.tf_models:{name}"},
-        check="raylife.workloads.audio.checks:waveform",
-    )
+_model = twin_models("raylife.workloads.audio", check="waveform")
 
 
 WORKLOAD = Workload(

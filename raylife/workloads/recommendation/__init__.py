@@ -1,17 +1,10 @@
 """Recommendation: will this user like this item? Inputs are (user index, item index) pairs."""
 
-from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+from raylife.workloads.base import DataSource, Workload, random_facts_factory, twin_models
 
 DATA = "raylife.workloads.recommendation.data"
 
-
-def _model(name: str, description: str, **options: object) -> ModelInfo:
-    return ModelInfo(
-        name=name, description=description, options=options,
-        builders={"torch": f"raylife.workloads.recommendation.torch_models:{name}",
-                  "tensorflow": f"raylife.workloads.recommendation.tf_models:{name}"},
-        check="raylife.workloads.recommendation.checks:pairs",
-    )
+_model = twin_models("raylife.workloads.recommendation", check="pairs")
 
 
 WORKLOAD = Workload(

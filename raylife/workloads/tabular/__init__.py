@@ -1,16 +1,10 @@
 """Tabular classification: numeric features → class."""
 
-from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+from raylife.workloads.base import DataSource, Workload, random_facts_factory, twin_models
 
 DATA = "raylife.workloads.tabular.data"
 
-
-def _model(name: str, description: str, **options: object) -> ModelInfo:
-    return ModelInfo(
-        name=name, description=description, options=options,
-        builders={"torch": f"raylife.workloads.tabular.torch_models:{name}", "tensorflow": f"raylife.workloads.tabular.tf_models:{name}"},
-        check="raylife.workloads.tabular.checks:features",
-    )
+_model = twin_models("raylife.workloads.tabular", check="features")
 
 
 WORKLOAD = Workload(

@@ -20,11 +20,11 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return ((x - x.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+def _sklearn(name: str) -> tuple[np.ndarray, np.ndarray]:
     from sklearn import datasets
 
     bunch = getattr(datasets, f"load_{name}")()
-    return bunch.data, bunch.target.astype(np.int64), f"sklearn.datasets.load_{name} ({bunch.data.shape[0]} real samples)"
+    return bunch.data, bunch.target.astype(np.int64)
 
 
 def describe_breast_cancer() -> DataFacts:
@@ -33,7 +33,7 @@ def describe_breast_cancer() -> DataFacts:
 
 
 def load_breast_cancer() -> Dataset:
-    x, y, _ = _sklearn("breast_cancer")
+    x, y = _sklearn("breast_cancer")
     return Dataset(x=_standardise(x), y=y, facts=describe_breast_cancer())
 
 
@@ -42,7 +42,7 @@ def describe_wine() -> DataFacts:
 
 
 def load_wine() -> Dataset:
-    x, y, _ = _sklearn("wine")
+    x, y = _sklearn("wine")
     return Dataset(x=_standardise(x), y=y, facts=describe_wine())
 
 
@@ -50,9 +50,7 @@ def _read_table(path: str, kind: str, columns: list[str] | None = None) -> Any:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    file = Path(path)
-    require(file.exists(), f"data path does not exist: {file}", "data.path", "check the path (relative paths start at the suite file)")
-    require(file.is_file(), f"data path is not a file: {file}", "data.path", f"point it at one .{kind} file")
+    file = _checked_file(path, kind)
     try:
         if kind == "csv":
             options = pacsv.ConvertOptions(include_columns=columns) if columns else None
@@ -72,7 +70,7 @@ def _schema(path: str, kind: str) -> list[tuple[str, str]]:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    _read_table_check(path, kind)
+    _checked_file(path, kind)
     if kind == "parquet":
         schema = pq.read_schema(path)
     else:
@@ -80,10 +78,11 @@ def _schema(path: str, kind: str) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in schema]
 
 
-def _read_table_check(path: str, kind: str) -> None:
+def _checked_file(path: str, kind: str) -> Path:
     file = Path(path)
     require(file.exists(), f"data path does not exist: {file}", "data.path", "check the path (relative paths start at the suite file)")
     require(file.is_file(), f"data path is not a file: {file}", "data.path", f"point it at one .{kind} file")
+    return file
 
 
 NUMERIC = ("int", "uint", "float", "double", "decimal", "bool")

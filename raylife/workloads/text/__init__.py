@@ -1,16 +1,10 @@
 """Text classification over token id sequences."""
 
-from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+from raylife.workloads.base import DataSource, Workload, random_facts_factory, twin_models
 
 DATA = "raylife.workloads.text.data"
 
-
-def _model(name: str, description: str, **options: object) -> ModelInfo:
-    return ModelInfo(
-        name=name, description=description, options=options,
-        builders={"torch": f"raylife.workloads.text.torch_models:{name}", "tensorflow": f"raylife.workloads.text.tf_models:{name}"},
-        check="raylife.workloads.text.checks:tokens",
-    )
+_model = twin_models("raylife.workloads.text", check="tokens")
 
 
 WORKLOAD = Workload(

@@ -1,20 +1,9 @@
 """Image classification."""
 
-from raylife.workloads.base import DataSource, ModelInfo, Workload, random_facts_factory
+from raylife.workloads.base import DataSource, Workload, random_facts_factory, twin_models
 
-TORCH = "raylife.workloads.vision.torch_models"
-TF = "raylife.workloads.vision.tf_models"
 DATA = "raylife.workloads.vision.data"
-
-
-def _model(name: str, description: str, check: str = "small", **options: object) -> ModelInfo:
-    return ModelInfo(
-        name=name,
-        description=description,
-        builders={"torch": f"{TORCH}:{name}", "tensorflow": f"{TF}:{name}"},
-        options=options,
-        check=f"raylife.workloads.vision.checks:{check}",
-    )
+_model = twin_models("raylife.workloads.vision", check="small")
 
 
 WORKLOAD = Workload(
@@ -40,9 +29,9 @@ WORKLOAD = Workload(
         "cnn_small": _model("cnn_small", "two 3x3 convolutions, max-pool, two dense layers (38k parameters at width 16)", width=16),
         "resnet_small": _model("resnet_small", "CIFAR-style ResNet: 3x3 stem, 3 stages of basic blocks (width, 2x, 4x)", width=16, blocks=2),
         "mobilenet_small": _model("mobilenet_small", "MobileNet-style depthwise-separable CNN; width scales every layer", width=0.5),
-        "resnet18": _model("resnet18", "ResNet-18 at its published structure (11.7M parameters at 1000 classes), random init", check="standard"),
-        "resnet50": _model("resnet50", "ResNet-50 at its published structure (25.6M parameters at 1000 classes), random init", check="standard"),
-        "mobilenet_v2": _model("mobilenet_v2", "MobileNetV2 at its published structure (3.5M parameters at 1000 classes), random init", check="standard"),
+        "resnet18": _model("resnet18", "ResNet-18 at its published structure (11.7M parameters at 1000 classes), random init", check_name="standard"),
+        "resnet50": _model("resnet50", "ResNet-50 at its published structure (25.6M parameters at 1000 classes), random init", check_name="standard"),
+        "mobilenet_v2": _model("mobilenet_v2", "MobileNetV2 at its published structure (3.5M parameters at 1000 classes), random init", check_name="standard"),
     },
     random_facts=random_facts_factory((32, 32, 3), "float32", classes=10),
 )
