@@ -7,7 +7,6 @@ worker's timings and peak memory go there when it finishes. Only rank 0 writes t
 
 from __future__ import annotations
 
-import math
 import os
 import socket
 import time
@@ -53,10 +52,6 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndar
 def per_worker_batch(global_batch: int, world: int) -> int:
     """The suite's batch_size is global (constant across worker counts), split evenly over the workers."""
     return max(1, global_batch // world)
-
-
-def steps_per_epoch(n: int, global_batch: int, world: int) -> int:
-    return math.ceil((n // world) / per_worker_batch(global_batch, world))
 
 
 class WorkerSession:

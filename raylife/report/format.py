@@ -40,10 +40,6 @@ def ratio(value: float | None) -> str:
     return "–" if missing(value) else f"{value:.3f}"
 
 
-def megabytes(value: float | None) -> str:
-    return "–" if missing(value) else f"{value:.0f} MB"
-
-
 def number(value: Any) -> str:
     if missing(value):
         return "–"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from raylife.frameworks.worker import epoch_order, per_worker_batch, steps_per_epoch
+from raylife.frameworks.worker import epoch_order, per_worker_batch
 
 
 def test_ranks_get_equal_disjoint_slices():
@@ -22,5 +22,3 @@ def test_order_is_seeded_per_epoch():
 def test_global_batch_is_split():
     assert per_worker_batch(64, 2) == 32
     assert per_worker_batch(1, 4) == 1
-    assert steps_per_epoch(987, 32, 1) == 31
-    assert steps_per_epoch(987, 32, 2) == 31
