@@ -68,6 +68,7 @@ class Trial:
     model_args: dict[str, Any] = field(default_factory=dict)  # data-dependent builder arguments (vocab size, ...)
     python_path: tuple[str, ...] = ()  # folders holding user model modules
     custom_model: bool = False
+    prices: dict[str, float] = field(default_factory=dict)  # [cost]: what the costs view charges per CPU/GPU hour
 
     def params(self) -> dict[str, Any]:
         """Everything that defines the trial, as stored in ``trials.params``."""
@@ -281,5 +282,6 @@ def _trials_for(
             model_args=dict(facts.model_args),
             python_path=python_path,
             custom_model=model_spec.builders is not None,
+            prices=suite.cost.model_dump(),
         ))
     return trials

@@ -206,4 +206,28 @@ LEFT JOIN measurements m USING (trial_id)
 LEFT JOIN environments e USING (trial_id)
 LEFT JOIN serving s USING (trial_id)
 GROUP BY ALL;
+
+CREATE OR REPLACE VIEW costs AS
+WITH held AS (
+    SELECT t.run_id, t.trial_id, t.name AS trial, t.framework, t.num_workers,
+           CAST(t.params->>'$.prices.cpu_hour_usd' AS DOUBLE) AS cpu_hour_usd,
+           CAST(t.params->>'$.prices.gpu_hour_usd' AS DOUBLE) AS gpu_hour_usd,
+           -- resources held while each part runs: training workers, or the Serve replicas
+           t.num_workers * CAST(t.params->>'$.cpus_per_worker' AS DOUBLE) AS train_cpus,
+           CASE WHEN t.params->>'$.device' = 'gpu' THEN t.num_workers ELSE 0 END AS train_gpus,
+           CAST(t.params->>'$.serve.replicas' AS DOUBLE) * CAST(t.params->>'$.serve.cpus_per_replica' AS DOUBLE) AS serve_cpus
+    FROM trials t
+), rates AS (
+    SELECT *, (train_cpus * cpu_hour_usd + train_gpus * gpu_hour_usd) / 3600 AS train_usd_per_s,
+           serve_cpus * cpu_hour_usd / 3600 AS serve_usd_per_s
+    FROM held
+)
+SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd, r.gpu_hour_usd,
+       l.train_wall_s * r.train_usd_per_s AS train_usd,
+       l.retrain_wall_s * r.train_usd_per_s AS retrain_usd,
+       l.deploy_ready_s * r.serve_usd_per_s AS deploy_usd,
+       r.serve_usd_per_s / l.peak_samples_per_s * 1e6 AS usd_per_million_predictions,
+       l.reconfigure_update_s * r.serve_usd_per_s AS reconfigure_usd,
+       l.rollout_update_s * r.serve_usd_per_s AS rollout_usd
+FROM rates r JOIN lifecycle l USING (trial_id);
 """

@@ -162,6 +162,15 @@ class UpdateSpec(StrictModel):
     timeout_s: PositiveFloat = 120
 
 
+class CostSpec(StrictModel):
+    """Prices the ``costs`` view multiplies measured times and held resources by. Inputs, not measurements:
+    the defaults are AWS on-demand list prices (us-east-1): m6i.large $0.096/h for 2 vCPUs, g5.xlarge (one A10G)
+    $1.006/h. Put your own here."""
+
+    cpu_hour_usd: Annotated[float, Field(ge=0)] = 0.048
+    gpu_hour_usd: Annotated[float, Field(ge=0)] = 1.006
+
+
 class RunSpec(StrictModel):
     """Where artifacts go. On a multi-node cluster storage_path must be shared storage (NFS, or a URI
     such as s3://bucket/path), as Ray Train requires for checkpoints."""
@@ -185,4 +194,5 @@ class SuiteSpec(StrictModel):
     persist: PersistSpec = Field(default_factory=PersistSpec)
     serve: ServeSpec | None = None
     update: UpdateSpec | None = None
+    cost: CostSpec = Field(default_factory=CostSpec)
     run: RunSpec = Field(default_factory=RunSpec)

@@ -198,3 +198,25 @@ def test_a_version_1_database_is_migrated(db_path):
         assert store.query("select value from meta where key = 'schema_version'")[1] == [(str(SCHEMA_VERSION),)]
         rows = store.rows("SELECT run_id, serve_start_s FROM runs ORDER BY run_id")
     assert [r["run_id"] for r in rows] == ["new-run", "old-run"]  # old results kept, new column added
+
+
+def test_costs_multiply_measured_times_by_held_resources(db_path):
+    suite = parse_suite(MINIMAL_SUITE + 'frameworks = "torch"\n[train]\nnum_workers = 2\n[serve]\nreplicas = 2\n'
+                        "cpus_per_replica = 0.5\n[cost]\ncpu_hour_usd = 3.6\n")
+    trial = plan_trials(suite)[0]
+    record = TrialRecord(run_id="r1", trial=trial, status="ok", finished_at=utcnow())
+    record.add("train", "train_wall_s", 100.0, "s")
+    record.add("deploy", "deploy_ready_s", 10.0, "s")
+    record.add("serve", "samples_per_s", 500.0, "samples/s", path="http", batch_size=8, concurrency=1)
+    record.add("serve", "samples_per_s", 1000.0, "samples/s", path="http", batch_size=32, concurrency=4)
+    record.add("update", "update_s", 4.0, "s", strategy="rollout")
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(record, CLUSTER)
+        [cost] = store.rows("SELECT * FROM costs")
+    # $3.60 per CPU hour = $0.001 per CPU second; training holds 2 workers x 1 CPU, serving 2 replicas x 0.5 CPU
+    assert cost["train_usd"] == pytest.approx(100 * 2 * 0.001)
+    assert cost["deploy_usd"] == pytest.approx(10 * 1 * 0.001)
+    assert cost["usd_per_million_predictions"] == pytest.approx(0.001 / 1000 * 1e6)  # at the peak throughput
+    assert cost["rollout_usd"] == pytest.approx(4 * 0.001)
+    assert cost["retrain_usd"] is None  # not measured, not invented
