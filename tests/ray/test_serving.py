@@ -30,7 +30,7 @@ def free_port() -> int:
 def serve_port():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     port = free_port()
     sc.start_serve("127.0.0.1", port, check_port=True)
     yield port
@@ -154,3 +154,18 @@ def test_replicas_that_cannot_fit_are_refused_before_anything_runs(write_suite, 
         "serve.replicas / serve.cpus_per_replica)"
     )
     assert not (tmp_path / "r.duckdb").exists()
+
+
+def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port, saved_model, tmp_path):
+    ctx = context(serve_port, saved_model, tmp_path,
+                  'paths = ["http", "handle"]\nbatch_sizes = [4]\nconcurrency = [2]\nrequests = 30\nwarmup_requests = 2\n', index=3)
+    try:
+        STAGES.get("deploy")().run(ctx)
+        STAGES.get("serve")().run(ctx)
+    finally:
+        ctx.close()
+    by_path = {batch["path"]: batch for batch in ctx.record.latencies}
+    assert set(by_path) == {"http", "handle"} and all(len(b["seq"]) == 30 and all(b["ok"]) for b in by_path.values())
+    accuracy = {(m.metric, m.labels["path"]): m.value for m in ctx.record.measurements if m.metric.endswith("_accuracy")}
+    assert accuracy[("served_accuracy", "handle")] == accuracy[("offline_accuracy", "handle")]
+    assert accuracy[("served_accuracy", "http")] == accuracy[("served_accuracy", "handle")]  # same inputs, same model

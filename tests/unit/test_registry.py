@@ -46,3 +46,19 @@ def test_import_errors_are_user_errors(target, message):
 
 def test_dotted_attribute():
     assert import_object("os:path.join") is __import__("os").path.join
+
+
+def test_third_party_plugins_come_from_entry_points(tmp_path, monkeypatch):
+    """A package registers a workload with `[project.entry-points."raylife.workloads"]`; here its installed metadata."""
+    info = tmp_path / "raylife_plugin_demo-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: raylife-plugin-demo\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[raylife.workloads]\nspeech = json:dumps\nvision = json:loads\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("workload", {"vision": "os:getcwd"}, entry_point_group="raylife.workloads")
+    assert registry.names() == ["speech", "vision"]
+    import json
+    import os
+
+    assert registry.get("speech") is json.dumps
+    assert registry.get("vision") is os.getcwd  # a plug-in cannot replace a built-in name
