@@ -125,8 +125,8 @@ def check_builder(target: str, where: str) -> None:
             hint="check the name, install its package, or add its folder to run.python_path",
         )
     origin = Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
-    if origin is not None and f"def {attr}" not in origin.read_text(encoding="utf-8", errors="replace") \
-            and f"{attr} =" not in origin.read_text(encoding="utf-8", errors="replace"):
+    source = origin.read_text(encoding="utf-8", errors="replace") if origin is not None else ""
+    if origin is not None and f"def {attr}" not in source and f"{attr} =" not in source:
         raise PlanError(f"module '{module}' ({origin}) defines no '{attr}'", where=where, hint="check the name after ':'")
 
 

@@ -103,9 +103,11 @@ def _columns(path: str, kind: str, label_column: str, feature_columns: list[str]
     return features
 
 
-def _describe(kind: str, path: str, label_column: str, feature_columns: list[str] | None, max_rows: int | None) -> DataFacts:
+def _describe(kind: str, path: str, label_column: str, feature_columns: list[str] | None, max_rows: int | None,
+              labels: list[Any] | None = None) -> DataFacts:
     features = _columns(path, kind, label_column, feature_columns)
-    labels = _read_table(path, kind, [label_column]).column(label_column).to_pylist()[:max_rows]
+    if labels is None:
+        labels = _read_table(path, kind, [label_column]).column(label_column).to_pylist()[:max_rows]
     classes = sorted({str(v) for v in labels if v is not None})
     require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s); need 2 or more classes",
             "data.options.label_column", "check the column")
@@ -115,10 +117,11 @@ def _describe(kind: str, path: str, label_column: str, feature_columns: list[str
 
 
 def _load(kind: str, path: str, label_column: str, feature_columns: list[str] | None, max_rows: int | None) -> Dataset:
-    facts = _describe(kind, path, label_column, feature_columns, max_rows)
     features = _columns(path, kind, label_column, feature_columns)
-    table = _read_table(path, kind, [*features, label_column])
-    labels = [str(v) for v in table.column(label_column).to_pylist()[:max_rows]]
+    table = _read_table(path, kind, [*features, label_column])  # read once; describe works on its label column
+    raw_labels = table.column(label_column).to_pylist()[:max_rows]
+    facts = _describe(kind, path, label_column, feature_columns, max_rows, labels=raw_labels)
+    labels = [str(v) for v in raw_labels]
     index = {c: i for i, c in enumerate(sorted({v for v in labels if v != "None"}))}
     x = np.stack([np.asarray(table.column(c).to_numpy(zero_copy_only=False), dtype=np.float64) for c in features], axis=1)[:max_rows]
     keep = np.array([v in index for v in labels]) & ~np.isnan(x).any(axis=1)  # rows with a label and every feature
