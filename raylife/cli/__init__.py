@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Optional
+
 import typer
+
+import raylife
 
 from raylife.cli.catalog import workloads
 from raylife.cli.results import query, runs, show
@@ -13,10 +17,27 @@ app = typer.Typer(
     name="raylife",
     help="Measure the whole lifecycle of deep-learning models on Ray (train, store, retrain, …) into DuckDB.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # Typer's own --install-completion / --show-completion
     pretty_exceptions_enable=False,  # unexpected errors keep a plain traceback; user errors are one line
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"raylife {raylife.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print raylife's version and exit.")
+    ] = None,
+) -> None:
+    """Measure the whole lifecycle of deep-learning models on Ray (train, store, retrain, …) into DuckDB."""
+
+
 app.command()(submit)
 app.command()(validate)
 app.command()(plan)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, datetime
 from enum import Enum
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -22,7 +21,9 @@ from raylife.report.tables import (
     runs_table,
     summary_table,
 )
+from raylife.report.jsonable import jsonable
 from raylife.store import Store
+from raylife.store.schema import table_names, view_names
 
 
 @user_errors
@@ -46,6 +47,8 @@ def show(
     metrics: Annotated[bool, typer.Option("--metrics", help="Also list every stored measurement.")] = False,
 ) -> None:
     """Print one run's summary again."""
+    if not run.strip():
+        raise StoreError("no run given (an empty run id)", hint="give a run id, a unique prefix of one, or 'last'")
     with Store(db, read_only=True) as store:
         run_id = store.resolve_run(run)
         info = store.run(run_id)
@@ -78,12 +81,6 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return value
-
-
 @user_errors
 def query(
     sql: Annotated[Optional[str], typer.Argument(help="Read-only SQL, e.g. \"select * from lifecycle\".")] = None,
@@ -91,7 +88,7 @@ def query(
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     schema: Annotated[bool, typer.Option("--schema", help="List the tables and views with their columns.")] = False,
 ) -> None:
-    """Run read-only SQL on the results (tables: runs, trials, environments, measurements, epochs; views: lifecycle, metrics)."""
+    # The docstring (the command's help) is set below from the schema itself.
     if schema:
         sql = (
             "SELECT table_name AS \"table\", string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) AS columns "
@@ -108,6 +105,14 @@ def query(
         writer.writerows(rows)
         typer.echo(buffer.getvalue(), nl=False)
     elif output is OutputFormat.json:
-        typer.echo(json.dumps([{c: _jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=2))
+        typer.echo(json.dumps([{c: jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=2, allow_nan=False))
     else:
         console.print(query_table(columns, rows))
+
+
+query.__doc__ = (
+    "Run read-only SQL on the results: SELECT, PIVOT or EXPLAIN; DuckDB itself is locked against writes, file and "
+    "network access and extensions. "
+    f"Tables: {', '.join(table_names())}. Views: {', '.join(view_names())}. "
+    "See every column with --schema."
+)

@@ -8,6 +8,7 @@ import typer
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console, err_console, user_errors
 from raylife.cli.suite_commands import load_and_plan
+from raylife.errors import StoreError
 from raylife.report import format as fmt
 from raylife.report.progress import RichProgress
 from raylife.report.tables import deployment_table, summary_table
@@ -17,6 +18,11 @@ from raylife.store import Store
 @user_errors
 def submit(
     suite: SuiteArgument,
+    run: Annotated[
+        Optional[str],
+        typer.Argument(help="With --resume: the run to continue (id, unique prefix or 'last'). Default: the suite's newest run.",
+                       show_default=False),
+    ] = None,
     db: DbOption = DEFAULT_DB_PATH,
     address: Annotated[
         Optional[str],
@@ -29,27 +35,39 @@ def submit(
         Optional[str], typer.Option(help="Where checkpoints and saved models go (overrides the suite's run.storage_path).")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Ray's and the workers' logs.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run of this suite: keep its finished trials, run the rest."),
+    ] = False,
 ) -> None:
-    """Run a suite's trials on Ray and store the results in DuckDB."""
+    """Run a suite's trials on Ray and store the results in DuckDB (--resume [RUN] continues a stopped run)."""
     from raylife.runner import run_suite
+    from raylife.runner.preflight import preflight
 
-    from raylife.runner.cluster import check_reachable
-    from raylife.store import check_writable
-
+    if run is not None and not resume:
+        raise StoreError(f"unexpected argument '{run}'", hint="a run id is taken only with --resume: raylife submit SUITE --resume RUN")
     spec, text, trials = load_and_plan(str(suite))
-    check_writable(db)  # fail fast, before any output or Ray start-up
-    if address:
-        check_reachable(address)
-    where = f"Ray at {address}" if address else "an embedded local Ray"
-    console.print(f"raylife: suite [bold]{spec.name}[/] ({len(trials)} trials) on {where} → {db}")
+    # Everything knowable is checked before any output or Ray start-up.
+    checked = preflight(spec, trials, db_path=db, address=address, num_cpus=num_cpus, storage_path=storage_path,
+                        resume=(run or "last") if resume else None, source=str(suite))
+    where = f"Ray at {checked.address}" if checked.address else "an embedded local Ray"
+    if checked.resume:
+        left = len(checked.remaining(trials))
+        console.print(f"raylife: resuming run [bold]{checked.resume.run_id}[/] of suite [bold]{spec.name}[/]: "
+                      f"{len(trials) - left} of {len(trials)} trials stored, {left} to run, on {where} → {db}")
+    else:
+        console.print(f"raylife: suite [bold]{spec.name}[/] ({len(trials)} trials) on {where} → {db}")
     with RichProgress(console) as progress:
         try:
             outcome = run_suite(
-                spec, trials, suite_path=str(suite), suite_text=text, db_path=db, address=address,
-                num_cpus=num_cpus, storage_path=storage_path, verbose=verbose, observer=progress,
+                spec, trials, suite_path=str(suite), suite_text=text, db_path=db, address=checked.address,
+                num_cpus=num_cpus, storage_path=storage_path, verbose=verbose, observer=progress, checked=checked,
             )
         except KeyboardInterrupt:
-            err_console.print("Interrupted: finished trials are stored; the run is marked 'interrupted'.")
+            err_console.print(
+                f"Interrupted: finished trials are stored and the run is marked 'interrupted'; "
+                f"continue it with: raylife submit {suite} --resume"
+            )
             raise typer.Exit(130) from None
     with Store(db, read_only=True) as store:
         rows = store.lifecycle(outcome.run_id)

@@ -7,19 +7,17 @@ builders, found without importing them), the input check of the model, and the s
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from raylife.errors import PlanError, RaylifeError
+from raylife.errors import PlanError, RaylifeError, close_matches
 from raylife.frameworks import FRAMEWORKS
+from raylife.plan.builders import check_options, read_builder
 from raylife.suite.spec import DataSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
 from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 
@@ -30,6 +28,9 @@ AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_r
 # The development stages in lifecycle order; deployment stages are appended when the suite asks for them.
 DEVELOP_STAGES = ("train", "evaluate", "persist", "retrain")
 DEPLOY_STAGES = ("deploy", "serve", "update", "teardown")
+
+# More trials than this is a matrix typo (three 300-value axes are 27 million trials), not a benchmark.
+MAX_TRIALS = 1000
 
 
 @dataclass(frozen=True)
@@ -95,41 +96,6 @@ def _relocate(error: RaylifeError, where: str) -> PlanError:
     return PlanError(error.what + inner, where=where, hint=error.hint)
 
 
-@contextmanager
-def extra_sys_path(paths: tuple[str, ...]) -> Iterator[None]:
-    added = [p for p in paths if p not in sys.path]
-    sys.path[:0] = added
-    try:
-        yield
-    finally:
-        for p in added:
-            sys.path.remove(p)
-
-
-def check_builder(target: str, where: str) -> None:
-    """The user's builder module must exist; found without running it (it would import its framework)."""
-    module, sep, attr = target.partition(":")
-    if not sep or not module or not attr:
-        raise PlanError(f"builder '{target}' is not of the form 'package.module:function'", where=where,
-                        hint="write the module's import path and the function name separated by ':'")
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError) as exc:
-        spec = None
-        reason = str(exc)
-    else:
-        reason = "no such module"
-    if spec is None:
-        raise PlanError(
-            f"cannot import builder module '{module}' ({reason})", where=where,
-            hint="check the name, install its package, or add its folder to run.python_path",
-        )
-    origin = Path(spec.origin) if spec.origin and spec.origin.endswith(".py") else None
-    source = origin.read_text(encoding="utf-8", errors="replace") if origin is not None else ""
-    if origin is not None and f"def {attr}" not in source and f"{attr} =" not in source:
-        raise PlanError(f"module '{module}' ({origin}) defines no '{attr}'", where=where, hint="check the name after ':'")
-
-
 def resolve_data(workload: Workload, spec: DataSpec, base: Path, where: str) -> tuple[DataFacts, dict[str, Any], str | None]:
     """The data's facts, loader options (with an absolute path) and absolute path; PlanError otherwise."""
     options = dict(spec.options)
@@ -141,21 +107,77 @@ def resolve_data(workload: Workload, spec: DataSpec, base: Path, where: str) -> 
         facts = workload.facts(spec.dataset, spec.format, options)
     except PlanError as exc:  # an unknown data set or format name
         raise _relocate(exc, f"{where}.{'format' if spec.format else 'dataset'}") from None
-    except RaylifeError as exc:  # the data itself: path, layout, columns
+    except RaylifeError as exc:  # the data itself: path, layout, columns, options
+        if exc.where and exc.where.startswith("data."):  # the key inside [data]: name it in the suite's terms
+            raise PlanError(exc.what, where=where + exc.where[len("data"):], hint=exc.hint) from None
         raise _relocate(exc, where) from None
     return facts, options, path
 
 
-def _model_info(spec: ModelSpec, workload: Workload, key: str, source: str, python_path: tuple[str, ...]) -> ModelInfo:
+def _model_info(spec: ModelSpec, workload: Workload, key: str, source: str) -> ModelInfo:
     if spec.builders is None:
         try:
             return workload.model(spec.name)
         except RaylifeError as exc:
             raise _relocate(exc, _where(source, f"{key}.name")) from None
-    with extra_sys_path(python_path):
-        for framework, target in spec.builders.items():
-            check_builder(target, _where(source, f"{key}.builders.{framework}"))
     return ModelInfo(name=spec.name, description="user model", builders=dict(spec.builders))
+
+
+def _check_builders(info: ModelInfo, spec: ModelSpec, frameworks: list[str], options: dict[str, Any], facts: DataFacts,
+                    key: str, source: str, python_path: tuple[str, ...]) -> None:
+    """Each builder exists and takes the options, read from source: no user or framework code runs here."""
+    for framework in frameworks:
+        target = info.builders.get(framework)
+        if target is None:
+            continue  # reported with the framework's trials
+        where = _where(source, f"{key}.builders.{framework}" if spec.builders else f"{key}.options")
+        try:
+            builder = read_builder(target, list(python_path))
+        except PlanError as exc:
+            raise _relocate(exc, where) from None
+        problem = check_options(builder, options, set(facts.model_args), builtin=spec.builders is None)
+        if problem:
+            raise PlanError(f"model '{info.name}': {problem}", where=_where(source, f"{key}.options"),
+                            hint="change the model's options")
+
+
+def check_storage(path: str, where: str) -> None:
+    """The storage path must be one the runner can write: a filesystem path (a shared mount on a cluster)."""
+    if "://" in path:
+        raise PlanError(
+            f"storage_path '{path}' is a URI; raylife needs a filesystem path (on a multi-node cluster, a shared mount)",
+            where=where, hint="mount the bucket (e.g. with a CSI driver or s3fs) and give the mount path",
+        )
+
+
+def _check_matrix(suite: SuiteSpec, source: str) -> None:
+    """Count the trials before building any: a huge matrix is refused with the axes that multiply."""
+    total, parts = 0, []
+    for m, spec in enumerate(suite.models):
+        train = suite.train
+        axes = {axis: len(getattr(train, axis)) for axis in TRAIN_AXES}
+        for axis, value in spec.train.items():
+            if axis in axes:
+                axes[axis] = len(value) if isinstance(value, list) else 1
+        frameworks = len(spec.frameworks) if spec.frameworks else len(spec.builders or {}) or 2
+        count = frameworks * math.prod(axes.values())
+        total += count
+        factors = [f"{frameworks} frameworks"] + [f"{axis} {n}" for axis, n in axes.items() if n > 1]
+        parts.append(f"models[{m}] '{spec.name}': {' x '.join(factors)} = {count:,}")
+    if total > MAX_TRIALS:
+        raise PlanError(f"the suite would run {total:,} trials ({'; '.join(parts)}); raylife runs at most {MAX_TRIALS:,} per suite",
+                        where=_where(source, "train"), hint="shorten the lists in [train] (each list is a matrix axis)")
+
+
+def _check_persist_keys(suite: SuiteSpec, source: str) -> None:
+    if not isinstance(suite.persist.formats, dict):
+        return
+    known = FRAMEWORKS.names()
+    for name in suite.persist.formats:
+        if name not in known:
+            suggestion = close_matches(name, known)
+            raise PlanError(f"unknown framework '{name}' in persist.formats", where=_where(source, f"persist.formats.{name}"),
+                            hint=(suggestion + " " if suggestion else "") + f"known frameworks: {', '.join(known)}")
 
 
 def _train_for(suite: SuiteSpec, spec: ModelSpec, key: str, source: str) -> TrainSpec:
@@ -176,6 +198,9 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
     if suite.update is not None and suite.serve is None:
         raise PlanError("[update] needs a [serve] section: an update rolls out to a deployment",
                         where=_where(source, "update"), hint="add [serve], or remove [update]")
+    check_storage(suite.run.storage_path, _where(source, "run.storage_path"))
+    _check_persist_keys(suite, source)
+    _check_matrix(suite, source)
     trials: list[Trial] = []
     for m, model_spec in enumerate(suite.models):
         key = f"models[{m}]"
@@ -187,8 +212,10 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
         data_spec = model_spec.data or suite.data
         data_key = f"{key}.data" if model_spec.data else "data"
         facts, data_options, data_path = resolve_data(workload, data_spec, base, _where(source, data_key))
-        info = _model_info(model_spec, workload, key, source, python_path)
+        info = _model_info(model_spec, workload, key, source)
         options = {**info.options, **model_spec.options}
+        _check_builders(info, model_spec, model_spec.framework_names(info.frameworks), options, facts, key, source,
+                        python_path)
         problem = info.problem_with(facts, options)
         if problem:
             raise PlanError(f"model '{info.name}' cannot take this data: {problem}", where=_where(source, key),
@@ -248,6 +275,13 @@ def _trials_for(
     trials = []
     for values in itertools.product(*axes):
         setting = dict(zip(TRAIN_AXES, values))
+        if setting["batch_size"] % setting["num_workers"]:
+            raise PlanError(
+                f"train.batch_size = {setting['batch_size']} does not divide over num_workers = {setting['num_workers']}: "
+                "the batch is global, split evenly over the workers",
+                where=_where(source, f"{key}.train" if "batch_size" in model_spec.train else "train.batch_size"),
+                hint=f"use a multiple of {setting['num_workers']}",
+            )
         tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
         trials.append(Trial(
             index=start + len(trials),

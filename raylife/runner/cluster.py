@@ -24,19 +24,47 @@ class Cluster:
     info: dict[str, Any] = field(default_factory=dict)  # nodes, cpus, gpus, memory_gb
 
 
-def _host_port(address: str) -> tuple[str, int] | None:
-    bare = address.split("://", 1)[-1].rstrip("/")
-    host, sep, port = bare.rpartition(":")
-    if not sep or not port.isdigit():
-        return None
-    return host or "127.0.0.1", int(port)
+RAY_CLIENT_PORT = 10001
+WHERE_ADDRESS = "--address / RAY_ADDRESS"
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    """Host and port of an address as Ray takes it (``host:port`` or ``ray://host[:port]``); ClusterError otherwise."""
+    scheme, sep, rest = address.partition("://")
+    bare = (rest if sep else address).rstrip("/")
+    if sep and scheme != "ray":
+        raise ClusterError(f"--address {address} has an unknown scheme '{scheme}://'", where=WHERE_ADDRESS,
+                           hint="give host:port (the GCS address, usually port 6379), ray://host:10001, or auto")
+    host, colon, port = bare.rpartition(":")
+    if not colon:
+        if sep:
+            return bare, RAY_CLIENT_PORT
+        raise ClusterError(f"--address {address} has no port", where=WHERE_ADDRESS,
+                           hint=f"give host:port, e.g. {bare}:6379 (the head node's GCS port), or ray://{bare}:10001")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ClusterError(f"--address {address}: port '{port}' is not a port number (1-65535)", where=WHERE_ADDRESS,
+                           hint="the head node's GCS port is usually 6379; the Ray client port 10001")
+    if not host:
+        raise ClusterError(f"--address {address} has no host", where=WHERE_ADDRESS, hint="give host:port, e.g. 10.0.0.5:6379")
+    return host.strip("[]"), int(port)
+
+
+def resolve_address(address: str) -> str:
+    """``auto`` → the cluster `ray start` left on this machine, as Ray itself finds it; ClusterError when none."""
+    if address != "auto":
+        return address
+    from ray._private import services
+
+    found = services.find_bootstrap_address(None) or next(iter(services.find_gcs_addresses()), None)
+    if not found:
+        raise ClusterError("--address auto found no running Ray cluster on this machine", where=WHERE_ADDRESS,
+                           hint="start one (`ray start --head`), give its host:port, or omit --address for an embedded local Ray")
+    return found
 
 
 def check_reachable(address: str) -> None:
     """A TCP connect with a short timeout: ray.init on a dead address retries for minutes."""
-    target = _host_port(address)
-    if target is None:
-        return  # "auto" and friends: Ray itself answers quickly when there is nothing to find
+    target = _host_port(resolve_address(address))
     try:
         with socket.create_connection(target, timeout=CONNECT_CHECK_S):
             pass
@@ -72,8 +100,6 @@ def user_modules(folders: list[str]) -> list[str]:
 
 def connect(address: str | None, num_cpus: int | None = None, verbose: bool = False, python_path: list[str] | None = None) -> Cluster:
     """Start (or join) Ray quietly; ClusterError when the address cannot be reached."""
-    if address:
-        check_reachable(address)
     import ray
 
     options: dict[str, Any] = {
@@ -82,6 +108,7 @@ def connect(address: str | None, num_cpus: int | None = None, verbose: bool = Fa
         "logging_level": logging.INFO if verbose else logging.ERROR,
     }
     if address:
+        address = resolve_address(address)
         options["address"] = address
         # Ship this raylife to the cluster so its workers run the same code as the driver,
         # whether or not the cluster image has raylife installed.
@@ -113,9 +140,24 @@ def disconnect() -> None:
         ray.shutdown()
 
 
-def check_fits(trials: list[Trial], cluster: Cluster, source: str) -> None:
+def embedded_resources(num_cpus: int | None, need_gpus: bool) -> dict[str, float]:
+    """What an embedded Ray will offer, known before it starts: Ray's own CPU count (cgroup-aware) and GPU count."""
+    from ray._private.utils import get_num_cpus
+
+    gpus = 0.0
+    if need_gpus:  # NVML is only asked when a trial wants a GPU
+        from ray._private.accelerators.nvidia_gpu import NvidiaGPUAcceleratorManager
+
+        gpus = float(NvidiaGPUAcceleratorManager.get_current_node_num_accelerators())
+        visible = NvidiaGPUAcceleratorManager.get_current_process_visible_accelerator_ids()
+        if visible is not None:
+            gpus = min(gpus, float(len(visible)))
+    return {"cpus": float(num_cpus or get_num_cpus()), "gpus": gpus}
+
+
+def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
     """Refuse trials the cluster can never schedule: Ray would wait for the resources forever."""
-    cpus, gpus = cluster.info.get("cpus", 0), cluster.info.get("gpus", 0)
+    cpus, gpus = info.get("cpus", 0), info.get("gpus", 0)
     for trial in trials:
         need_cpu = trial.num_workers * trial.cpus_per_worker
         if need_cpu > cpus + 1e-9:
@@ -138,5 +180,5 @@ def check_fits(trials: list[Trial], cluster: Cluster, source: str) -> None:
             raise ClusterError(
                 f"trial {trial.name} needs {trial.num_workers} GPUs but the cluster has {gpus:g}",
                 where=f"{source}, train.device",
-                hint='use device = "cpu", or a cluster with GPUs',
+                hint='use device = "cpu", or a machine or cluster with GPUs (and a CUDA build of the framework)',
             )

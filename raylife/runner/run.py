@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import raylife
-from raylife.errors import PlanError
 from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, connect, disconnect
 from raylife.runner.observer import RunObserver, SilentObserver
-from raylife.store import Store, check_writable, new_run_id
+from raylife.runner.preflight import Checked, preflight
+from raylife.store import Store, new_run_id
 from raylife.suite import SuiteSpec
 
 
@@ -49,17 +49,6 @@ def root_cause(exc: BaseException) -> tuple[str, str]:
     one_line = f"{type(inner).__name__}: {line}" if line else type(inner).__name__
     full = "".join(traceback.format_exception(exc))
     return one_line[:500], full
-
-
-def resolve_storage(suite: SuiteSpec, override: str | None) -> Path:
-    path = override or suite.run.storage_path
-    if "://" in path:
-        raise PlanError(
-            f"storage_path '{path}' is a URI; raylife needs a filesystem path (on a multi-node cluster, a shared mount)",
-            where="run.storage_path / --storage-path",
-            hint="mount the bucket (e.g. with a CSI driver or s3fs) and give the mount path",
-        )
-    return Path(path).expanduser().resolve()
 
 
 def _start_serve(suite: SuiteSpec, cluster: Cluster, quiet: bool) -> tuple[float, str | None]:
@@ -129,42 +118,56 @@ def run_suite(
     storage_path: str | None = None,
     verbose: bool = False,
     observer: RunObserver | None = None,
+    resume: str | None = None,
+    checked: Checked | None = None,
 ) -> RunOutcome:
-    """Validate everything that can be checked, then run; the database is written only once Ray is up."""
+    """Check everything that can be checked, then run; the database is written only once Ray is up.
+
+    ``resume`` ("last" or a run id) continues a stored run of the same suite: trials stored as ok are kept,
+    the others run (a failed one is replaced in the same transaction). ``checked`` is a ``preflight`` result
+    the caller already has.
+    """
     observer = observer or SilentObserver()
-    storage = resolve_storage(suite, storage_path)
-    check_writable(db_path)
+    checked = checked or preflight(suite, trials, db_path=db_path, address=address, num_cpus=num_cpus,
+                                   storage_path=storage_path, resume=resume, source=suite_path)
     started = time.perf_counter()
     submitted_at = utcnow()
+    point = checked.resume
+    todo = checked.remaining(trials)
     python_path = sorted({p for t in trials for p in t.python_path})
-    cluster = connect(address, num_cpus=num_cpus, verbose=verbose, python_path=python_path)
+    cluster = connect(checked.address, num_cpus=num_cpus, verbose=verbose, python_path=python_path)
     store: Store | None = None
-    run_id = new_run_id(submitted_at)
+    run_id = point.run_id if point else new_run_id(submitted_at)
+    earlier_s = point.wall_s if point else 0.0
     records: list[TrialRecord] = []
     status = "failed"
     serve_started = False
     try:
-        check_fits(trials, cluster, suite_path)
-        serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose)
+        check_fits(todo, cluster.info, suite_path)
+        serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose) if todo else (0.0, None)
         serve_started = serve_start_s > 0
         store = Store(db_path)
-        store.begin_run(
-            run_id=run_id, suite=suite.name, description=suite.description, suite_path=suite_path,
-            spec_toml=suite_text, trials=len(trials), ray_address=cluster.address, cluster=cluster.info,
-            ray_start_s=cluster.ray_start_s, raylife_version=raylife.__version__, git_commit=git_commit(),
-            submitted_at=submitted_at, serve_start_s=serve_start_s,
-        )
-        observer.run_started(run_id, trials)
-        for trial in trials:
-            record = run_trial(trial, run_id, storage, observer, client_host)
+        if point:
+            store.resume_run(run_id, trials=len(trials))
+        else:
+            store.begin_run(
+                run_id=run_id, suite=suite.name, description=suite.description, suite_path=suite_path,
+                spec_toml=suite_text, trials=len(trials), ray_address=cluster.address, cluster=cluster.info,
+                ray_start_s=cluster.ray_start_s, raylife_version=raylife.__version__, git_commit=git_commit(),
+                submitted_at=submitted_at, serve_start_s=serve_start_s,
+            )
+        observer.run_started(run_id, todo)
+        for trial in todo:
+            record = run_trial(trial, run_id, checked.storage, observer, client_host)
             records.append(record)
-            store.write_trial(record, cluster.info)
+            store.write_trial(record, cluster.info, run_wall_s=earlier_s + time.perf_counter() - started,
+                              replaces=point.replaces(trial) if point else None)
         status = "failed" if any(r.status != "ok" for r in records) else "ok"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
-        wall_s = time.perf_counter() - started
+        wall_s = earlier_s + time.perf_counter() - started
         if store is not None:
             store.finish_run(run_id, status, wall_s, sum(r.status != "ok" for r in records))
             store.close()
@@ -172,5 +175,3 @@ def run_suite(
             _stop_serve()  # on an existing cluster, leave Serve as we found it; the embedded Ray goes away whole
         disconnect()
     return RunOutcome(run_id=run_id, records=records, wall_s=wall_s, cluster=cluster)
-
-

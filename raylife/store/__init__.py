@@ -1,5 +1,5 @@
 """Results storage in DuckDB."""
 
-from raylife.store.db import DEFAULT_DB, Store, check_writable, new_run_id
+from raylife.store.db import DEFAULT_DB, Store, check_results_file, new_run_id
 
-__all__ = ["DEFAULT_DB", "Store", "check_writable", "new_run_id"]
+__all__ = ["DEFAULT_DB", "Store", "check_results_file", "new_run_id"]

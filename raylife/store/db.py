@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +19,17 @@ from raylife.records import TrialRecord, utcnow
 from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, VIEWS
 
 DEFAULT_DB = "raylife.duckdb"
-READ_ONLY_STATEMENTS = {"SELECT", "EXPLAIN"}
+# Reading results needs nothing outside the file: DuckDB itself refuses file and network access, extension
+# installs and loads, and configuration changes (locked), whatever SQL a user passes to `raylife query`.
+READ_CONFIG = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+_EXPLAIN = re.compile(r"^\s*explain\s+(analy[sz]e\s+)?", re.IGNORECASE)
+_PIVOT = re.compile(r"^\s*(un)?pivot\b", re.IGNORECASE)
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -45,9 +56,7 @@ def _translate(exc: Exception, path: Path) -> StoreError:
     return StoreError(f"cannot open the database: {text.splitlines()[0]}", where=str(path))
 
 
-def check_writable(path: str | Path) -> None:
-    """Fail early, and without creating anything, when the database cannot be written."""
-    path = Path(path)
+def _check_location(path: Path) -> None:
     if path.is_dir():
         raise StoreError("the database path is a directory", where=str(path), hint="give a file path, e.g. results.duckdb")
     parent = path.parent if str(path.parent) else Path(".")
@@ -55,19 +64,62 @@ def check_writable(path: str | Path) -> None:
         raise StoreError(
             f"the directory {parent} does not exist", where=str(path), hint=f"create it (mkdir -p {parent}) or choose another --db"
         )
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise StoreError("the database file is not writable", where=str(path), hint="fix its permissions or choose another --db")
-        try:
-            duckdb.connect(str(path)).close()
-        except duckdb.Error as exc:
-            raise _translate(exc, path) from None
-    elif not os.access(parent, os.W_OK):
-        raise StoreError(
-            f"cannot create the database: directory {parent} is not writable",
-            where=str(path),
-            hint="choose a writable path with --db",
+
+
+def _open_read_only(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read connection: replays a leftover WAL in memory only, never into the file; no outside access."""
+    try:
+        return duckdb.connect(str(path), read_only=True, config=READ_CONFIG)
+    except duckdb.Error as exc:
+        raise _translate(exc, path) from None
+
+
+def _schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """raylife's schema version, None for a file raylife did not make; 0 for an empty database."""
+    tables = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    if not tables:
+        return 0
+    if "meta" not in tables:
+        return None
+    row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else None
+
+
+def _version_problem(version: int | None, path: Path) -> StoreError | None:
+    if version is None:
+        return StoreError(
+            "not a raylife results file: it holds tables raylife did not create", where=str(path),
+            hint="pass --db with a new path (or an existing raylife results file); raylife never adds its tables to another tool's database",
         )
+    if version > SCHEMA_VERSION:
+        return StoreError(
+            f"the results file has schema version {version}, newer than this raylife's {SCHEMA_VERSION}", where=str(path),
+            hint="upgrade raylife (pip install -U raylife, or git pull && make install) to write to it, or pass --db with another file",
+        )
+    return None
+
+
+def check_results_file(path: str | Path) -> None:
+    """Everything about the results file that can fail, checked before Ray starts and without writing:
+    its folder exists and is writable, and an existing file is a raylife results file (or empty) of a schema
+    this raylife can write. A leftover write-ahead log stays as it is (read-only opens never fold it in)."""
+    path = Path(path)
+    _check_location(path)
+    if not path.exists():
+        if not os.access(path.parent if str(path.parent) else Path("."), os.W_OK):
+            raise StoreError(f"cannot create the database: directory {path.parent} is not writable", where=str(path),
+                             hint="choose a writable path with --db")
+        return
+    if not os.access(path, os.W_OK):
+        raise StoreError("the database file is not writable", where=str(path), hint="fix its permissions or choose another --db")
+    con = _open_read_only(path)
+    try:
+        problem = _version_problem(_schema_version(con), path)
+    finally:
+        con.close()
+    if problem is not None:
+        raise problem
 
 
 class Store:
@@ -76,48 +128,40 @@ class Store:
     def __init__(self, path: str | Path = DEFAULT_DB, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        _check_location(self.path)
         if read_only and not self.path.exists():
             raise StoreError(
                 "no results database here yet", where=str(self.path), hint="run `raylife submit SUITE` first, or pass --db"
             )
-        if not read_only:
-            check_writable(self.path)
+        if read_only:
+            self.con = _open_read_only(self.path)
+            self._check_version()
+            return
         try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only)
+            self.con = duckdb.connect(str(self.path))
         except duckdb.Error as exc:
             raise _translate(exc, self.path) from None
-        if read_only:
-            self._check_version()
-        else:
+        try:
             self._migrate()
+        except BaseException:
+            self.con.close()
+            raise
 
     # -- schema ---------------------------------------------------------------------------------
-    def _version(self) -> int | None:
-        # Look the table up rather than catching the error: a failed statement aborts the transaction.
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta' AND table_schema = 'main'"
-        ).fetchone()[0]
-        if not exists:
-            return None
-        row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else None
-
     def _check_version(self) -> None:
-        version = self._version()
-        if version is None:
-            raise StoreError("not a raylife results database (no schema_version)", where=str(self.path))
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"the database has schema version {version}, newer than this raylife's {SCHEMA_VERSION}",
-                where=str(self.path),
-                hint="upgrade raylife",
-            )
+        version = _schema_version(self.con)
+        problem = _version_problem(None if version == 0 else version, self.path)
+        if problem is not None:
+            self.con.close()
+            raise problem
 
     def _migrate(self) -> None:
         with self.transaction():
-            version = self._version()
-            if version is not None and version > SCHEMA_VERSION:
-                self._check_version()
+            version = _schema_version(self.con)
+            problem = _version_problem(version, self.path)
+            if problem is not None:
+                raise problem  # the transaction rolls back: nothing is added to a file raylife does not own
+            version = version or None  # 0: an empty file, created below like a new one
             self.con.execute(TABLES)
             for target, sql in MIGRATIONS:
                 if version is not None and version < target:
@@ -179,11 +223,38 @@ class Store:
                 [status, utcnow(), wall_s, failed_trials, run_id],
             )
 
-    def write_trial(self, record: TrialRecord, cluster: dict[str, Any]) -> None:
-        """Everything one trial measured, in one transaction: all of it lands or none of it."""
+    def resume_run(self, run_id: str, trials: int) -> None:
+        """Mark a stored run as running again (``submit --resume``)."""
+        with self.transaction():
+            self.con.execute(
+                "UPDATE runs SET status = 'running', finished_at = NULL, trials = ?, resumes = coalesce(resumes, 0) + 1 "
+                "WHERE run_id = ?", [trials, run_id],
+            )
+
+    def stored_trials(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """The run's stored trials by name: trial_id and status."""
+        rows = self.rows("SELECT name, trial_id, status FROM trials WHERE run_id = ?", [run_id])
+        return {r["name"]: r for r in rows}
+
+    TRIAL_TABLES = ("latencies", "epochs", "measurements", "environments", "trials")
+
+    def write_trial(
+        self, record: TrialRecord, cluster: dict[str, Any], *, run_wall_s: float | None = None, replaces: str | None = None
+    ) -> None:
+        """Everything one trial measured, in one transaction: all of it lands or none of it.
+
+        ``run_wall_s`` updates the run's wall time with it, so a driver killed later leaves a run whose time is
+        right up to its last stored trial; ``replaces`` is a stored (failed) trial of the same run that a
+        resumed run ran again: it goes in the same transaction, so nothing is lost or doubled.
+        """
         t = record.trial
         wall_s = (record.finished_at - record.started_at).total_seconds() if record.finished_at else None
         with self.transaction():
+            if replaces is not None:
+                for table in self.TRIAL_TABLES:
+                    self.con.execute(f"DELETE FROM {table} WHERE trial_id = ?", [replaces])
+            if run_wall_s is not None:
+                self.con.execute("UPDATE runs SET wall_s = ? WHERE run_id = ?", [run_wall_s, record.run_id])
             self.con.execute(
                 "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [record.trial_id, record.run_id, t.index, t.name, t.workload, t.model, t.framework, t.dataset_label,
@@ -262,6 +333,8 @@ class Store:
 
     def resolve_run(self, ref: str) -> str:
         """A run id from ``last``, a full id, or a unique prefix."""
+        if not ref.strip():
+            raise StoreError("no run given (an empty run id)", hint="give a run id, a unique prefix of one, or 'last'")
         if ref == "last":
             found = self.rows("SELECT run_id FROM runs ORDER BY submitted_at DESC LIMIT 1")
         else:
@@ -279,19 +352,38 @@ class Store:
     def lifecycle(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM lifecycle WHERE run_id = ? ORDER BY trial_id", [run_id])
 
+    def _check_read_only(self, statement: Any) -> None:
+        """SELECT, PIVOT, or EXPLAIN [ANALYZE] of one of them; anything else is refused before it runs.
+        (DuckDB's locked read configuration is the second wall: see READ_CONFIG.)"""
+        kind, text = statement.type.name, statement.query
+        explained = _EXPLAIN.match(text)
+        if kind == "EXPLAIN" and explained:
+            inner = self.con.extract_statements(text[explained.end():])
+            if len(inner) == 1 and self._readable(inner[0].type.name, inner[0].query):
+                return
+            kind = f"EXPLAIN of a {inner[0].type.name if inner else 'non-query'}"
+        elif self._readable(kind, text):
+            return
+        raise StoreError(
+            f"refused: raylife query is read-only and this is a {kind} statement",
+            hint="use SELECT, PIVOT or EXPLAIN; to change the data, open the file with a DuckDB client",
+        )
+
+    @staticmethod
+    def _readable(kind: str, text: str) -> bool:
+        # DuckDB reports PIVOT as MULTI (it expands to several statements); only a PIVOT is let through.
+        return kind == "SELECT" or (kind == "MULTI" and _PIVOT.match(text) is not None)
+
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run read-only SQL; any statement that could write is refused before it runs."""
         try:
             statements = self.con.extract_statements(sql)
         except duckdb.Error as exc:
             raise StoreError(f"invalid SQL: {str(exc).splitlines()[0]}", hint="check the query") from None
+        if not statements:
+            raise StoreError("no SQL statement given", hint='pass a query, e.g. "select * from lifecycle"')
         for statement in statements:
-            kind = statement.type.name
-            if kind not in READ_ONLY_STATEMENTS:
-                raise StoreError(
-                    f"refused: raylife query is read-only and this is a {kind} statement",
-                    hint="use SELECT (or EXPLAIN); to change the data, open the file with a DuckDB client",
-                )
+            self._check_read_only(statement)
         try:
             cursor = self.con.execute(sql)
             columns = [d[0] for d in cursor.description] if cursor.description else []

@@ -5,7 +5,7 @@ Bump SCHEMA_VERSION and append to MIGRATIONS for every change to the tables; vie
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS runs (
     wall_s DOUBLE,
     serve_start_s DOUBLE,        -- serve.start, when the suite deploys (0: Serve was already running)
     raylife_version VARCHAR,
-    git_commit VARCHAR
+    git_commit VARCHAR,
+    resumes INTEGER DEFAULT 0    -- how often `submit --resume` continued the run
 );
 
 CREATE TABLE IF NOT EXISTS trials (
@@ -114,6 +115,7 @@ CREATE TABLE IF NOT EXISTS latencies (
 # New tables need no entry: TABLES creates them if missing.
 MIGRATIONS: list[tuple[int, str]] = [
     (2, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS serve_start_s DOUBLE"),
+    (3, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS resumes INTEGER DEFAULT 0"),
 ]
 
 
@@ -231,3 +233,18 @@ SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd
        l.rollout_update_s * r.serve_usd_per_s AS rollout_usd
 FROM rates r JOIN lifecycle l USING (trial_id);
 """
+
+
+def _names(sql: str, kind: str) -> list[str]:
+    import re
+
+    return re.findall(rf"CREATE (?:OR REPLACE )?{kind} (?:IF NOT EXISTS )?(\w+)", sql)
+
+
+def table_names() -> list[str]:
+    """The tables, read from the DDL above (so help texts cannot drift from the schema)."""
+    return _names(TABLES, "TABLE")
+
+
+def view_names() -> list[str]:
+    return _names(VIEWS, "VIEW")

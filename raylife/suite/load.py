@@ -73,8 +73,11 @@ def _translate(exc: ValidationError, raw: dict[str, Any], text: str, source: str
             hint=f"add `{key} = ...` there",
         )
     value = _raw_value(raw, loc)
+    message = error["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if isinstance(value, dict) and _fields_at(loc):  # a rule across a section's keys, e.g. requests xor duration_s
+        return SuiteError(f"{_section(loc)} is invalid: {message}{suffix}", where=where, hint="change the section in the suite")
     return SuiteError(
-        f"{_dotted(raw, loc)} = {_show(value)} is invalid: {error['msg']}{suffix}",
+        f"{_dotted(raw, loc)} = {_show(value)} is invalid: {message}{suffix}",
         where=where,
         hint="change the value in the suite",
     )

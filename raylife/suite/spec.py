@@ -9,25 +9,43 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
+
+# Seeds feed numpy and scikit-learn's splitters, which take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+DAY_S = 86_400.0
 
 
 def _as_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
 
 
-# One value or a list of values; a list is a matrix axis. Always a non-empty list after validation.
-Axis = Annotated[list[T], BeforeValidator(_as_list), Field(min_length=1)]
+def _distinct(value: list[Any]) -> list[Any]:
+    # Two equal values in an axis would plan two trials with one name (and measure the same thing twice).
+    seen: list[Any] = []
+    for item in value:
+        if item in seen:
+            raise ValueError(f"{item!r} is listed twice; each value of a list must differ")
+        seen.append(item)
+    return value
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveFloat = Annotated[float, Field(gt=0)]
+
+# One value or a list of distinct values; a list is a matrix axis. Always a non-empty list after validation.
+Axis = Annotated[list[T], BeforeValidator(_as_list), Field(min_length=1), AfterValidator(_distinct)]
+Distinct = Annotated[list[T], Field(min_length=1), AfterValidator(_distinct)]
+
+# Upper bounds keep numbers sane: past them a value is a typo (epochs = 10**15), not an experiment.
+Seconds = Annotated[float, Field(gt=0, le=DAY_S)]
+SmallCount = Annotated[int, Field(ge=1, le=4096)]  # workers, replicas, clients
+BatchSize = Annotated[int, Field(ge=1, le=1_048_576)]
+Epochs = Annotated[int, Field(ge=1, le=10_000)]
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `learning_rate = inf` or `nan` is refused, not trained with.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class DataSpec(StrictModel):
@@ -57,19 +75,12 @@ class ModelSpec(StrictModel):
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    frameworks: Axis[str] | None = None
+    frameworks: Axis[Annotated[str, Field(min_length=1)]] | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="builder keyword arguments, e.g. width")
     builders: dict[str, str] | None = Field(default=None, description="your own model: framework → 'module:function'")
     workload: str | None = None
     data: DataSpec | None = None
     train: dict[str, Any] = Field(default_factory=dict, description="[train] keys that differ for this model")
-
-    @field_validator("frameworks")
-    @classmethod
-    def _distinct(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and len(set(value)) != len(value):
-            raise ValueError(f"frameworks are listed twice: {value}")
-        return value
 
     def framework_names(self, available: list[str]) -> list[str]:
         """The frameworks to train in: as listed, else every one the model has a builder for."""
@@ -83,15 +94,15 @@ class ModelSpec(StrictModel):
 class TrainSpec(StrictModel):
     """Training through Ray Train. ``batch_size`` is global: split evenly over the workers."""
 
-    epochs: Axis[PositiveInt] = Field(default_factory=lambda: [5])
-    batch_size: Axis[PositiveInt] = Field(default_factory=lambda: [64])
-    learning_rate: Axis[PositiveFloat] = Field(default_factory=lambda: [1e-3])
-    num_workers: Axis[PositiveInt] = Field(default_factory=lambda: [1])
-    cpus_per_worker: Axis[PositiveFloat] = Field(default_factory=lambda: [1.0])
+    epochs: Axis[Epochs] = Field(default_factory=lambda: [5])
+    batch_size: Axis[BatchSize] = Field(default_factory=lambda: [64])
+    learning_rate: Axis[Annotated[float, Field(gt=0, le=10)]] = Field(default_factory=lambda: [1e-3])
+    num_workers: Axis[SmallCount] = Field(default_factory=lambda: [1])
+    cpus_per_worker: Axis[Annotated[float, Field(gt=0, le=1024)]] = Field(default_factory=lambda: [1.0])
     device: Axis[Literal["cpu", "gpu"]] = Field(default_factory=lambda: ["cpu"])
     target_accuracy: float | None = Field(default=None, gt=0, le=1)
-    retrain_epochs: NonNegativeInt = Field(default=1, description="0 skips the retrain stage")
-    timeout_s: PositiveFloat = Field(default=1800, description="a training run that takes longer fails")
+    retrain_epochs: Annotated[int, Field(ge=0, le=10_000)] = Field(default=1, description="0 skips the retrain stage")
+    timeout_s: Annotated[float, Field(gt=0, le=7 * DAY_S)] = Field(default=1800, description="a training run that takes longer fails")
 
 
 class PersistSpec(StrictModel):
@@ -101,12 +112,15 @@ class PersistSpec(StrictModel):
     e.g. ``formats = { torch = ["native", "onnx"], tensorflow = ["native", "savedmodel"] }``.
     """
 
-    formats: list[str] | dict[str, list[str]] = Field(default_factory=lambda: ["native"])
+    formats: Distinct[str] | dict[str, Distinct[str]] = Field(default_factory=lambda: ["native"])
 
     def formats_for(self, framework: str) -> list[str]:
         if isinstance(self.formats, dict):
             return list(self.formats.get(framework, ["native"]))
         return list(self.formats)
+
+
+DEFAULT_REQUESTS = 200
 
 
 class ServeSpec(StrictModel):
@@ -117,28 +131,30 @@ class ServeSpec(StrictModel):
     """
 
     format: str = Field(default="native", description="storage format the replicas load")
-    replicas: PositiveInt = 1
-    cpus_per_replica: PositiveFloat = 0.5
-    max_batch_size: PositiveInt = Field(default=1, description="1 = no server-side batching")
-    batch_wait_timeout_s: Annotated[float, Field(ge=0)] = 0.005
-    max_ongoing_requests: PositiveInt = 32
-    batch_sizes: list[PositiveInt] = Field(default_factory=lambda: [1, 8, 32], min_length=1)
-    concurrency: list[PositiveInt] = Field(default_factory=lambda: [1, 4], min_length=1)
-    requests: PositiveInt | None = Field(default=200, description="measured requests per batch size x concurrency")
-    duration_s: PositiveFloat | None = Field(default=None, description="instead of a request count")
-    warmup_requests: NonNegativeInt = 20
-    paths: list[Literal["http", "handle"]] = Field(default_factory=lambda: ["http"], min_length=1)
-    host: str = "127.0.0.1"
+    replicas: SmallCount = 1
+    cpus_per_replica: Annotated[float, Field(gt=0, le=1024)] = 0.5
+    max_batch_size: Annotated[int, Field(ge=1, le=65_536)] = Field(default=1, description="1 = no server-side batching")
+    batch_wait_timeout_s: Annotated[float, Field(ge=0, le=60)] = 0.005
+    max_ongoing_requests: Annotated[int, Field(ge=1, le=100_000)] = 32
+    batch_sizes: Distinct[Annotated[int, Field(ge=1, le=65_536)]] = Field(default_factory=lambda: [1, 8, 32])
+    concurrency: Distinct[SmallCount] = Field(default_factory=lambda: [1, 4])
+    requests: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
+        default=None, description="measured requests per batch size x concurrency (default 200)")
+    duration_s: Seconds | None = Field(default=None, description="instead of a request count")
+    warmup_requests: Annotated[int, Field(ge=0, le=1_000_000)] = 20
+    paths: Distinct[Literal["http", "handle"]] = Field(default_factory=lambda: ["http"])
+    host: str = Field(default="127.0.0.1", min_length=1)
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
-    request_timeout_s: PositiveFloat = 30
-    ready_timeout_s: PositiveFloat = 180
+    request_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30
+    ready_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 180
 
-    @field_validator("batch_sizes", "concurrency")
-    @classmethod
-    def _distinct(cls, value: list[int]) -> list[int]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"values are listed twice: {value}")
-        return value
+    @model_validator(mode="after")
+    def _requests_or_duration(self) -> ServeSpec:
+        if self.requests is not None and self.duration_s is not None:
+            raise ValueError("give requests or duration_s, not both: each serve cell stops at one of them")
+        if self.requests is None and self.duration_s is None:
+            object.__setattr__(self, "requests", DEFAULT_REQUESTS)  # frozen model: set once, while validating
+        return self
 
 
 class UpdateSpec(StrictModel):
@@ -148,18 +164,16 @@ class UpdateSpec(StrictModel):
     deploys a new version that Serve replaces replica by replica.
     """
 
-    strategies: list[Literal["reconfigure", "rollout"]] = Field(
-        default_factory=lambda: ["reconfigure", "rollout"], min_length=1
-    )
-    rate_rps: PositiveFloat = 20
-    batch_size: PositiveInt = 1
-    before_s: PositiveFloat = Field(default=2.0, description="steady load before the update (the p99 baseline)")
-    settle_s: PositiveFloat = Field(default=1.0, description="only new answers for this long ends the update")
+    strategies: Distinct[Literal["reconfigure", "rollout"]] = Field(default_factory=lambda: ["reconfigure", "rollout"])
+    rate_rps: Annotated[float, Field(gt=0, le=100_000)] = 20
+    batch_size: Annotated[int, Field(ge=1, le=65_536)] = 1
+    before_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=2.0, description="steady load before the update (the p99 baseline)")
+    settle_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=1.0, description="only new answers for this long ends the update")
     max_surge_percent: Annotated[int, Field(ge=0, le=100)] = Field(
         default=0,
         description="Serve's extra replicas during a rollout; 0 (Serve's default) stops old replicas first",
     )
-    timeout_s: PositiveFloat = 120
+    timeout_s: Seconds = 120
 
 
 class CostSpec(StrictModel):
@@ -167,16 +181,16 @@ class CostSpec(StrictModel):
     the defaults are AWS on-demand list prices (us-east-1): m6i.large $0.096/h for 2 vCPUs, g5.xlarge (one A10G)
     $1.006/h. Put your own here."""
 
-    cpu_hour_usd: Annotated[float, Field(ge=0)] = 0.048
-    gpu_hour_usd: Annotated[float, Field(ge=0)] = 1.006
+    cpu_hour_usd: Annotated[float, Field(ge=0, le=10_000)] = 0.048
+    gpu_hour_usd: Annotated[float, Field(ge=0, le=10_000)] = 1.006
 
 
 class RunSpec(StrictModel):
     """Where artifacts go. On a multi-node cluster storage_path must be shared storage (NFS, or a URI
     such as s3://bucket/path), as Ray Train requires for checkpoints."""
 
-    storage_path: str = "./raylife-artifacts"
-    python_path: list[str] = Field(
+    storage_path: str = Field(default="./raylife-artifacts", min_length=1)
+    python_path: list[Annotated[str, Field(min_length=1)]] = Field(
         default_factory=list,
         description="folders (relative to the suite file) holding your own model modules; added to sys.path "
         "on the driver and to PYTHONPATH (or shipped, on a cluster) for workers and replicas",
@@ -187,7 +201,7 @@ class SuiteSpec(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     workload: str
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="data split, shuffling and initialisation")
     data: DataSpec = Field(default_factory=DataSpec)
     models: list[ModelSpec] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
-from raylife.errors import DataError, PlanError, close_matches
+from raylife.errors import DataError, PlanError, RaylifeError, close_matches
 from raylife.registry import import_object
+from raylife.workloads.options import Classes, Length, Samples, check_call_options
 
 # Fractions of the whole data set. "retrain" is a fresh slice the first training never sees,
 # used to fine-tune from the checkpoint; "test" is held out from both and scores every model.
@@ -108,20 +110,27 @@ class DataSource:
     synthetic: bool = False
 
     def facts(self, options: Mapping[str, Any]) -> DataFacts:
-        return _call(self.describe, self.name, options)
+        """Check the options, then describe the data; any failure to read it is one DataError."""
+        function = import_object(self.describe, what=f"data source '{self.name}'")
+        check_call_options(function, options, "data.options", skip=("path",))
+        return self._guarded(function, options)
 
     def dataset(self, options: Mapping[str, Any]) -> Dataset:
-        return _call(self.load, self.name, options)
+        return self._guarded(import_object(self.load, what=f"data source '{self.name}'"), options)
 
-
-def _call(target: str, name: str, options: Mapping[str, Any]) -> Any:
-    function = import_object(target, what=f"data source '{name}'")
-    try:
-        return function(**dict(options))
-    except TypeError as exc:
-        if "unexpected keyword argument" in str(exc):
-            raise DataError(f"data source '{name}' does not take that option: {exc}", hint="check data.options") from None
-        raise
+    def _guarded(self, function: Callable[..., Any], options: Mapping[str, Any]) -> Any:
+        try:
+            return function(**dict(options))
+        except RaylifeError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - parsers raise anything (ArrowInvalid, UnicodeError, pickle, zlib…)
+            reason = printable((str(exc).strip().splitlines() or [type(exc).__name__])[0])
+            path = options.get("path")
+            if path is not None:
+                raise DataError(f"cannot read {path} as {self.name}: {reason}", where="data.path",
+                                hint=f"check that the file is in {self.name} format, or set data.format") from None
+            raise DataError(f"cannot prepare data set '{self.name}': {reason}", where="data.options",
+                            hint="check the data set's options") from None
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,7 @@ class Workload:
     def facts(self, dataset: str | None, fmt: str | None, options: Mapping[str, Any]) -> DataFacts:
         source = self.source(dataset, fmt)
         if source is None:
+            check_call_options(self.random_facts, options, "data.options")
             return self.random_facts(**dict(options))
         return source.facts(options)
 
@@ -243,9 +253,8 @@ def random_facts_factory(
 ) -> Callable[..., DataFacts]:
     """``random_facts`` for a workload: options ``shape``, ``classes``, ``samples`` (and ``high`` for ids)."""
 
-    def facts(shape: list[int] | None = None, classes: int = classes, samples: int = 2048, high: int = 100) -> DataFacts:
-        if samples < 40:
-            raise DataError(f"random data needs at least 40 samples to split, got samples = {samples}")
+    def facts(shape: list[Length] | None = None, classes: Classes = classes, samples: Samples = 2048,
+              high: Annotated[int, Field(ge=2, le=10_000_000)] = 100) -> DataFacts:
         input_shape = tuple(int(v) for v in (shape or default_shape))
         return DataFacts(
             input_shape=input_shape, num_classes=int(classes), dtype=dtype, source=f"random {dtype} inputs {input_shape}",
@@ -253,6 +262,12 @@ def random_facts_factory(
         )
 
     return facts
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """A parser's message fit for one terminal line: a binary file's bytes quoted in it become '?'."""
+    clean = "".join(c if c.isprintable() and c != "\ufffd" else "?" for c in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def require(condition: bool, what: str, where: str, hint: str) -> None:

@@ -192,7 +192,7 @@ def test_query_formats(results_db):
 def test_query_refuses_writes(results_db):
     assert_user_error(
         invoke("query", "delete from runs", "--db", results_db),
-        "refused: raylife query is read-only and this is a DELETE statement; use SELECT (or EXPLAIN); "
+        "refused: raylife query is read-only and this is a DELETE statement; use SELECT, PIVOT or EXPLAIN; "
         "to change the data, open the file with a DuckDB client",
     )
     result = invoke("query", "select count(*) from runs", "--db", results_db, "-f", "csv")
@@ -238,6 +238,6 @@ def test_a_model_that_cannot_take_the_data(write_suite):
 def test_a_missing_data_path_fails_before_anything_runs(write_suite, db_path):
     path = write_suite('name = "t"\nworkload = "audio"\n[data]\nformat = "wavfolder"\npath = "clips"\n[[models]]\nname = "cnn"\n')
     result = invoke("submit", path, "--db", db_path)
-    assert_user_error(result, f"data path is not a directory: {path.parent}/clips (data.path) ({path}, data); "
+    assert_user_error(result, f"data path is not a directory: {path.parent}/clips ({path}, data.path); "
                               "wavfolder wants PATH/<class>/*.wav")
     assert not db_path.exists()

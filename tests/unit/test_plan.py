@@ -157,7 +157,7 @@ def test_a_missing_data_path_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(PlanError) as info:
         plan_trials(suite, "s.toml", base_dir=tmp_path)
     assert str(info.value) == (
-        f"data path does not exist: {tmp_path}/nope.csv (data.path) (s.toml, data); "
+        f"data path does not exist: {tmp_path}/nope.csv (s.toml, data.path); "
         "check the path (relative paths start at the suite file)"
     )
 
@@ -177,7 +177,7 @@ def test_user_builders_are_found_without_importing_them(tmp_path):
     assert trial.custom_model and trial.builder == "my_models:build" and trial.python_path == (str(tmp_path),)
     assert "my_models" not in __import__("sys").modules  # found, not imported (it would import its framework)
     for builders, expected in [
-        ('{ torch = "not_there:build" }', "cannot import builder module 'not_there' (no such module) (s.toml, models[0].builders.torch); "
+        ('{ torch = "not_there:build" }', "cannot find builder module 'not_there' (no module named 'not_there') (s.toml, models[0].builders.torch); "
                                           "check the name, install its package, or add its folder to run.python_path"),
         ('{ torch = "my_models:nope" }', f"module 'my_models' ({tmp_path}/my_models.py) defines no 'nope' "
                                          "(s.toml, models[0].builders.torch); check the name after ':'"),
@@ -205,3 +205,40 @@ def test_per_model_workload_data_and_train_overrides():
 def test_random_inputs_have_no_accuracy_target():
     [torch, _] = plan(MINIMAL_SUITE + '[data]\ndataset = "random"\noptions = { shape = [16, 16, 3] }\n[train]\ntarget_accuracy = 0.9\n')
     assert not torch.measures_quality and torch.target_accuracy is None and torch.synthetic_data
+
+
+def test_builders_are_found_without_running_any_code(tmp_path):
+    import sys
+
+    marker = tmp_path / "ran.txt"
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(f"open({str(marker)!r}, 'w').write('init ran')\n")
+    (pkg / "mod.py").write_text(
+        f"open({str(marker)!r}, 'w').write('module ran')\n"
+        "import torch\n"
+        "# def commented(input_shape, num_classes): the word is here only in a comment\n"
+        "if True:\n    def guarded(input_shape, num_classes, hidden: int = 4):\n        ...\n"
+        "aliased = guarded\n"
+    )
+    base = 'name = "t"\nworkload = "tabular"\n[run]\npython_path = ["."]\n[[models]]\nname = "mine"\n'
+
+    def plan(builders: str, options: str = ""):
+        return plan_trials(parse_suite(base + f"builders = {builders}\n" + options), "s.toml", base_dir=tmp_path)
+
+    assert plan('{ torch = "pkg.mod:guarded" }', "options = { hidden = 8 }\n")[0].builder == "pkg.mod:guarded"
+    assert plan('{ torch = "pkg.mod:aliased" }')[0].builder == "pkg.mod:aliased"
+    # A framework's class, behind a star import: accepted, and the framework is not imported on the driver.
+    assert plan('{ torch = "torch.nn:Linear" }')[0].builder == "torch.nn:Linear"
+    assert not marker.exists() and "pkg" not in sys.modules and "torch" not in sys.modules
+    with pytest.raises(PlanError, match=r"module 'pkg.mod' \(.*mod.py\) defines no 'commented'"):
+        plan('{ torch = "pkg.mod:commented" }')
+    with pytest.raises(PlanError, match=r"pkg.mod:guarded takes no option 'hiden' \(did you mean 'hidden'\?\); its options: hidden"):
+        plan('{ torch = "pkg.mod:guarded" }', "options = { hiden = 8 }\n")
+    with pytest.raises(PlanError, match=r"option hidden = \"x\": expected int"):
+        plan('{ torch = "pkg.mod:guarded" }', 'options = { hidden = "x" }\n')
+    with pytest.raises(PlanError, match=r"cannot find builder module 'pkg.nothere' \(no module named 'pkg.nothere'\)"):
+        plan('{ torch = "pkg.nothere:f" }')
+    with pytest.raises(PlanError, match=r"'pkg.mod' is a module, not a package"):
+        plan('{ torch = "pkg.mod.sub:f" }')
+    assert not marker.exists()

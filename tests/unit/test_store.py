@@ -12,7 +12,7 @@ import pytest
 from raylife.errors import StoreError
 from raylife.plan import plan_trials
 from raylife.records import TrialRecord, utcnow
-from raylife.store import Store, check_writable, new_run_id
+from raylife.store import Store, check_results_file, new_run_id
 from raylife.store.schema import SCHEMA_VERSION
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
@@ -117,21 +117,22 @@ def test_newer_schema_is_refused(db_path):
         Store(db_path, read_only=True)
 
 
-def test_check_writable_creates_nothing(tmp_path):
+def test_check_results_file_creates_nothing(tmp_path):
     with pytest.raises(StoreError, match="does not exist"):
-        check_writable(tmp_path / "missing" / "x.duckdb")
+        check_results_file(tmp_path / "missing" / "x.duckdb")
     with pytest.raises(StoreError, match="is a directory"):
-        check_writable(tmp_path)
-    check_writable(tmp_path / "new.duckdb")
+        check_results_file(tmp_path)
+    check_results_file(tmp_path / "new.duckdb")
     assert not (tmp_path / "new.duckdb").exists()
 
 
 def test_not_a_database(tmp_path):
     path = tmp_path / "text.duckdb"
     path.write_text("hello, not a database")
-    with pytest.raises(StoreError) as info:
-        Store(path)
-    assert "not a DuckDB database" in str(info.value) or "cannot open" in str(info.value)
+    for read_only in (False, True):
+        with pytest.raises(StoreError, match=r"^not a DuckDB database: .*not a valid DuckDB database file"):
+            Store(path, read_only=read_only)
+    assert path.read_text() == "hello, not a database"
 
 
 def test_run_ids_sort_by_time():

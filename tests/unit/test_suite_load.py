@@ -96,7 +96,7 @@ def test_missing_file_lists_nearby_suites(tmp_path):
 
 
 def test_duplicate_frameworks_rejected():
-    assert "frameworks are listed twice" in error_of(MINIMAL_SUITE + 'frameworks = ["torch", "torch"]\n')
+    assert "'torch' is listed twice" in error_of(MINIMAL_SUITE + 'frameworks = ["torch", "torch"]\n')
 
 
 def test_suite_name_must_be_a_plain_identifier():

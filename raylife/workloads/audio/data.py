@@ -13,20 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
+from raylife.workloads.options import Classes, ClipSeconds, Count, SampleRate, Samples, Seed
 from raylife.workloads.base import DataFacts, Dataset, require
 
 TONES = [320.0, 520.0, 840.0, 1250.0, 1900.0]
 WORDS = [(0, 2, 4), (4, 2, 0), (1, 3, 0), (0, 3, 1), (2, 4, 1), (1, 4, 2), (3, 0, 2), (2, 0, 3)]
 
 
-def describe_keywords(samples: int = 2400, sample_rate: int = 8000, duration_s: float = 1.0, classes: int = 8, seed: int = 5) -> DataFacts:
+def describe_keywords(samples: Samples = 2400, sample_rate: SampleRate = 8000, duration_s: ClipSeconds = 1.0,
+                      classes: Classes = 8, seed: Seed = 5) -> DataFacts:
     require(2 <= classes <= len(WORDS), f"classes = {classes}", "data.options.classes", f"use 2 to {len(WORDS)}")
     return DataFacts(input_shape=(int(sample_rate * duration_s),), num_classes=classes, dtype="float32", synthetic=True,
                      source=f"generated three-tone keywords ({samples} clips, {classes} classes, {sample_rate} Hz, seed {seed})",
                      model_args={"sample_rate": sample_rate})
 
 
-def load_keywords(samples: int = 2400, sample_rate: int = 8000, duration_s: float = 1.0, classes: int = 8, seed: int = 5) -> Dataset:
+def load_keywords(samples: Samples = 2400, sample_rate: SampleRate = 8000, duration_s: ClipSeconds = 1.0,
+                      classes: Classes = 8, seed: Seed = 5) -> Dataset:
     facts = describe_keywords(samples, sample_rate, duration_s, classes, seed)
     rng = np.random.default_rng(seed)
     length = facts.input_shape[0]
@@ -74,7 +77,8 @@ def read_wav(file: Path, sample_rate: int, length: int) -> np.ndarray:
     return out
 
 
-def describe_wavfolder(path: str, sample_rate: int = 8000, duration_s: float = 1.0, max_per_class: int | None = None) -> DataFacts:
+def describe_wavfolder(path: str, sample_rate: SampleRate = 8000, duration_s: ClipSeconds = 1.0,
+                       max_per_class: Count | None = None) -> DataFacts:
     folders = _classes(path)
     first = next(folders[0].glob("*.wav"))
     try:
@@ -86,7 +90,8 @@ def describe_wavfolder(path: str, sample_rate: int = 8000, duration_s: float = 1
                      model_args={"sample_rate": sample_rate})
 
 
-def load_wavfolder(path: str, sample_rate: int = 8000, duration_s: float = 1.0, max_per_class: int | None = None) -> Dataset:
+def load_wavfolder(path: str, sample_rate: SampleRate = 8000, duration_s: ClipSeconds = 1.0,
+                       max_per_class: Count | None = None) -> Dataset:
     facts = describe_wavfolder(path, sample_rate, duration_s, max_per_class)
     xs, ys = [], []
     for label, folder in enumerate(_classes(path)):

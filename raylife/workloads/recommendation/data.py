@@ -10,13 +10,20 @@ above ``threshold`` count as liked. User and item ids are mapped to contiguous i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
+from pydantic import Field
+
+from raylife.workloads.options import Column, Count, Seed
+
+Users = Annotated[int, Field(ge=1, le=10_000_000)]  # users, items, items per user
 from raylife.workloads.base import DataFacts, Dataset, require
 
 
-def describe_synthetic(users: int = 300, items: int = 200, per_user: int = 60, factors: int = 4, seed: int = 7) -> DataFacts:
+def describe_synthetic(users: Users = 300, items: Users = 200, per_user: Users = 60, factors: Annotated[int, Field(ge=1, le=1024)] = 4,
+                  seed: Seed = 7) -> DataFacts:
     require(per_user <= items, f"per_user = {per_user} is more than items = {items}", "data.options", "lower per_user")
     return DataFacts(
         input_shape=(2,), num_classes=2, dtype="int64", synthetic=True,
@@ -25,7 +32,8 @@ def describe_synthetic(users: int = 300, items: int = 200, per_user: int = 60, f
     )
 
 
-def load_synthetic(users: int = 300, items: int = 200, per_user: int = 60, factors: int = 4, seed: int = 7) -> Dataset:
+def load_synthetic(users: Users = 300, items: Users = 200, per_user: Users = 60, factors: Annotated[int, Field(ge=1, le=1024)] = 4,
+                  seed: Seed = 7) -> Dataset:
     facts = describe_synthetic(users, items, per_user, factors, seed)
     rng = np.random.default_rng(seed)
     user_vec, item_vec = rng.normal(size=(users, factors)), rng.normal(size=(items, factors))
@@ -59,8 +67,8 @@ def _ratings(path: str, user_column: str, item_column: str, rating_column: str, 
     return pairs, (ratings >= threshold).astype(np.int64), len(user_index), len(item_index)
 
 
-def describe_ratings(path: str, user_column: str = "userId", item_column: str = "movieId", rating_column: str = "rating",
-                     threshold: float = 4.0, max_rows: int | None = None) -> DataFacts:
+def describe_ratings(path: str, user_column: Column = "userId", item_column: Column = "movieId", rating_column: Column = "rating",
+                     threshold: float = 4.0, max_rows: Count | None = None) -> DataFacts:
     pairs, liked, users, items = _ratings(path, user_column, item_column, rating_column, threshold, max_rows)
     require(len(np.unique(liked)) == 2, f"every rating in {path} is on one side of threshold = {threshold}",
             "data.options.threshold", "choose a threshold between the lowest and highest rating")
@@ -69,8 +77,8 @@ def describe_ratings(path: str, user_column: str = "userId", item_column: str = 
                      model_args={"num_users": users, "num_items": items})
 
 
-def load_ratings(path: str, user_column: str = "userId", item_column: str = "movieId", rating_column: str = "rating",
-                 threshold: float = 4.0, max_rows: int | None = None) -> Dataset:
+def load_ratings(path: str, user_column: Column = "userId", item_column: Column = "movieId", rating_column: Column = "rating",
+                 threshold: float = 4.0, max_rows: Count | None = None) -> Dataset:
     facts = describe_ratings(path, user_column, item_column, rating_column, threshold, max_rows)
     pairs, liked, _, _ = _ratings(path, user_column, item_column, rating_column, threshold, max_rows)
     return Dataset(x=pairs, y=liked, facts=facts)

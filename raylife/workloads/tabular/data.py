@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from raylife.workloads.options import Column, Count
 from raylife.workloads.base import DataFacts, Dataset, require
 
 
@@ -129,17 +130,17 @@ def _load(kind: str, path: str, label_column: str, feature_columns: list[str] | 
     return Dataset(x=_standardise(x[keep]), y=y[keep], facts=facts)
 
 
-def describe_csv(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> DataFacts:
+def describe_csv(path: str, label_column: Column = "label", feature_columns: list[Column] | None = None, max_rows: Count | None = None) -> DataFacts:
     return _describe("csv", path, label_column, feature_columns, max_rows)
 
 
-def load_csv(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> Dataset:
+def load_csv(path: str, label_column: Column = "label", feature_columns: list[Column] | None = None, max_rows: Count | None = None) -> Dataset:
     return _load("csv", path, label_column, feature_columns, max_rows)
 
 
-def describe_parquet(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> DataFacts:
+def describe_parquet(path: str, label_column: Column = "label", feature_columns: list[Column] | None = None, max_rows: Count | None = None) -> DataFacts:
     return _describe("parquet", path, label_column, feature_columns, max_rows)
 
 
-def load_parquet(path: str, label_column: str = "label", feature_columns: list[str] | None = None, max_rows: int | None = None) -> Dataset:
+def load_parquet(path: str, label_column: Column = "label", feature_columns: list[Column] | None = None, max_rows: Count | None = None) -> Dataset:
     return _load("parquet", path, label_column, feature_columns, max_rows)

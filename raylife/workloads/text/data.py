@@ -11,9 +11,13 @@ On disk: ``textfolder`` (PATH/<class>/*.txt, e.g. aclImdb/train with classes = [
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
 
+from pydantic import Field
+
+from raylife.workloads.options import Column, Count, Length, Seed, Vocab
 from raylife.workloads.base import DataFacts, Dataset, require
 from raylife.workloads.text.tokenizer import WordTokenizer
 
@@ -54,7 +58,8 @@ def generate_sentiment(samples: int, seed: int) -> tuple[list[str], np.ndarray]:
     return texts, np.asarray(labels, dtype=np.int64)
 
 
-def describe_sentiment(samples: int = 4000, seq_len: int = 24, vocab_size: int = 256, seed: int = 11) -> DataFacts:
+def describe_sentiment(samples: Annotated[int, Field(ge=100, le=10_000_000)] = 4000, seq_len: Length = 24, vocab_size: Vocab = 256,
+                       seed: Seed = 11) -> DataFacts:
     require(samples >= 100, f"samples = {samples} is too few", "data.options.samples", "use 100 or more")
     return DataFacts(
         input_shape=(seq_len,), num_classes=2, dtype="int64", synthetic=True,
@@ -63,7 +68,8 @@ def describe_sentiment(samples: int = 4000, seq_len: int = 24, vocab_size: int =
     )
 
 
-def load_sentiment(samples: int = 4000, seq_len: int = 24, vocab_size: int = 256, seed: int = 11) -> Dataset:
+def load_sentiment(samples: Annotated[int, Field(ge=100, le=10_000_000)] = 4000, seq_len: Length = 24, vocab_size: Vocab = 256,
+                   seed: Seed = 11) -> Dataset:
     facts = describe_sentiment(samples, seq_len, vocab_size, seed)
     texts, labels = generate_sentiment(samples, seed)
     tokenizer = WordTokenizer.fit(texts, vocab_size)
@@ -85,16 +91,16 @@ def _text_classes(path: str, classes: list[str] | None) -> list[Path]:
     return folders
 
 
-def describe_textfolder(path: str, classes: list[str] | None = None, seq_len: int = 128, vocab_size: int = 5000,
-                        max_per_class: int | None = None) -> DataFacts:
+def describe_textfolder(path: str, classes: list[Column] | None = None, seq_len: Length = 128, vocab_size: Vocab = 5000,
+                        max_per_class: Count | None = None) -> DataFacts:
     folders = _text_classes(path, classes)
     return DataFacts(input_shape=(seq_len,), num_classes=len(folders), dtype="int64",
                      source=f"textfolder {path} (classes {', '.join(f.name for f in folders)})",
                      model_args={"vocab_size": vocab_size})
 
 
-def load_textfolder(path: str, classes: list[str] | None = None, seq_len: int = 128, vocab_size: int = 5000,
-                    max_per_class: int | None = None) -> Dataset:
+def load_textfolder(path: str, classes: list[Column] | None = None, seq_len: Length = 128, vocab_size: Vocab = 5000,
+                    max_per_class: Count | None = None) -> Dataset:
     facts = describe_textfolder(path, classes, seq_len, vocab_size, max_per_class)
     texts, labels = [], []
     for label, folder in enumerate(_text_classes(path, classes)):
@@ -117,8 +123,8 @@ def _csv_columns(path: str, text_column: str, label_column: str):  # noqa: ANN20
     return pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(include_columns=[text_column, label_column]))
 
 
-def describe_csv(path: str, text_column: str = "text", label_column: str = "label", seq_len: int = 128,
-                 vocab_size: int = 5000, max_rows: int | None = None) -> DataFacts:
+def describe_csv(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
+                 vocab_size: Vocab = 5000, max_rows: Count | None = None) -> DataFacts:
     table = _csv_columns(path, text_column, label_column)
     classes = sorted({str(v) for v in table.column(label_column).to_pylist()[:max_rows]})
     require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s)", "data.options.label_column",
@@ -127,8 +133,8 @@ def describe_csv(path: str, text_column: str = "text", label_column: str = "labe
                      source=f"csv {path} (text '{text_column}', label '{label_column}')", model_args={"vocab_size": vocab_size})
 
 
-def load_csv(path: str, text_column: str = "text", label_column: str = "label", seq_len: int = 128,
-             vocab_size: int = 5000, max_rows: int | None = None) -> Dataset:
+def load_csv(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
+             vocab_size: Vocab = 5000, max_rows: Count | None = None) -> Dataset:
     facts = describe_csv(path, text_column, label_column, seq_len, vocab_size, max_rows)
     table = _csv_columns(path, text_column, label_column)
     texts = [str(t) for t in table.column(text_column).to_pylist()[:max_rows]]

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Annotated, Literal
+
+from typing import Literal
 
 import numpy as np
 
+from pydantic import Field
+
+from raylife.workloads.options import Count
 from raylife.workloads.base import DataFacts, Dataset, require
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"}
@@ -38,14 +44,14 @@ def _channels(images: np.ndarray, channels: int) -> np.ndarray:
     raise ValueError(f"cannot turn {images.shape[-1]} channels into {channels}")
 
 
-def describe_digits(size: int = 8, channels: int = 1) -> DataFacts:
+def describe_digits(size: Annotated[int, Field(ge=8, le=512)] = 8, channels: Literal[1, 3] = 1) -> DataFacts:
     require(size >= 8, f"digits size = {size} is too small", "data.options.size", "use 8 (native) or larger")
     require(channels in (1, 3), f"digits channels = {channels}", "data.options.channels", "use 1 or 3")
     source = DIGITS_SOURCE + (f", resized to {size}x{size}" if size != 8 else "") + (", 3 channels" if channels == 3 else "")
     return DataFacts(input_shape=(size, size, channels), num_classes=10, dtype="float32", source=source)
 
 
-def load_digits(size: int = 8, channels: int = 1) -> Dataset:
+def load_digits(size: Annotated[int, Field(ge=8, le=512)] = 8, channels: Literal[1, 3] = 1) -> Dataset:
     from sklearn.datasets import load_digits as sk_load_digits
 
     facts = describe_digits(size, channels)
@@ -68,7 +74,8 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def describe_imagefolder(path: str, size: int = 32, channels: int = 3, max_per_class: int | None = None) -> DataFacts:
+def describe_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] = 32, channels: Literal[1, 3] = 3,
+                         max_per_class: Count | None = None) -> DataFacts:
     folders = _class_folders(path)
     for folder in folders:
         require(bool(_images_in(folder)), f"class folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})",
@@ -77,7 +84,8 @@ def describe_imagefolder(path: str, size: int = 32, channels: int = 3, max_per_c
                      source=f"imagefolder {path} ({len(folders)} classes, resized to {size}x{size})")
 
 
-def load_imagefolder(path: str, size: int = 32, channels: int = 3, max_per_class: int | None = None) -> Dataset:
+def load_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] = 32, channels: Literal[1, 3] = 3,
+                     max_per_class: Count | None = None) -> Dataset:
     from PIL import Image
 
     facts = describe_imagefolder(path, size, channels, max_per_class)
@@ -104,13 +112,13 @@ def _cifar_files(path: str) -> list[Path]:
     return found
 
 
-def describe_cifar10(path: str, max_samples: int | None = None) -> DataFacts:
+def describe_cifar10(path: str, max_samples: Count | None = None) -> DataFacts:
     files = _cifar_files(path)
     return DataFacts(input_shape=(32, 32, 3), num_classes=10, dtype="float32",
                      source=f"CIFAR-10 python batches in {path} ({', '.join(f.name for f in files)})")
 
 
-def load_cifar10(path: str, max_samples: int | None = None) -> Dataset:
+def load_cifar10(path: str, max_samples: Count | None = None) -> Dataset:
     facts = describe_cifar10(path, max_samples)
     xs, ys = [], []
     for file in _cifar_files(path):
