@@ -32,6 +32,11 @@ console = _console()
 err_console = _console(stderr=True)
 
 
+def one_line(text: str) -> str:
+    """Control characters a user's input carried into a message (a key named "a\rb") shown escaped: one line, always."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def user_errors(fn: F) -> F:
     """Turn a RaylifeError into one plain ``Error: …`` line on stderr and exit code 1.
 
@@ -43,7 +48,7 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except RaylifeError as exc:
-            typer.echo(f"Error: {exc}", err=True)
+            typer.echo(f"Error: {one_line(str(exc))}", err=True)
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

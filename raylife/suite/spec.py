@@ -44,8 +44,9 @@ Epochs = Annotated[int, Field(ge=1, le=10_000)]
 
 
 class StrictModel(BaseModel):
-    # allow_inf_nan=False: `learning_rate = inf` or `nan` is refused, not trained with.
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # allow_inf_nan=False: `learning_rate = inf` or `nan` is refused, not trained with. strict: TOML has real
+    # types, so `epochs = true` or `seed = "1"` is an error, not a silent 1.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class DataSpec(StrictModel):

@@ -112,7 +112,7 @@ class DataSource:
     def facts(self, options: Mapping[str, Any]) -> DataFacts:
         """Check the options, then describe the data; any failure to read it is one DataError."""
         function = import_object(self.describe, what=f"data source '{self.name}'")
-        check_call_options(function, options, "data.options", skip=("path",))
+        check_call_options(function, options, "data.options", skip=("path",) if self.needs_path else ())
         return self._guarded(function, options)
 
     def dataset(self, options: Mapping[str, Any]) -> Dataset:

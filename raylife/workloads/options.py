@@ -8,6 +8,7 @@ worker. Strict mode: TOML has real types, so the string "5" is not an integer.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import typing
@@ -55,6 +56,15 @@ def non_finite(value: Any) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=None)
+def _signature(function: Callable[..., Any]) -> tuple[tuple[str, ...], bool, dict[str, Any]]:
+    """Keyword parameters, whether it takes **kwargs, and resolved type hints (evaluating them is slow)."""
+    signature = inspect.signature(function)
+    names = tuple(n for n, p in signature.parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    return names, open_ended, typing.get_type_hints(function, include_extras=True)
+
+
 def check_call_options(
     function: Callable[..., Any], options: Mapping[str, Any], key: str, skip: tuple[str, ...] = ()
 ) -> None:
@@ -63,11 +73,8 @@ def check_call_options(
     ``key`` is where the options live in the suite (``data.options``); ``skip`` names parameters raylife
     fills itself (``path``).
     """
-    signature = inspect.signature(function)
-    hints = typing.get_type_hints(function, include_extras=True)
-    taken = [n for n, p in signature.parameters.items()
-             if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in skip]
-    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    names, open_ended, hints = _signature(function)
+    taken = [n for n in names if n not in skip]
     for name, value in options.items():
         if name in skip:
             continue
