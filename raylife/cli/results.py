@@ -9,6 +9,7 @@ from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console, user_errors
 from raylife.errors import StoreError
@@ -70,7 +71,7 @@ def show(
     if deployed is not None:
         console.print(deployed)
     for trial in dict.fromkeys(r["trial"] for r in latencies):
-        console.print(latency_table([r for r in latencies if r["trial"] == trial], title=f"latency · {trial}"))
+        console.print(latency_table([r for r in latencies if r["trial"] == trial], title=escape(f"latency · {trial}")))
     if metrics:
         console.print(metrics_table(measured, title="measurements"))
 

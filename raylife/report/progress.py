@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from raylife.plan import Trial
@@ -37,7 +38,7 @@ class RichProgress:
 
     def trial_started(self, trial: Trial) -> None:
         self.tasks[trial.index] = self.progress.add_task(
-            trial.name, total=len(trial.stages), stage="", detail=""
+            escape(trial.name), total=len(trial.stages), stage="", detail=""
         )
 
     def stage_started(self, trial: Trial, stage: str) -> None:
@@ -55,7 +56,7 @@ class RichProgress:
         if record.status == "ok":
             accuracy = record.value("evaluate", "accuracy")
             self.console.print(
-                f"[green]✓[/] {record.trial.name}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
+                f"[green]✓[/] {escape(record.trial.name)}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
             )
         else:
-            self.console.print(f"[red]✗ {record.trial.name}  failed after {fmt.seconds(wall)}: {record.error}[/]")
+            self.console.print(f"[red]✗ {escape(record.trial.name)}  failed after {fmt.seconds(wall)}: {escape(record.error or '')}[/]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -14,7 +15,8 @@ from raylife.report import format as fmt
 
 def variant(trial_name: str, framework: str, num_workers: int) -> str:
     """The trial name without the parts that have their own columns (model plus varying axes)."""
-    return trial_name.replace(f"/{framework}/w{num_workers}", "")
+    # Escaped: a name carries model options in brackets ("mlp[depth=1]"), which Rich would take for markup.
+    return escape(trial_name.replace(f"/{framework}/w{num_workers}", ""))
 
 
 def plan_table(trials: list[Trial], title: str | None = None) -> Table:
@@ -60,7 +62,7 @@ SUMMARY_COLUMNS = (
 def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """One row per trial from the ``lifecycle`` view; failed trials in red with their one-line error."""
     labels = [variant(r["trial"], r["framework"], r["num_workers"]) for r in rows]
-    failures = [f"✗ {r['trial']}: {r['error'] or 'unknown error'}" for r in rows if r["status"] != "ok"]
+    failures = [escape(f"✗ {r['trial']}: {r['error'] or 'unknown error'}") for r in rows if r["status"] != "ok"]
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
         caption=Text("\n".join(failures), style="red") if failures else None, caption_justify="left",
@@ -116,7 +118,7 @@ def deployment_table(rows: list[dict[str, Any]], title: str | None = None) -> Ta
         table.add_column(name, justify="left" if name == "trial" else "right", no_wrap=True)
     for r in deployed:
         table.add_row(
-            r["trial"], fmt.seconds(r["deploy_ready_s"]), fmt.milliseconds(r["first_request_ms"]),
+            escape(r["trial"]), fmt.seconds(r["deploy_ready_s"]), fmt.milliseconds(r["first_request_ms"]),
             _p50_p99(r["p50_ms_small"], r["p99_ms_small"]), _p50_p99(r["p50_ms_large"], r["p99_ms_large"]),
             "–" if fmt.missing(r["peak_samples_per_s"]) else f"{r['peak_samples_per_s']:.0f}",
             fmt.ratio(r["served_accuracy"]),
@@ -171,7 +173,7 @@ def metrics_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
         table.add_column(column, justify="right" if column == "value" else "left")
     for r in rows:
         labels = r["labels"] if r["labels"] not in (None, "{}") else ""
-        table.add_row(r["trial"], r["stage"], r["metric"], fmt.number(r["value"]), r["unit"], labels)
+        table.add_row(escape(r["trial"]), r["stage"], r["metric"], fmt.number(r["value"]), r["unit"], escape(labels))
     return table
 
 

@@ -102,7 +102,6 @@ def run_trial(
     finally:
         ctx.close()
         record.finished_at = utcnow()
-    observer.trial_finished(record)
     return record
 
 
@@ -162,6 +161,7 @@ def run_suite(
             records.append(record)
             store.write_trial(record, cluster.info, run_wall_s=earlier_s + time.perf_counter() - started,
                               replaces=point.replaces(trial) if point else None)
+            observer.trial_finished(record)  # after the commit: what the user is told is finished is stored
         status = "failed" if any(r.status != "ok" for r in records) else "ok"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -61,3 +61,24 @@ def test_formatters():
     assert fmt.size(512) == "512 B"
     assert fmt.number(156424.0) == "156424"
     assert fmt.number(None) == "–"
+
+
+def test_model_options_in_names_are_shown_not_taken_for_markup():
+    trials = plan_trials(parse_suite(MINIMAL_SUITE + 'frameworks = "torch"\noptions = { width = 8 }\n'))
+    assert trials[0].name == "cnn_small[width=8]/torch/w1"
+    assert "cnn_small[width=8]" in render(plan_table(trials, title="t"))
+    failed = lifecycle_row(trial="cnn_small[width=8]/torch/w1", status="failed", error="boom [bold]x[/bold]")
+    text = render(summary_table([failed]))
+    assert "cnn_small[width=8]" in text and "boom [bold]x[/bold]" in text
+
+
+def test_progress_lines_keep_brackets():
+    from raylife.records import TrialRecord, utcnow
+    from raylife.report.progress import RichProgress
+
+    console = Console(width=200, record=True, color_system=None, file=open("/dev/null", "w"))
+    [trial] = plan_trials(parse_suite(MINIMAL_SUITE + 'frameworks = "torch"\noptions = { width = 8 }\n'))
+    progress = RichProgress(console)
+    progress.trial_started(trial)
+    progress.trial_finished(TrialRecord(run_id="r", trial=trial, status="failed", error="E [x]", finished_at=utcnow()))
+    assert "✗ cnn_small[width=8]/torch/w1  failed after" in console.export_text() and "E [x]" in console.export_text()
