@@ -62,7 +62,7 @@ SUMMARY_COLUMNS = (
 def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """One row per trial from the ``lifecycle`` view; failed trials in red with their one-line error."""
     labels = [variant(r["trial"], r["framework"], r["num_workers"]) for r in rows]
-    failures = [escape(f"✗ {r['trial']}: {r['error'] or 'unknown error'}") for r in rows if r["status"] != "ok"]
+    failures = [f"✗ {r['trial']}: {r['error'] or 'unknown error'}" for r in rows if r["status"] != "ok"]
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
         caption=Text("\n".join(failures), style="red") if failures else None, caption_justify="left",

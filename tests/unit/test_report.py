@@ -81,4 +81,5 @@ def test_progress_lines_keep_brackets():
     progress = RichProgress(console)
     progress.trial_started(trial)
     progress.trial_finished(TrialRecord(run_id="r", trial=trial, status="failed", error="E [x]", finished_at=utcnow()))
-    assert "✗ cnn_small[width=8]/torch/w1  failed after" in console.export_text() and "E [x]" in console.export_text()
+    text = console.export_text()
+    assert "✗ cnn_small[width=8]/torch/w1  failed after" in text and "E [x]" in text
