@@ -58,6 +58,7 @@ def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_clus
         frameworks = ["torch"]
         [train]
         num_workers = 3
+        batch_size = 96
     """)
     db = tmp_path / "big.duckdb"
     result = submit(suite, db, tmp_path / "s", "--address", two_node_cluster.address, timeout=120)

@@ -1,0 +1,169 @@
+"""The one catalogue of metrics: every number raylife stores, with its unit, the stage that records it, and what it means.
+
+``TrialRecord.add`` refuses a metric that is not here or comes with another unit, so a new metric is added here
+first; the ``lifecycle`` view's columns are built from ``LIFECYCLE_COLUMNS`` below (each names a catalogued metric),
+and ``raylife metrics`` prints the catalogue. No heavy imports: the CLI and the store read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEVELOP = ("train", "retrain")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    unit: str
+    stages: tuple[str, ...]
+    meaning: str
+
+
+def _m(name: str, unit: str, stages: str | tuple[str, ...], meaning: str) -> Metric:
+    return Metric(name, unit, (stages,) if isinstance(stages, str) else stages, meaning)
+
+
+def _fit(prefix: str, stage: str) -> list[Metric]:
+    """The breakdown of one Ray Train fit: train_* in the train stage, retrain_* in the retrain stage."""
+    return [
+        _m(f"{prefix}_wall_s", "s", stage, "the Ray Train fit() call, start to return"),
+        _m(f"{prefix}_setup_s", "s", stage, "fit() call to the first training step (= worker start + loop setup)"),
+        _m(f"{prefix}_worker_start_s", "s", stage, "fit() call until the training loop runs on every worker"),
+        _m(f"{prefix}_loop_setup_s", "s", stage, "loop entry to first step: data, model, process group"),
+        _m(f"{prefix}_compute_s", "s", stage, "the training steps of every epoch (validation excluded)"),
+        _m(f"{prefix}_teardown_s", "s", stage, "last worker leaving its loop until fit() returns"),
+        _m(f"{prefix}_samples_per_s", "samples/s", stage, "training samples per second of compute"),
+        _m(f"{prefix}_peak_rss_mb", "MiB", stage, "largest resident memory of any training worker (sampled every 50 ms)"),
+        _m(f"{prefix}_replicas", "count", stage, "data-parallel replicas as the framework itself counts them"),
+        _m(f"{prefix}_nodes", "count", stage, "distinct nodes the training workers ran on"),
+    ]
+
+
+CATALOGUE: tuple[Metric, ...] = (
+    # run and trial bookkeeping: where the time went
+    _m("stage_wall_s", "s", ("train", "evaluate", "persist", "retrain", "deploy", "serve", "update", "teardown"),
+       "wall time of the stage on the driver, start to end (its row's stage says which)"),
+    _m("overhead_s", "s", "trial", "trial wall time minus the sum of its stages: raylife's own work between them"),
+    # train / retrain
+    *_fit("train", "train"),
+    *_fit("retrain", "retrain"),
+    _m("epoch_s", "s", DEVELOP, "mean training time of one epoch"),
+    _m("epochs", "count", DEVELOP, "epochs run"),
+    _m("final_loss", "loss", DEVELOP, "training loss of the last epoch"),
+    _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch"),
+    _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
+    _m("time_to_target_s", "s", "train", "fit() call to the end of the first epoch reaching target_accuracy; NULL if never"),
+    # evaluate (and retrain's evaluation)
+    _m("accuracy", "ratio", ("evaluate", "retrain"), "top-1 accuracy on the held-out test split"),
+    _m("eval_loss", "loss", ("evaluate", "retrain"), "cross-entropy on the held-out test split"),
+    _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)"),
+    _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class"),
+    _m("eval_samples", "count", "evaluate", "test samples scored"),
+    _m("eval_predict_s", "s", "evaluate", "predicting the whole test split, model loaded"),
+    _m("checkpoint_load_s", "s", "evaluate", "loading the final checkpoint for evaluation"),
+    _m("split_samples", "count", "evaluate", "samples in each split (label: split)"),
+    _m("quality_measured", "bool", "evaluate", "0 where no accuracy is measured (random inputs)"),
+    # model facts
+    _m("params", "count", ("model", "persist"), "trainable parameters"),
+    _m("flops_per_sample", "FLOPs", "model", "one forward pass, multiply and add counted apart; NULL where not countable"),
+    _m("model_memory_bytes", "bytes", "model", "weights and buffers in memory"),
+    # persist
+    _m("save_s", "s", "persist", "saving the model in the format (label: format)"),
+    _m("load_s", "s", "persist", "loading the saved format back (recovery), in a process that has loaded the framework"),
+    _m("first_predict_s", "s", "persist", "first prediction of the loaded format (64 samples)"),
+    _m("bytes", "bytes", "persist", "size on disk of the saved format"),
+    _m("roundtrip_max_abs_diff", "logit", "persist", "largest difference between loaded and original model outputs"),
+    # deploy
+    _m("deploy_ready_s", "s", "deploy", "Serve config applied until every replica answers"),
+    _m("first_request_ms", "ms", "deploy", "the first (cold) request"),
+    _m("replica_init_s", "s", "deploy", "replica constructor, framework import included"),
+    _m("replica_load_s", "s", "deploy", "model load from the served format, inside the replica"),
+    _m("replica_rss_mb", "MiB", "deploy", "replica resident memory once the model is loaded"),
+    _m("replicas", "count", "deploy", "replicas running"),
+    # serve
+    *(_m(f"{p}_ms", "ms", "serve", f"{label} request latency (labels: path, batch_size, concurrency)")
+      for p, label in (("p50", "median"), ("p90", "90th percentile"), ("p95", "95th percentile"),
+                       ("p99", "99th percentile"), ("p999", "99.9th percentile"), ("mean", "mean"), ("max", "largest"))),
+    _m("requests", "count", "serve", "measured requests of a cell"),
+    _m("errors", "count", "serve", "failed requests of a cell"),
+    _m("errors_by_reason", "count", "serve", "failed requests per reason"),
+    _m("throughput_rps", "requests/s", "serve", "successful requests per second of a cell"),
+    _m("samples_per_s", "samples/s", "serve", "successful samples per second of a cell"),
+    _m("served_accuracy", "ratio", "serve", "accuracy of the served answers"),
+    _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs"),
+    _m("replica_peak_rss_mb", "MiB", "serve", "largest replica resident memory during the load"),
+    # update
+    _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
+    _m("failed_requests", "count", "update", "failed requests from the update call on"),
+    _m("requests_during_update", "count", "update", "requests answered during the update"),
+    _m("max_gap_s", "s", "update", "longest time without a successful answer during the update"),
+    _m("p99_during_update_ms", "ms", "update", "p99 latency during the update"),
+    _m("max_during_update_ms", "ms", "update", "largest latency during the update"),
+    _m("p99_before_ms", "ms", "update", "p99 latency under the same load before the update"),
+    _m("replicas_before", "count", "update", "replicas answering before the update"),
+    _m("replicas_after", "count", "update", "replicas answering after the update"),
+    _m("replicas_replaced", "count", "update", "replicas that stopped answering (replaced)"),
+    # teardown
+    _m("teardown_s", "s", "teardown", "deleting the Serve application"),
+)
+
+BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE for stage in m.stages}
+
+
+class UnknownMetric(ValueError):
+    """A stage recorded a metric the catalogue does not have, or with another unit: a bug, caught by the tests."""
+
+
+def check(stage: str, name: str, unit: str) -> None:
+    metric = BY_KEY.get((stage, name))
+    if metric is None:
+        raise UnknownMetric(f"metric {stage}.{name} is not in raylife.measure.metrics.CATALOGUE")
+    if metric.unit != unit:
+        raise UnknownMetric(f"metric {stage}.{name} is catalogued in {metric.unit}, recorded in {unit}")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the ``lifecycle`` view: a catalogued metric, optionally narrowed by its labels (SQL)."""
+
+    alias: str
+    stage: str
+    metric: str
+    where: str = ""
+
+
+NATIVE = "m.labels->>'native' = 'true'"
+
+LIFECYCLE_COLUMNS: tuple[Column, ...] = (
+    Column("accuracy", "evaluate", "accuracy"),
+    Column("baseline_accuracy", "evaluate", "baseline_accuracy"),
+    Column("top5_accuracy", "evaluate", "top5_accuracy"),
+    Column("eval_loss", "evaluate", "eval_loss"),
+    Column("train_wall_s", "train", "train_wall_s"),
+    Column("train_setup_s", "train", "train_setup_s"),
+    Column("time_to_target_s", "train", "time_to_target_s"),
+    Column("train_samples_per_s", "train", "train_samples_per_s"),
+    Column("final_loss", "train", "final_loss"),
+    Column("train_peak_rss_mb", "train", "train_peak_rss_mb"),
+    Column("params", "model", "params"),
+    Column("flops_per_sample", "model", "flops_per_sample"),
+    Column("model_memory_bytes", "model", "model_memory_bytes"),
+    Column("native_bytes", "persist", "bytes", NATIVE),
+    Column("native_save_s", "persist", "save_s", NATIVE),
+    Column("native_load_s", "persist", "load_s", NATIVE),
+    Column("retrain_wall_s", "retrain", "retrain_wall_s"),
+    Column("retrain_accuracy", "retrain", "accuracy"),
+    Column("deploy_ready_s", "deploy", "deploy_ready_s"),
+    Column("first_request_ms", "deploy", "first_request_ms"),
+    Column("replica_load_s", "deploy", "replica_load_s", "m.labels->>'replica' IS NULL"),
+    Column("replica_rss_mb", "deploy", "replica_rss_mb", "m.labels->>'replica' IS NULL"),
+    Column("served_accuracy", "serve", "served_accuracy", "m.labels->>'path' = 'http'"),
+    Column("reconfigure_update_s", "update", "update_s", "m.labels->>'strategy' = 'reconfigure'"),
+    Column("reconfigure_failed_requests", "update", "failed_requests", "m.labels->>'strategy' = 'reconfigure'"),
+    Column("rollout_update_s", "update", "update_s", "m.labels->>'strategy' = 'rollout'"),
+    Column("rollout_failed_requests", "update", "failed_requests", "m.labels->>'strategy' = 'rollout'"),
+    Column("rollout_max_gap_s", "update", "max_gap_s", "m.labels->>'strategy' = 'rollout'"),
+    Column("teardown_s", "teardown", "teardown_s"),
+    Column("overhead_s", "trial", "overhead_s"),
+)
