@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from raylife.measure.metrics import check as check_metric
 from raylife.plan import Trial
 
 
@@ -46,7 +47,11 @@ class TrialRecord:
         return f"{self.run_id}-{self.trial.index:03d}"
 
     def add(self, stage: str, metric: str, value: float | None, unit: str, **labels: Any) -> None:
-        """Record one measurement; NaN/inf become NULL (a number we did not get is not a number)."""
+        """Record one measurement; NaN/inf become NULL (a number we did not get is not a number).
+
+        The metric must be in the catalogue with this unit (``raylife.measure.metrics``): a typo or a wrong unit
+        is a bug that must fail loudly, not a new column nobody documents."""
+        check_metric(stage, metric, unit)
         if value is not None:
             value = float(value)
             if not math.isfinite(value):

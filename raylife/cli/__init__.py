@@ -8,7 +8,7 @@ import typer
 
 import raylife
 
-from raylife.cli.catalog import workloads
+from raylife.cli.catalog import metrics, workloads
 from raylife.cli.results import query, runs, show
 from raylife.cli.submit import submit
 from raylife.cli.suite_commands import plan, validate
@@ -45,6 +45,7 @@ app.command()(runs)
 app.command()(show)
 app.command()(query)
 app.command()(workloads)
+app.command()(metrics)
 
 
 def main() -> None:

@@ -1,7 +1,10 @@
-"""workloads: what raylife can measure out of the box."""
+"""workloads, metrics: what raylife can measure out of the box, and every metric it stores."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from typing import Annotated, Optional
 
 import typer
@@ -9,7 +12,9 @@ from rich import box
 from rich.table import Table
 
 from raylife.cli.common import console, user_errors
+from raylife.cli.results import OutputFormat
 from raylife.frameworks import FRAMEWORKS
+from raylife.report.tables import query_table
 from raylife.workloads import RANDOM, WORKLOADS
 
 
@@ -42,3 +47,24 @@ def workloads(
         "frameworks: " + ", ".join(f"{f} ({FRAMEWORKS.get(f).display_name}; formats: {', '.join(FRAMEWORKS.get(f).formats)})"
                                    for f in FRAMEWORKS.names())
     )
+
+
+@user_errors
+def metrics(
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+) -> None:
+    """List every metric raylife stores: name, unit, the stages that record it, and what it means."""
+    from raylife.measure.metrics import CATALOGUE
+
+    rows = [(m.name, m.unit, ", ".join(m.stages), m.meaning) for m in CATALOGUE]
+    columns = ["metric", "unit", "stages", "meaning"]
+    if output is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2))
+    else:
+        console.print(query_table(columns, rows))

@@ -21,6 +21,7 @@ from raylife.report.tables import (
     query_table,
     runs_table,
     summary_table,
+    time_table,
 )
 from raylife.report.jsonable import jsonable
 from raylife.store import Store
@@ -54,15 +55,11 @@ def show(
         run_id = store.resolve_run(run)
         info = store.run(run_id)
         rows = store.lifecycle(run_id)
-        latencies = store.rows(
-            "SELECT * FROM latency_summary WHERE run_id = ? ORDER BY trial_id, path, batch_size, concurrency", [run_id]
-        )
-        measured = store.rows(
-            "SELECT trial, stage, metric, value, unit, labels FROM metrics WHERE run_id = ? ORDER BY trial_id, stage, metric",
-            [run_id],
-        ) if metrics else []
+        latencies = store.latency_summary(run_id)
+        stage_times, trial_walls = store.stage_times(run_id), store.trial_walls(run_id)
+        measured = store.measurements(run_id) if metrics else []
     console.print(
-        f"run [bold]{run_id}[/] · suite {info['suite']} · {info['status']} · "
+        f"run [bold]{run_id}[/] · suite {escape(info['suite'])} · {info['status']} · "
         f"{info['trials']} trials ({info['failed_trials'] or 0} failed) · Ray {info['ray_address']}: "
         f"{cluster_line(json.loads(info['cluster']) if info['cluster'] else None)}"
     )
@@ -72,6 +69,9 @@ def show(
         console.print(deployed)
     for trial in dict.fromkeys(r["trial"] for r in latencies):
         console.print(latency_table([r for r in latencies if r["trial"] == trial], title=escape(f"latency · {trial}")))
+    split = time_table(stage_times, trial_walls, info)
+    if split is not None:
+        console.print(split)
     if metrics:
         console.print(metrics_table(measured, title="measurements"))
 

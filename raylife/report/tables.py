@@ -184,3 +184,31 @@ def query_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
     for row in rows:
         table.add_row(*["NULL" if v is None else fmt.number(v) if isinstance(v, float) else str(v) for v in row])
     return table
+
+
+STAGE_ORDER = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "update", "teardown", "overhead")
+
+
+def time_table(stage_rows: list[dict[str, Any]], trial_rows: list[dict[str, Any]], run: dict[str, Any]) -> Table | None:
+    """Where the run's time went: each trial's stages and raylife's overhead, then Ray and Serve start-up."""
+    if not stage_rows:
+        return None
+    by_trial: dict[str, dict[str, float]] = {}
+    for r in stage_rows:
+        by_trial.setdefault(r["trial_id"], {})[r["stage"]] = r["value"]
+    stages = [s for s in STAGE_ORDER if any(s in t for t in by_trial.values())]
+    trials_s = sum(t["wall_s"] or 0 for t in trial_rows)
+    ray_s, serve_s, wall_s = run.get("ray_start_s") or 0, run.get("serve_start_s") or 0, run.get("wall_s")
+    rest = wall_s - ray_s - serve_s - trials_s if wall_s is not None else None
+    caption = (f"run {fmt.seconds(wall_s)} = Ray start-up {fmt.seconds(ray_s)} + Serve start-up {fmt.seconds(serve_s)}"
+               f" + trials {fmt.seconds(trials_s)} + driver (connect, checks, storing) {fmt.seconds(rest)}")
+    table = Table(title="where the time went (s)", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
+    table.add_column("trial", no_wrap=True)
+    for stage in stages:
+        table.add_column(stage, justify="right")
+    table.add_column("trial wall", justify="right")
+    for t in trial_rows:
+        parts = by_trial.get(t["trial_id"], {})
+        table.add_row(escape(t["trial"]), *(f"{parts[s]:.1f}" if s in parts else "–" for s in stages),
+                      f"{t['wall_s']:.1f}" if t["wall_s"] is not None else "–")
+    return table

@@ -88,10 +88,17 @@ def run_trial(
     if serve_client_host:
         ctx.artifacts["serve_client_host"] = serve_client_host
     observer.trial_started(trial)
+    stages_s = 0.0
     try:
         for name in trial.stages:
             observer.stage_started(trial, name)
-            STAGES.get(name)().run(ctx)
+            started = time.perf_counter()
+            try:
+                STAGES.get(name)().run(ctx)
+            finally:  # a failed stage's time counts too: it is where the trial's time went
+                elapsed = time.perf_counter() - started
+                stages_s += elapsed
+                record.add(name, "stage_wall_s", elapsed, "s")
         record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.error = "failed", "interrupted"
@@ -102,6 +109,8 @@ def run_trial(
     finally:
         ctx.close()
         record.finished_at = utcnow()
+        # Everything of the trial that no stage accounts for: context set-up, cleanups, raylife's bookkeeping.
+        record.add("trial", "overhead_s", (record.finished_at - record.started_at).total_seconds() - stages_s, "s")
     return record
 
 

@@ -54,14 +54,9 @@ class TrialContext:
     def runtime_env(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
         return {"env_vars": {**self.framework.env_vars, **self.extra_env(), **(extra or {})}}
 
-    def remote(self, fn: Callable[..., Any]) -> Any:
-        """``fn`` as a Ray task with the resources of one training worker and the framework's environment."""
-        return ray.remote(
-            num_cpus=self.trial.cpus_per_worker,
-            num_gpus=1 if self.trial.device == "gpu" else 0,
-            runtime_env=self.runtime_env(),
-            max_calls=0,  # keep the process, and its framework import, for the trial's next task (GPU default is 1)
-        )(fn)
+    def on_trial_actor(self, method: str, *args: Any) -> Any:
+        """Call a method of the trial's actor (it has the framework and the data loaded); returns the ObjectRef."""
+        return getattr(self.launcher(), method).remote(*args)
 
     def launcher(self) -> Any:
         """The trial's TrainLauncher actor, started on first use and stopped by ``close``."""
@@ -69,7 +64,7 @@ class TrialContext:
             self._launcher = (
                 ray.remote(TrainLauncher)
                 .options(num_cpus=0, max_concurrency=4, runtime_env=self.runtime_env(TRAIN_ENV_VARS))
-                .remote(self.trial.framework)
+                .remote(self.trial.framework, self.threads)
             )
             self.add_cleanup(lambda: ray.kill(self._launcher))
         return self._launcher

@@ -9,7 +9,6 @@ from typing import Any
 from raylife.errors import ClusterError
 from raylife.measure.http_client import JsonClient
 from raylife.stages import serve_control as sc
-from raylife.stages.cluster import serving_data
 from raylife.stages.context import TrialContext
 from raylife.stages.requests import RequestSet, http_sender
 
@@ -46,7 +45,7 @@ class DeployStage:
         model_dir = ctx.artifacts["models"][t.serve_format]
         ctx.on_progress("preparing requests from held-out data")
         data = ctx.wait(
-            ctx.remote(serving_data).remote(t.framework, ctx.params, t.serve_format, model_dir, ctx.threads),
+            ctx.on_trial_actor("serving_data", ctx.params, t.serve_format, model_dir),
             f"request preparation for {t.name}",
         )
         ctx.artifacts["serving_data"] = data
@@ -99,8 +98,8 @@ class DeployStage:
         add(self.name, "first_request_ms", first_ms, "ms", path="http", batch_size=1)
         add(self.name, "replica_init_s", max(s["init_s"] for s in stats.values()), "s")
         add(self.name, "replica_load_s", max(s["loads"][0]["load_s"] for s in stats.values()), "s", format=t.serve_format)
-        add(self.name, "replica_rss_mb", max(s["rss_loaded_mb"] for s in stats.values()), "MB")
+        add(self.name, "replica_rss_mb", max(s["rss_loaded_mb"] for s in stats.values()), "MiB")
         add(self.name, "replicas", len(stats), "count")
         for replica, s in stats.items():
             add(self.name, "replica_load_s", s["loads"][0]["load_s"], "s", format=t.serve_format, replica=replica)
-            add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MB", replica=replica)
+            add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MiB", replica=replica)

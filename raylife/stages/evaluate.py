@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from raylife.stages.cluster import evaluate_checkpoint
 from raylife.stages.context import TrialContext
 
 
 def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> dict[str, Any]:
-    task = ctx.remote(evaluate_checkpoint)
-    return ctx.wait(task.remote(ctx.trial.framework, ctx.params, checkpoint, ctx.threads), what)
+    return ctx.wait(ctx.on_trial_actor("evaluate", ctx.params, checkpoint), what)
 
 
 class EvaluateStage:

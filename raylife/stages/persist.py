@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from raylife.stages.cluster import persist_formats
 from raylife.stages.context import TrialContext
 
 
@@ -12,11 +11,7 @@ class PersistStage:
     def run(self, ctx: TrialContext) -> None:
         formats = list(ctx.trial.formats)
         ctx.on_progress(f"saving and reloading {', '.join(formats)}")
-        task = ctx.remote(persist_formats)
-        ref = task.remote(
-            ctx.trial.framework, ctx.params, ctx.artifacts["checkpoint"], formats,
-            str(ctx.storage_dir / "models"), ctx.threads,
-        )
+        ref = ctx.on_trial_actor("persist", ctx.params, ctx.artifacts["checkpoint"], formats, str(ctx.storage_dir / "models"))
         results = ctx.wait(ref, f"persist of {ctx.trial.name}")
         add = ctx.record.add
         saved = {}

@@ -62,6 +62,6 @@ class ServeStage:
                 note="the served format's offline predictions of the same inputs")
         try:
             stats = sc.replica_stats(ctx.artifacts["deployment"].app, spec.replicas, timeout_s=10)
-            add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MB")
+            add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
-            add(self.name, "replica_peak_rss_mb", None, "MB", error=str(exc)[:200])
+            add(self.name, "replica_peak_rss_mb", None, "MiB", error=str(exc)[:200])

@@ -80,11 +80,11 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: dict[str, A
     if epochs:
         add(stage, "final_loss", epochs[-1]["train_loss"], "loss")
         add(stage, "val_accuracy", epochs[-1]["accuracy"], "ratio")
-    add(stage, f"{prefix}_peak_rss_mb", max((p["peak_rss_mb"] for p in probes), default=None), "MB")
+    add(stage, f"{prefix}_peak_rss_mb", max((p["peak_rss_mb"] for p in probes), default=None), "MiB")
     add(stage, f"{prefix}_replicas", min((p["replicas"] for p in probes), default=None), "count")
     add(stage, f"{prefix}_nodes", len({p["node_id"] for p in probes}), "count")
     for p in probes:
-        add(stage, "worker_peak_rss_mb", p["peak_rss_mb"], "MB", rank=p["rank"], hostname=p["hostname"], node_id=p["node_id"])
+        add(stage, "worker_peak_rss_mb", p["peak_rss_mb"], "MiB", rank=p["rank"], hostname=p["hostname"], node_id=p["node_id"])
 
 
 class TrainStage:

@@ -11,7 +11,6 @@ from raylife.measure.http_client import JsonClient
 from raylife.measure.loadgen import OpenLoop, Samples
 from raylife.measure.stats import latency_summary, longest_gap
 from raylife.stages import serve_control as sc
-from raylife.stages.cluster import persist_formats
 from raylife.stages.context import TrialContext
 from raylife.stages.deploy import Deployment
 from raylife.stages.requests import RequestSet, http_sender
@@ -65,9 +64,9 @@ class UpdateStage:
         data = ctx.artifacts["serving_data"]
         ctx.on_progress(f"saving the retrained model as {t.serve_format}")
         [saved] = ctx.wait(
-            ctx.remote(persist_formats).remote(
-                t.framework, ctx.params, ctx.artifacts["retrained_checkpoint"], [t.serve_format],
-                str(ctx.storage_dir / "models-retrained"), ctx.threads,
+            ctx.on_trial_actor(
+                "persist", ctx.params, ctx.artifacts["retrained_checkpoint"], [t.serve_format],
+                str(ctx.storage_dir / "models-retrained"),
             ),
             f"saving the retrained model of {t.name}",
         )

@@ -374,6 +374,28 @@ class Store:
         # DuckDB reports PIVOT as MULTI (it expands to several statements); only a PIVOT is let through.
         return kind == "SELECT" or (kind == "MULTI" and _PIVOT.match(text) is not None)
 
+    def latency_summary(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows(
+            "SELECT * FROM latency_summary WHERE run_id = ? ORDER BY trial_id, path, batch_size, concurrency", [run_id]
+        )
+
+    def measurements(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows(
+            "SELECT trial, stage, metric, value, unit, labels FROM metrics WHERE run_id = ? ORDER BY trial_id, stage, metric",
+            [run_id],
+        )
+
+    def stage_times(self, run_id: str) -> list[dict[str, Any]]:
+        """Per trial: each stage's wall time and raylife's overhead (``stage`` = 'overhead'), in seconds."""
+        return self.rows(
+            "SELECT trial_id, trial, CASE WHEN metric = 'overhead_s' THEN 'overhead' ELSE stage END AS stage, value "
+            "FROM metrics WHERE run_id = ? AND metric IN ('stage_wall_s', 'overhead_s') ORDER BY trial_id",
+            [run_id],
+        )
+
+    def trial_walls(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT trial_id, name AS trial, wall_s FROM trials WHERE run_id = ? ORDER BY idx", [run_id])
+
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run read-only SQL; any statement that could write is refused before it runs."""
         try:

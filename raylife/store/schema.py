@@ -5,6 +5,8 @@ Bump SCHEMA_VERSION and append to MIGRATIONS for every change to the tables; vie
 
 from __future__ import annotations
 
+from raylife.measure.metrics import LIFECYCLE_COLUMNS
+
 SCHEMA_VERSION = 3
 
 TABLES = """
@@ -119,14 +121,14 @@ MIGRATIONS: list[tuple[int, str]] = [
 ]
 
 
-NATIVE = "m.labels->>'native' = 'true'"
-
-
 def _metric(stage: str, metric: str, alias: str, where: str = "") -> str:
     """One measurement as a column of the wide view."""
     cond = f"m.stage = '{stage}' AND m.metric = '{metric}'" + (f" AND {where}" if where else "")
     return f"max(m.value) FILTER (WHERE {cond}) AS {alias}"
 
+
+# The wide view's metric columns come from the metric catalogue (one place names them).
+LIFECYCLE_METRICS = "\n".join(f"       {_metric(c.stage, c.metric, c.alias, c.where)}," for c in LIFECYCLE_COLUMNS)
 
 VIEWS = f"""
 CREATE OR REPLACE VIEW metrics AS
@@ -169,35 +171,7 @@ GROUP BY trial_id;
 CREATE OR REPLACE VIEW lifecycle AS
 SELECT t.run_id, t.trial_id, t.name AS trial, t.workload, t.model, t.framework, t.dataset, t.device,
        t.num_workers, t.status, t.error,
-       {_metric('evaluate', 'accuracy', 'accuracy')},
-       {_metric('evaluate', 'baseline_accuracy', 'baseline_accuracy')},
-       {_metric('evaluate', 'top5_accuracy', 'top5_accuracy')},
-       {_metric('evaluate', 'eval_loss', 'eval_loss')},
-       {_metric('train', 'train_wall_s', 'train_wall_s')},
-       {_metric('train', 'train_setup_s', 'train_setup_s')},
-       {_metric('train', 'time_to_target_s', 'time_to_target_s')},
-       {_metric('train', 'train_samples_per_s', 'train_samples_per_s')},
-       {_metric('train', 'final_loss', 'final_loss')},
-       {_metric('train', 'train_peak_rss_mb', 'train_peak_rss_mb')},
-       {_metric('model', 'params', 'params')},
-       {_metric('model', 'flops_per_sample', 'flops_per_sample')},
-       {_metric('model', 'model_memory_bytes', 'model_memory_bytes')},
-       {_metric('persist', 'bytes', 'native_bytes', NATIVE)},
-       {_metric('persist', 'save_s', 'native_save_s', NATIVE)},
-       {_metric('persist', 'load_s', 'native_load_s', NATIVE)},
-       {_metric('retrain', 'retrain_wall_s', 'retrain_wall_s')},
-       {_metric('retrain', 'accuracy', 'retrain_accuracy')},
-       {_metric('deploy', 'deploy_ready_s', 'deploy_ready_s')},
-       {_metric('deploy', 'first_request_ms', 'first_request_ms')},
-       {_metric('deploy', 'replica_load_s', 'replica_load_s', "m.labels->>'replica' IS NULL")},
-       {_metric('deploy', 'replica_rss_mb', 'replica_rss_mb', "m.labels->>'replica' IS NULL")},
-       {_metric('serve', 'served_accuracy', 'served_accuracy', "m.labels->>'path' = 'http'")},
-       {_metric('update', 'update_s', 'reconfigure_update_s', "m.labels->>'strategy' = 'reconfigure'")},
-       {_metric('update', 'failed_requests', 'reconfigure_failed_requests', "m.labels->>'strategy' = 'reconfigure'")},
-       {_metric('update', 'update_s', 'rollout_update_s', "m.labels->>'strategy' = 'rollout'")},
-       {_metric('update', 'failed_requests', 'rollout_failed_requests', "m.labels->>'strategy' = 'rollout'")},
-       {_metric('update', 'max_gap_s', 'rollout_max_gap_s', "m.labels->>'strategy' = 'rollout'")},
-       {_metric('teardown', 'teardown_s', 'teardown_s')},
+{LIFECYCLE_METRICS}
        any_value(s.small_batch) AS small_batch, any_value(s.p50_ms_small) AS p50_ms_small,
        any_value(s.p99_ms_small) AS p99_ms_small, any_value(s.large_batch) AS large_batch,
        any_value(s.p50_ms_large) AS p50_ms_large, any_value(s.p99_ms_large) AS p99_ms_large,

@@ -14,7 +14,7 @@ from tests.conftest import MINIMAL_SUITE, REPO, SUITES
 from tests.unit.test_store import CLUSTER, begin, finished_record
 
 runner = CliRunner()
-COMMANDS = ["submit", "validate", "plan", "runs", "show", "query", "workloads"]
+COMMANDS = ["submit", "validate", "plan", "runs", "show", "query", "workloads", "metrics"]
 
 
 def invoke(*args: str):

@@ -13,6 +13,8 @@ from raylife.workloads import WORKLOADS
 STANDARD = {"resnet18": 11_689_512, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872}  # published, 1000 classes
 ALL_MODELS = [(w, m) for w in WORKLOADS.names() for m in WORKLOADS.get(w).models]
 
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
+
 
 def backend(framework: str):
     return FRAMEWORKS.get(framework).load_backend()

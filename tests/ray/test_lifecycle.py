@@ -14,16 +14,16 @@ pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 # Every development metric of the lifecycle, with its unit (issue #2, item 4).
 REQUIRED = {
     "train": {"train_wall_s": "s", "train_setup_s": "s", "time_to_target_s": "s", "final_loss": "loss",
-              "train_peak_rss_mb": "MB", "epoch_s": "s", "train_samples_per_s": "samples/s"},
+              "train_peak_rss_mb": "MiB", "epoch_s": "s", "train_samples_per_s": "samples/s"},
     "evaluate": {"accuracy": "ratio", "top5_accuracy": "ratio", "eval_loss": "loss", "baseline_accuracy": "ratio"},
     "persist": {"save_s": "s", "load_s": "s", "bytes": "bytes", "params": "count", "roundtrip_max_abs_diff": "logit"},
     "retrain": {"retrain_wall_s": "s", "accuracy": "ratio"},
     # The deployment half (issue #3).
     "deploy": {"deploy_ready_s": "s", "first_request_ms": "ms", "replica_init_s": "s", "replica_load_s": "s",
-               "replica_rss_mb": "MB"},
+               "replica_rss_mb": "MiB"},
     "serve": {"p50_ms": "ms", "p90_ms": "ms", "p95_ms": "ms", "p99_ms": "ms", "p999_ms": "ms", "mean_ms": "ms",
               "max_ms": "ms", "throughput_rps": "requests/s", "samples_per_s": "samples/s", "errors": "count",
-              "served_accuracy": "ratio", "replica_peak_rss_mb": "MB"},
+              "served_accuracy": "ratio", "replica_peak_rss_mb": "MiB"},
     "update": {"update_s": "s", "failed_requests": "count", "max_gap_s": "s", "p99_during_update_ms": "ms",
                "p99_before_ms": "ms", "replicas_replaced": "count"},
     "teardown": {"teardown_s": "s"},

@@ -33,6 +33,7 @@ def keras_mlp(input_shape, num_classes, hidden=16):
 '''
 
 
+@pytest.mark.slow  # 3.5 min: both frameworks through every stage; the smoke test covers the lifecycle by default
 def test_a_user_model_from_outside_the_package_runs_the_whole_lifecycle(tmp_path):
     project = tmp_path / "project"
     (project / "models").mkdir(parents=True)
@@ -110,6 +111,7 @@ def test_random_inputs_record_that_no_accuracy_was_measured(write_suite, tmp_pat
     assert flag["value"] == 0 and "random inputs" in flag["labels"]
 
 
+@pytest.mark.slow  # 2.3 min: four trained models; quality per domain is also checked by the shipped suites
 def test_each_domain_default_data_beats_its_baseline(write_suite, tmp_path):
     suite = write_suite("""
         name = "domains"

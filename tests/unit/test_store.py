@@ -69,7 +69,7 @@ def test_trial_round_trip_into_wide_view(db_path, trial):
 
 def test_a_trial_is_written_whole_or_not_at_all(db_path, trial):
     record = finished_record(trial)
-    record.add("persist", "broken", 1.0, "x", label=object())  # not JSON-serialisable: fails mid-transaction
+    record.add("persist", "bytes", 1.0, "bytes", label=object())  # not JSON-serialisable: fails mid-transaction
     with Store(db_path) as store:
         begin(store)
         with pytest.raises(TypeError):
@@ -221,3 +221,23 @@ def test_costs_multiply_measured_times_by_held_resources(db_path):
     assert cost["usd_per_million_predictions"] == pytest.approx(0.001 / 1000 * 1e6)  # at the peak throughput
     assert cost["rollout_usd"] == pytest.approx(4 * 0.001)
     assert cost["retrain_usd"] is None  # not measured, not invented
+
+
+def test_only_catalogued_metrics_with_their_units_are_recorded(trial):
+    from raylife.measure.metrics import UnknownMetric
+
+    record = finished_record(trial)
+    with pytest.raises(UnknownMetric, match="metric persist.broken is not in"):
+        record.add("persist", "broken", 1.0, "x")
+    with pytest.raises(UnknownMetric, match="metric train.train_peak_rss_mb is catalogued in MiB, recorded in MB"):
+        record.add("train", "train_peak_rss_mb", 1.0, "MB")
+
+
+def test_lifecycle_columns_come_from_the_catalogue(db_path):
+    from raylife.measure.metrics import BY_KEY, LIFECYCLE_COLUMNS
+
+    with Store(db_path) as store:
+        columns = [c for c in store.query("select * from lifecycle limit 0")[0]]
+    for column in LIFECYCLE_COLUMNS:
+        assert (column.stage, column.metric) in BY_KEY
+        assert column.alias in columns

@@ -1,0 +1,189 @@
+"""raylife's train stage vs a bare Ray Train fit of the same model, data and epochs, alternating in one process tree.
+
+    python benchmarks/train_overhead.py [--runs 3] [--frameworks torch tensorflow] [--epochs 5]
+
+Both sides train the smoke suite's model (cnn_small on digits, batch 32, Adam 0.003, 1 worker, 1 CPU) with a
+per-epoch ``ray.train.report`` and a checkpoint at the end, on one embedded Ray with the same Train environment
+variables; they run alternately (bare, raylife, bare, raylife, ...) so drift on a shared machine hits both. Printed:
+the median of each and their ratio for
+
+- ``fit``: the ``fit()`` call itself — raylife's ``train_wall_s`` against the bare fit's; target <= 1.1;
+- ``stage``: raylife's whole train stage on the driver (its trial actor's start, the fit, collecting the workers'
+  reports) against the bare script's ``fit()`` plus its trainer construction.
+
+The bare side is deliberately plain: no raylife code runs in its workers except the data set loader and the model
+builder (the same arrays and the same layers, so the comparison is of everything around them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = tf_keras in this process too, as raylife sets it
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+
+from raylife.stages.cluster import TRAIN_ENV_VARS  # noqa: E402 - after the environment above
+
+os.environ.update(TRAIN_ENV_VARS)  # Train v2 reads them in the process that calls fit(): the same for both sides
+
+
+def bare_torch_loop(config: dict[str, Any]) -> None:
+    import numpy as np
+    import ray.train
+    import ray.train.torch
+    import torch
+    from torch import nn
+
+    from raylife.registry import import_object
+    from raylife.workloads import WORKLOADS
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    splits = WORKLOADS.get("vision").load_splits("digits", 0)
+    (x, y), (x_val, y_val) = splits["train"], splits["val"]
+    model = import_object("raylife.workloads.vision.torch_models:cnn_small")(splits.input_shape, 10)
+    model = ray.train.torch.prepare_model(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    for epoch in range(config["epochs"]):
+        model.train()
+        order = np.random.default_rng([0, epoch]).permutation(len(y))
+        for i in range(0, len(order), config["batch"]):
+            idx = order[i : i + config["batch"]]
+            optimizer.zero_grad(set_to_none=True)
+            loss = nn.functional.cross_entropy(model(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.inference_mode():
+            accuracy = (model(torch.from_numpy(x_val)).argmax(1).numpy() == y_val).mean()
+        metrics = {"epoch": epoch, "accuracy": float(accuracy)}
+        if epoch == config["epochs"] - 1:
+            with tempfile.TemporaryDirectory() as tmp:
+                torch.save(model.state_dict(), Path(tmp) / "model.pt")
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        else:
+            ray.train.report(metrics)
+
+
+def bare_tensorflow_loop(config: dict[str, Any]) -> None:
+    import ray.train
+    import tensorflow as tf
+
+    from raylife.registry import import_object
+    from raylife.workloads import WORKLOADS
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    tf.keras.utils.set_random_seed(0)
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    splits = WORKLOADS.get("vision").load_splits("digits", 0)
+    (x, y), (x_val, y_val) = splits["train"], splits["val"]
+    with strategy.scope():
+        model = import_object("raylife.workloads.vision.tf_models:cnn_small")(splits.input_shape, 10)
+        model.compile(optimizer=tf.keras.optimizers.Adam(config["lr"]),
+                      loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    epochs = config["epochs"]
+
+    class Report(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            metrics = {"epoch": epoch, "accuracy": float(logs["val_accuracy"])}
+            if epoch < epochs - 1:
+                ray.train.report(metrics)
+                return
+            with tempfile.TemporaryDirectory() as tmp:
+                self.model.save(Path(tmp) / "model.keras")
+                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=0).batch(config["batch"])
+    model.fit(ds, epochs=epochs, validation_data=(x_val, y_val), callbacks=[Report()], verbose=0)
+
+
+def bare_fit(framework: str, epochs: int, storage: str) -> tuple[float, float]:
+    """(fit() seconds, trainer construction + fit() seconds) of the plain script."""
+    from ray.train import RunConfig, ScalingConfig
+
+    started = time.perf_counter()
+    config = {"epochs": epochs, "batch": 32, "lr": 0.003}
+    scaling = ScalingConfig(num_workers=1, resources_per_worker={"CPU": 1})
+    env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}} if framework == "tensorflow" else None
+    run = RunConfig(name=f"bare-{time.time_ns()}", storage_path=storage, worker_runtime_env=env)
+    if framework == "torch":
+        from ray.train.torch import TorchTrainer
+
+        trainer = TorchTrainer(bare_torch_loop, train_loop_config=config, scaling_config=scaling, run_config=run)
+    else:
+        from ray.train.tensorflow import TensorflowTrainer
+
+        trainer = TensorflowTrainer(bare_tensorflow_loop, train_loop_config=config, scaling_config=scaling, run_config=run)
+    fit_start = time.perf_counter()
+    result = trainer.fit()
+    done = time.perf_counter()
+    assert result.checkpoint is not None, result.error
+    return done - fit_start, done - started
+
+
+def raylife_train_stage(framework: str, epochs: int, storage: str) -> tuple[float, float]:
+    """(train_wall_s as raylife stores it, the train stage's wall time on the driver)."""
+    from dataclasses import replace
+
+    from raylife.plan import plan_trials
+    from raylife.records import TrialRecord
+    from raylife.stages import STAGES, TrialContext
+    from raylife.suite import load_suite
+
+    suite, _ = load_suite(REPO / "suites" / "smoke.toml")
+    [trial] = [t for t in plan_trials(suite, str(REPO / "suites" / "smoke.toml")) if t.framework == framework]
+    trial = replace(trial, epochs=epochs, target_accuracy=None)
+    record = TrialRecord(run_id=f"bench{time.time_ns()}", trial=trial)
+    ctx = TrialContext(trial=trial, record=record, storage_dir=Path(storage) / record.trial_id)
+    started = time.perf_counter()
+    try:
+        STAGES.get("train")().run(ctx)
+        stage_s = time.perf_counter() - started
+    finally:
+        ctx.close()
+    return record.value("train", "train_wall_s"), stage_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--frameworks", nargs="+", default=["torch", "tensorflow"])
+    args = parser.parse_args()
+
+    import ray
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    storage = tempfile.mkdtemp(prefix="raylife-bench-")
+    print(f"{args.runs} runs each, alternating, {args.epochs} epochs, cnn_small on digits, 1 worker x 1 CPU; "
+          f"ray {ray.__version__}, {os.cpu_count()} cores")
+    for framework in args.frameworks:
+        bare, ours = [], []
+        for run in range(args.runs):
+            bare.append(bare_fit(framework, args.epochs, storage))
+            ours.append(raylife_train_stage(framework, args.epochs, storage))
+            print(f"  {framework} run {run + 1}: bare fit {bare[-1][0]:.2f} s (with construction {bare[-1][1]:.2f} s) · "
+                  f"raylife fit {ours[-1][0]:.2f} s, train stage {ours[-1][1]:.2f} s", flush=True)
+        bare_fit_s = statistics.median(b[0] for b in bare)
+        bare_all_s = statistics.median(b[1] for b in bare)
+        our_fit_s = statistics.median(o[0] for o in ours)
+        our_stage_s = statistics.median(o[1] for o in ours)
+        print(f"{framework}: median fit() bare {bare_fit_s:.2f} s vs raylife {our_fit_s:.2f} s → ratio "
+              f"{our_fit_s / bare_fit_s:.3f} (target <= 1.1); train stage {our_stage_s:.2f} s vs bare construction + fit "
+              f"{bare_all_s:.2f} s → ratio {our_stage_s / bare_all_s:.3f}")
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
