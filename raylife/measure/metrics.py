@@ -116,6 +116,11 @@ class UnknownMetric(ValueError):
     """A stage recorded a metric the catalogue does not have, or with another unit: a bug, caught by the tests."""
 
 
+def unit_of(stage: str, name: str) -> str:
+    """The catalogued unit of a metric (for code that records metrics computed elsewhere)."""
+    return (BY_KEY.get((stage, name)) or BY_KEY[(ANY_STAGE, name)]).unit
+
+
 def check(stage: str, name: str, unit: str) -> None:
     metric = BY_KEY.get((stage, name)) or BY_KEY.get((ANY_STAGE, name))
     if metric is None:

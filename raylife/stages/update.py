@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import numpy as np
-
 from raylife.measure.http_client import JsonClient
-from raylife.measure.loadgen import OpenLoop, Samples
-from raylife.measure.stats import latency_summary, longest_gap
+from raylife.measure.loadgen import OpenLoop
+from raylife.measure.metrics import unit_of
+from raylife.measure.updates import update_metrics
 from raylife.stages import serve_control as sc
 from raylife.stages.context import TrialContext
 from raylife.stages.deploy import Deployment
@@ -23,36 +22,6 @@ def apply_strategy(deployment: Deployment, strategy: str, model_dir: str, versio
     if strategy == "rollout":
         deployment.args = {**deployment.args, "model_dir": model_dir, "version": version}
     sc.apply_config(deployment.config())
-
-
-def update_metrics(samples: Samples, t_update: float, t_done: float, new_version: str) -> dict[str, Any]:
-    """What the clients saw: before the update (baseline), during it [t_update, t_done], and after."""
-    sent = np.asarray(samples.sent_s)
-    done = sent + samples.latencies / 1000.0
-    ok = samples.ok
-    before, during, after_start = sent < t_update, (sent >= t_update) & (sent <= t_done), sent >= t_update
-    outcomes = samples.outcomes
-    replicas_before = {o.replica for o, b in zip(outcomes, before) if o.ok and b}
-    replicas_after = {o.replica for o in outcomes if o.ok and o.version == new_version}
-    return {
-        "update_s": t_done - t_update,
-        "failed_requests": int((~ok & after_start).sum()),
-        "requests_during_update": int(during.sum()),
-        "max_gap_s": longest_gap(done[ok], t_update, t_done),
-        "p99_during_update_ms": latency_summary(samples.latencies[ok & during])["p99_ms"],
-        "max_during_update_ms": latency_summary(samples.latencies[ok & during])["max_ms"],
-        "p99_before_ms": latency_summary(samples.latencies[ok & before])["p99_ms"],
-        "replicas_before": len(replicas_before),
-        "replicas_after": len(replicas_after),
-        "replicas_replaced": len(replicas_before - replicas_after),
-    }
-
-
-UNITS = {
-    "update_s": "s", "failed_requests": "count", "requests_during_update": "count", "max_gap_s": "s",
-    "p99_during_update_ms": "ms", "max_during_update_ms": "ms", "p99_before_ms": "ms",
-    "replicas_before": "count", "replicas_after": "count", "replicas_replaced": "count",
-}
 
 
 class UpdateStage:
@@ -89,7 +58,7 @@ class UpdateStage:
             metrics = update_metrics(samples, t_update, t_done, version)
             for metric, value in metrics.items():
                 ctx.record.add(
-                    self.name, metric, value, UNITS[metric], strategy=strategy, offered_rps=update.rate_rps,
+                    self.name, metric, value, unit_of(self.name, metric), strategy=strategy, offered_rps=update.rate_rps,
                     max_surge_percent=update.max_surge_percent, replicas=spec.replicas,
                 )
             ctx.record.add_latencies(f"update-{strategy}", "http", samples, update.batch_size, offered_rps=update.rate_rps)
