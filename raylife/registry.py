@@ -9,12 +9,15 @@ through a Python entry-point group (``[project.entry-points."raylife.workloads"]
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
 from raylife.errors import RegistryError, close_matches
 
 T = TypeVar("T")
+_MISSING = object()
 
 
 def import_object(target: str, *, what: str = "object") -> Any:
@@ -60,6 +63,20 @@ class Registry(Generic[T]):
         for ep in entry_points(group=self._group):
             # Built-ins win: a plug-in cannot silently replace a name users already rely on.
             self._targets.setdefault(ep.name, ep.value)
+
+    @contextmanager
+    def override(self, name: str, target: str | T) -> Iterator[None]:
+        """Register ``name`` for the duration of a ``with`` block, then restore what was there (for tests)."""
+        before = self._targets.get(name, _MISSING)
+        self.register(name, target)
+        try:
+            yield
+        finally:
+            self._loaded.pop(name, None)
+            if before is _MISSING:
+                self._targets.pop(name, None)
+            else:
+                self._targets[name] = before
 
     def register(self, name: str, target: str | T) -> None:
         """Add (or replace) an entry: an import string or the object itself."""

@@ -47,10 +47,8 @@ def torch_only():
     """A workload whose only model has a PyTorch builder and no TensorFlow one."""
     from raylife.workloads import WORKLOADS, ModelInfo, Workload
 
-    WORKLOADS.register("torch_only", Workload(
+    with WORKLOADS.override("torch_only", Workload(
         name="torch_only", task="test", description="", sources=WORKLOADS.get("vision").sources, default_dataset="digits",
         models={"m": ModelInfo(name="m", description="", builders={"torch": "raylife.workloads.vision.torch_models:cnn_small"})},
-    ))
-    yield
-    WORKLOADS._targets.pop("torch_only")
-    WORKLOADS._loaded.pop("torch_only", None)
+    )):
+        yield

@@ -204,6 +204,9 @@ def test_query_schema(results_db):
     assert result.exit_code == 0
     for name in ("runs", "trials", "environments", "measurements", "epochs", "lifecycle", "metrics"):
         assert name in result.stdout
+    # Column types appear only in the schema listing, not in any query or help text.
+    for column in ("run_id VARCHAR", "latency_ms DOUBLE", "labels JSON", "resumes INTEGER"):
+        assert column in " ".join(result.stdout.split())
 
 
 def test_query_without_database(tmp_path):
