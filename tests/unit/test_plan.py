@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from raylife.errors import PlanError
@@ -230,7 +232,13 @@ def test_builders_are_found_without_running_any_code(tmp_path):
     assert plan('{ torch = "pkg.mod:aliased" }')[0].builder == "pkg.mod:aliased"
     # A framework's class, behind a star import: accepted, and the framework is not imported on the driver.
     assert plan('{ torch = "torch.nn:Linear" }')[0].builder == "torch.nn:Linear"
-    assert not marker.exists() and "pkg" not in sys.modules and "torch" not in sys.modules
+    assert not marker.exists() and "pkg" not in sys.modules
+    # In a fresh interpreter (this one may have imported torch for other tests): planning imports no framework.
+    suite_text = base + 'builders = { torch = "torch.nn:Linear" }\n'
+    code = ("import sys, pathlib; from raylife.plan import plan_trials; from raylife.suite import parse_suite; "
+            f"plan_trials(parse_suite({suite_text!r}), 's.toml', base_dir=pathlib.Path({str(tmp_path)!r})); "
+            "print('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
     with pytest.raises(PlanError, match=r"module 'pkg.mod' \(.*mod.py\) defines no 'commented'"):
         plan('{ torch = "pkg.mod:commented" }')
     with pytest.raises(PlanError, match=r"pkg.mod:guarded takes no option 'hiden' \(did you mean 'hidden'\?\); its options: hidden"):
