@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Annotated, Optional
 
 import typer
@@ -12,9 +9,8 @@ from rich import box
 from rich.table import Table
 
 from raylife.cli.common import console, user_errors
-from raylife.cli.results import OutputFormat
+from raylife.cli.results import OutputFormat, emit
 from raylife.frameworks import FRAMEWORKS
-from raylife.report.tables import query_table
 from raylife.workloads import RANDOM, WORKLOADS
 
 
@@ -57,14 +53,4 @@ def metrics(
     from raylife.measure.metrics import CATALOGUE
 
     rows = [(m.name, m.unit, ", ".join(m.stages), m.meaning) for m in CATALOGUE]
-    columns = ["metric", "unit", "stages", "meaning"]
-    if output is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        typer.echo(buffer.getvalue(), nl=False)
-    elif output is OutputFormat.json:
-        typer.echo(json.dumps([dict(zip(columns, r)) for r in rows], indent=2))
-    else:
-        console.print(query_table(columns, rows))
+    emit(["metric", "unit", "stages", "meaning"], rows, output)

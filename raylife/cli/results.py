@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
@@ -82,6 +82,20 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+def emit(columns: list[str], rows: list[tuple[Any, ...]], output: OutputFormat) -> None:
+    """Rows as a Rich table, CSV, or strict JSON (every DuckDB type; NaN and infinity as null)."""
+    if output is OutputFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(columns)
+        writer.writerows(rows)
+        typer.echo(buffer.getvalue(), nl=False)
+    elif output is OutputFormat.json:
+        typer.echo(json.dumps([{c: jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=2, allow_nan=False))
+    else:
+        console.print(query_table(columns, rows))
+
+
 @user_errors
 def query(
     sql: Annotated[Optional[str], typer.Argument(help="Read-only SQL, e.g. \"select * from lifecycle\".")] = None,
@@ -99,16 +113,7 @@ def query(
         raise StoreError("no SQL given", hint='pass a query, e.g. raylife query "select * from lifecycle", or --schema')
     with Store(db, read_only=True) as store:
         columns, rows = store.query(sql)
-    if output is OutputFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        typer.echo(buffer.getvalue(), nl=False)
-    elif output is OutputFormat.json:
-        typer.echo(json.dumps([{c: jsonable(v) for c, v in zip(columns, row)} for row in rows], indent=2, allow_nan=False))
-    else:
-        console.print(query_table(columns, rows))
+    emit(columns, rows, output)
 
 
 query.__doc__ = (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
-from tests.conftest import SUITES
+from tests.conftest import RAYLIFE, REPO, SUITES
 from tests.ray.helpers import metric, rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
@@ -201,3 +202,20 @@ def test_smoke_update_strategies_differ_as_serve_says(smoke):
         assert phases == {"serve", "update-reconfigure", "update-rollout"}
         versions = rows(db, "SELECT DISTINCT version FROM latencies WHERE phase = 'update-rollout' AND ok")
         assert {v["version"] for v in versions} >= {"rollout-3"}
+
+
+def test_raylife_metrics_lists_every_metric_a_smoke_run_stores_with_its_unit(smoke):
+    _, db, _ = smoke
+    listed = subprocess.run([*RAYLIFE, "metrics", "-f", "json"], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    catalogue = {(m["metric"], m["unit"]): m["stages"].split(", ") for m in json.loads(listed)}
+    stored = rows(db, "SELECT DISTINCT stage, metric, unit FROM measurements")
+    assert len(stored) > 60
+    for r in stored:
+        stages = catalogue.get((r["metric"], r["unit"]))
+        assert stages is not None, r
+        assert r["stage"] in stages or "*" in stages, r
+    # Every stage of every trial has its wall time, and the trial its overhead.
+    timed = rows(db, "SELECT t.name, m.stage FROM measurements m JOIN trials t USING (trial_id) WHERE m.metric = 'stage_wall_s'")
+    for name, stages in ((t["name"], t["params"]) for t in rows(db, "SELECT name, params FROM trials")):
+        assert sorted(r["stage"] for r in timed if r["name"] == name) == sorted(json.loads(stages)["stages"])
+    assert len(rows(db, "SELECT * FROM measurements WHERE metric = 'overhead_s'")) == 2
