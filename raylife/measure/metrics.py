@@ -140,6 +140,10 @@ class Column:
 
 
 NATIVE = "m.labels->>'native' = 'true'"
+WHOLE = "m.labels->>'replica' IS NULL"  # the deployment's figure, not one replica's
+HTTP = "m.labels->>'path' = 'http'"
+RECONFIGURE = "m.labels->>'strategy' = 'reconfigure'"
+ROLLOUT = "m.labels->>'strategy' = 'rollout'"
 
 LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("accuracy", "evaluate", "accuracy"),
@@ -162,14 +166,14 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("retrain_accuracy", "retrain", "accuracy"),
     Column("deploy_ready_s", "deploy", "deploy_ready_s"),
     Column("first_request_ms", "deploy", "first_request_ms"),
-    Column("replica_load_s", "deploy", "replica_load_s", "m.labels->>'replica' IS NULL"),
-    Column("replica_rss_mb", "deploy", "replica_rss_mb", "m.labels->>'replica' IS NULL"),
-    Column("served_accuracy", "serve", "served_accuracy", "m.labels->>'path' = 'http'"),
-    Column("reconfigure_update_s", "update", "update_s", "m.labels->>'strategy' = 'reconfigure'"),
-    Column("reconfigure_failed_requests", "update", "failed_requests", "m.labels->>'strategy' = 'reconfigure'"),
-    Column("rollout_update_s", "update", "update_s", "m.labels->>'strategy' = 'rollout'"),
-    Column("rollout_failed_requests", "update", "failed_requests", "m.labels->>'strategy' = 'rollout'"),
-    Column("rollout_max_gap_s", "update", "max_gap_s", "m.labels->>'strategy' = 'rollout'"),
+    Column("replica_load_s", "deploy", "replica_load_s", WHOLE),
+    Column("replica_rss_mb", "deploy", "replica_rss_mb", WHOLE),
+    Column("served_accuracy", "serve", "served_accuracy", HTTP),
+    Column("reconfigure_update_s", "update", "update_s", RECONFIGURE),
+    Column("reconfigure_failed_requests", "update", "failed_requests", RECONFIGURE),
+    Column("rollout_update_s", "update", "update_s", ROLLOUT),
+    Column("rollout_failed_requests", "update", "failed_requests", ROLLOUT),
+    Column("rollout_max_gap_s", "update", "max_gap_s", ROLLOUT),
     Column("teardown_s", "teardown", "teardown_s"),
     Column("overhead_s", "trial", "overhead_s"),
 )

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raylife.errors import ClusterError, StoreError
+from raylife.errors import StoreError
 from raylife.plan import Trial
 from raylife.plan.trials import check_storage
 from raylife.runner.cluster import check_fits, check_reachable, embedded_resources
@@ -114,4 +114,4 @@ def _resume_point(suite: SuiteSpec, trials: list[Trial], db_path: Path, ref: str
     return point
 
 
-__all__ = ["Checked", "ClusterError", "ResumePoint", "preflight"]
+__all__ = ["Checked", "ResumePoint", "preflight"]

@@ -150,7 +150,9 @@ class Store:
     # -- schema ---------------------------------------------------------------------------------
     def _check_version(self) -> None:
         version = _schema_version(self.con)
-        problem = _version_problem(None if version == 0 else version, self.path)
+        problem = (StoreError("no raylife results in this database yet (it is empty)", where=str(self.path),
+                              hint="run `raylife submit SUITE --db` with it first")
+                   if version == 0 else _version_problem(version, self.path))
         if problem is not None:
             self.con.close()
             raise problem

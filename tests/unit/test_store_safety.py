@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import duckdb
@@ -175,15 +176,34 @@ def test_resume_replaces_a_failed_trial_in_one_transaction(db_path, trial):  # n
         assert store.query("select wall_s, resumes, status from runs")[1] == [(42.0, 1, "running")]
 
 
-def test_unwritable_folder_is_refused(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes anywhere")
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
+def test_unwritable_folder_is_refused():
+    """As a real unprivileged user (root writes anywhere, and tests here run as root): the folder check refuses."""
+    setpriv = shutil.which("setpriv")
+    as_user = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 and setpriv else []
+    if os.geteuid() == 0 and not as_user:
+        pytest.fail("running as root without setpriv (util-linux): cannot test an unwritable folder")
+    folder = Path(tempfile.mkdtemp(prefix="raylife-ro-"))
     try:
-        with pytest.raises(StoreError, match="not writable"):
-            check_results_file(folder / "x.duckdb")
+        folder.chmod(0o755)
+        (folder / "ro").mkdir(mode=0o555)
+        (folder / "ro").chmod(0o555)
+        code = ("from raylife.store import check_results_file\n"
+                f"check_results_file({str(folder / 'ro' / 'x.duckdb')!r})")
+        result = subprocess.run([*as_user, sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 1 and "cannot create the database: directory" in result.stderr
+        assert "is not writable" in result.stderr and list((folder / "ro").iterdir()) == []
     finally:
-        folder.chmod(0o700)
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_read_connection_itself_refuses_writes_and_outside_access(results, tmp_path):
+    """The second wall: DuckDB's locked read configuration holds even for SQL the statement check never sees."""
+    import duckdb
+
+    before = snapshot(tmp_path)
+    with Store(results, read_only=True) as store:
+        for sql in (f"copy (select 1) to '{tmp_path}/x.csv'", "set threads = 1", "install httpfs",
+                    "select * from read_csv('/etc/hostname')", f"attach '{tmp_path}/o.duckdb' as o", "insert into meta values ('a', 'b')"):
+            with pytest.raises(duckdb.Error):
+                store.con.execute(sql)
+    assert snapshot(tmp_path) == before
