@@ -65,8 +65,8 @@ def main() -> None:
     from raylife.plan import plan_trials
     from raylife.records import TrialRecord
     from raylife.stages import STAGES, TrialContext
-    from raylife.stages import serve_control as sc
-    from raylife.stages.requests import RequestSet, http_sender
+    from raylife.serving import control as sc
+    from raylife.measure.requests import RequestSet, http_sender
     from raylife.suite import parse_suite
 
     tmp = Path(tempfile.mkdtemp())
@@ -81,11 +81,11 @@ def main() -> None:
     sc.start_serve("127.0.0.1", args.port, check_port=True)
     trial = plan_trials(parse_suite(SUITE.format(port=args.port)))[0]
     ctx = TrialContext(trial=trial, record=TrialRecord(run_id="crosscheck", trial=trial), storage_dir=tmp)
-    ctx.artifacts["models"] = {"state_dict": str(model_dir)}
+    ctx.artifacts.models = {"state_dict": str(model_dir)}
     try:
         STAGES.get("deploy")().run(ctx)
-        deployment, data = ctx.artifacts["deployment"], ctx.artifacts["serving_data"]
-        requests = RequestSet(data["x"][:1], data["y"][:1], data["offline_pred"][:1], 1)  # one body, as hey sends
+        deployment, data = ctx.artifacts.need("app"), ctx.artifacts.need("serving_data")
+        requests = RequestSet(data.x[:1], data.y[:1], data.offline_pred[:1], 1)  # one body, as hey sends
         body = tmp / "body.json"
         body.write_bytes(requests.bodies[0])
         print(f"{deployment.url}, batch 1, {args.requests} requests per measurement, {args.rounds} rounds")

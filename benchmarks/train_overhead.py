@@ -32,7 +32,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = tf_keras in this
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-from raylife.stages.cluster import TRAIN_ENV_VARS  # noqa: E402 - after the environment above
+from raylife.remote.trial_actor import TRAIN_ENV_VARS  # noqa: E402 - after the environment above
 
 os.environ.update(TRAIN_ENV_VARS)  # Train v2 reads them in the process that calls fit(): the same for both sides
 

@@ -7,12 +7,14 @@ these records and is written by the driver in one transaction per trial.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from raylife.measure.metrics import check as check_metric
 from raylife.plan import Trial
+from raylife.remote.messages import EpochRecord
 
 
 def utcnow() -> datetime:
@@ -28,6 +30,17 @@ class Measurement:
     labels: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Placement:
+    """Where one process of the trial ran: a training worker (by rank) or a serving replica."""
+
+    stage: str
+    role: str  # train_worker | replica
+    rank: int | None
+    node_id: str | None
+    environment: dict[str, Any]
+
+
 @dataclass
 class TrialRecord:
     run_id: str
@@ -39,8 +52,9 @@ class TrialRecord:
     finished_at: datetime | None = None
     environment: dict[str, Any] | None = None
     measurements: list[Measurement] = field(default_factory=list)
-    epochs: list[dict[str, Any]] = field(default_factory=list)
+    epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
     latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
+    placements: list[Placement] = field(default_factory=list)
 
     @property
     def trial_id(self) -> str:
@@ -57,6 +71,11 @@ class TrialRecord:
             if not math.isfinite(value):
                 value = None
         self.measurements.append(Measurement(stage, metric, value, unit, labels))
+
+    def add_placement(self, stage: str, role: str, rank: int | None, node_id: str | None, environment: dict[str, Any]) -> None:
+        self.placements.append(Placement(stage, role, rank, node_id, environment))
+        if self.environment is None and role == "train_worker" and rank == 0:
+            self.environment = environment  # the trial's machine is where its rank-0 worker trained
 
     def value(self, stage: str, metric: str, **labels: Any) -> float | None:
         for m in self.measurements:
@@ -84,6 +103,5 @@ class TrialRecord:
             }
         )
 
-    def add_epochs(self, phase: str, epochs: list[dict[str, Any]]) -> None:
-        for record in epochs:
-            self.epochs.append({"phase": phase, **record})
+    def add_epochs(self, phase: str, epochs: Iterable[EpochRecord]) -> None:
+        self.epochs.extend((phase, e) for e in epochs)

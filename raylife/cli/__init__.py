@@ -9,12 +9,15 @@ import typer
 import raylife
 
 from raylife.cli.catalog import metrics, workloads
+from raylife.cli.cluster_command import cluster
+from raylife.cli.common import RaylifeGroup
 from raylife.cli.results import query, runs, show
 from raylife.cli.submit import submit
 from raylife.cli.suite_commands import plan, validate
 
 app = typer.Typer(
     name="raylife",
+    cls=RaylifeGroup,  # turns a RaylifeError from any command into one `Error: …` line, exit 1
     help="Measure the whole lifecycle of deep-learning models on Ray (train, store, retrain, …) into DuckDB.",
     no_args_is_help=True,
     add_completion=True,  # Typer's own --install-completion / --show-completion
@@ -46,6 +49,7 @@ app.command()(show)
 app.command()(query)
 app.command()(workloads)
 app.command()(metrics)
+app.command()(cluster)
 
 
 def main() -> None:

@@ -8,13 +8,12 @@ import typer
 from rich import box
 from rich.table import Table
 
-from raylife.cli.common import console, user_errors
+from raylife.cli.common import console
 from raylife.cli.results import OutputFormat, emit
 from raylife.frameworks import FRAMEWORKS
 from raylife.workloads import RANDOM, WORKLOADS
 
 
-@user_errors
 def workloads(
     name: Annotated[Optional[str], typer.Argument(help="One workload to describe in full (default: all).")] = None,
 ) -> None:
@@ -45,7 +44,6 @@ def workloads(
     )
 
 
-@user_errors
 def metrics(
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
 ) -> None:

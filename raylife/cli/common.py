@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from raylife.errors import RaylifeError
 from raylife.store import DEFAULT_DB
-
-F = TypeVar("F", bound=Callable[..., Any])
-
 
 
 def _console(stderr: bool = False) -> Console:
@@ -37,21 +33,18 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def user_errors(fn: F) -> F:
-    """Turn a RaylifeError into one plain ``Error: …`` line on stderr and exit code 1.
+class RaylifeGroup(TyperGroup):
+    """The one place a RaylifeError becomes one plain ``Error: …`` line on stderr and exit code 1.
 
     Plain text (not Rich) so the line is never wrapped or styled; anything else keeps its traceback.
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return super().invoke(ctx)
         except RaylifeError as exc:
             typer.echo(f"Error: {one_line(str(exc))}", err=True)
             raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 DbOption = Annotated[

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 
-from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console, user_errors
+from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console
 from raylife.errors import StoreError
 from raylife.report.tables import (
     cluster_line,
@@ -28,7 +28,6 @@ from raylife.store import Store
 from raylife.store.schema import table_names, view_names
 
 
-@user_errors
 def runs(
     db: DbOption = DEFAULT_DB_PATH,
     limit: Annotated[int, typer.Option(min=1, help="How many runs to list.")] = 20,
@@ -42,7 +41,6 @@ def runs(
     console.print(runs_table(rows))
 
 
-@user_errors
 def show(
     run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")] = "last",
     db: DbOption = DEFAULT_DB_PATH,
@@ -96,7 +94,6 @@ def emit(columns: list[str], rows: list[tuple[Any, ...]], output: OutputFormat) 
         console.print(query_table(columns, rows))
 
 
-@user_errors
 def query(
     sql: Annotated[Optional[str], typer.Argument(help="Read-only SQL, e.g. \"select * from lifecycle\".")] = None,
     db: DbOption = DEFAULT_DB_PATH,
@@ -104,15 +101,10 @@ def query(
     schema: Annotated[bool, typer.Option("--schema", help="List the tables and views with their columns.")] = False,
 ) -> None:
     # The docstring (the command's help) is set below from the schema itself.
-    if schema:
-        sql = (
-            "SELECT table_name AS \"table\", string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) AS columns "
-            "FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name ORDER BY table_name"
-        )
-    if not sql:
+    if not sql and not schema:
         raise StoreError("no SQL given", hint='pass a query, e.g. raylife query "select * from lifecycle", or --schema')
     with Store(db, read_only=True) as store:
-        columns, rows = store.query(sql)
+        columns, rows = store.schema() if schema else store.query(sql or "")
     emit(columns, rows, output)
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console, err_console, user_errors
+from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console, err_console
 from raylife.cli.suite_commands import load_and_plan
 from raylife.errors import StoreError
 from raylife.report import format as fmt
@@ -15,7 +15,6 @@ from raylife.report.tables import deployment_table, summary_table
 from raylife.store import Store
 
 
-@user_errors
 def submit(
     suite: SuiteArgument,
     run: Annotated[

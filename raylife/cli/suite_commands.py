@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raylife.cli.common import SuiteArgument, console, user_errors
+from raylife.cli.common import SuiteArgument, console
 from raylife.plan import Trial, plan_trials
 from raylife.report.tables import plan_table
 from raylife.suite import SuiteSpec, load_suite
@@ -13,7 +13,6 @@ def load_and_plan(path: str) -> tuple[SuiteSpec, str, list[Trial]]:
     return suite, text, plan_trials(suite, path)
 
 
-@user_errors
 def validate(suite: SuiteArgument) -> None:
     """Check a suite file (syntax, keys, values, models, frameworks, formats) without running it."""
     spec, _, trials = load_and_plan(str(suite))
@@ -24,7 +23,6 @@ def validate(suite: SuiteArgument) -> None:
     )
 
 
-@user_errors
 def plan(suite: SuiteArgument) -> None:
     """Print the trials a suite would run, as a table."""
     spec, _, trials = load_and_plan(str(suite))

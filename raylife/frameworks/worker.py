@@ -1,39 +1,62 @@
 """Helpers shared by the per-worker training loops of every framework (runs inside Ray Train workers).
 
-A loop receives a plain ``config`` dict (see ``raylife.stages.train.loop_config``) and reports through
-a ``WorkerSession``: per-epoch records go to the launcher actor for live progress and storage, and each
-worker's timings and peak memory go there when it finishes. Only rank 0 writes the checkpoint.
+A loop receives ``{"loop": LoopConfig}`` as its Ray Train config and reports through a ``WorkerSession``:
+per-epoch records (``EpochRecord``) go to the trial's actor for live progress and storage, and each worker's
+timings and peak memory (``WorkerProbe``) go there when it finishes. Only rank 0 writes the checkpoint.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler
-from raylife.workloads import WORKLOADS, Splits
+from raylife.remote.messages import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
+from raylife.workloads import Splits
+
+PROGRESS_FILE = "progress.json"  # in a checkpoint: how many epochs the model in it has trained
 
 
-def load_splits(config: dict[str, Any]) -> Splits:
-    data = config["data"]
-    workload = WORKLOADS.get(config["workload"])
-    return workload.load_splits(data.get("dataset"), config["seed"], data.get("options"), fmt=data.get("format"))
+def write_progress(directory: str | Path, epochs_done: int) -> None:
+    (Path(directory) / PROGRESS_FILE).write_text(json.dumps({"epochs_done": epochs_done}))
 
 
-def make_recipe(config: dict[str, Any], splits: Splits) -> dict[str, Any]:
+def resume_checkpoint() -> tuple[str | None, int]:
+    """(directory, epochs done) of the checkpoint Ray Train restarted this worker group from; (None, 0) at a
+    fresh start. The directory is local, valid for this loop's lifetime."""
+    import ray.train
+
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return None, 0
+    directory = checkpoint.to_directory()
+    progress = Path(directory) / PROGRESS_FILE
+    return directory, json.loads(progress.read_text())["epochs_done"] if progress.exists() else 0
+
+
+def loop_of(config: dict[str, Any]) -> LoopConfig:
+    """The typed config inside the dict Ray Train hands every worker."""
+    return config["loop"]
+
+
+def make_recipe(loop: LoopConfig, splits: Splits) -> dict[str, Any]:
     """How to rebuild the model anywhere: builder, the data's input shape and classes, options."""
     return {
-        "builder": config["builder"],
+        "builder": loop.builder,
         "input_shape": list(splits.input_shape),
         "num_classes": splits.num_classes,
-        "options": dict(config["model_options"]),
-        "model_args": dict(config.get("model_args") or splits.facts.model_args),
-        "framework": config["framework"],
-        "model": config["model"],
+        "options": dict(loop.model_options),
+        "model_args": dict(loop.model_args or splits.facts.model_args),
+        "framework": loop.framework,
+        "model": loop.model,
     }
 
 
@@ -55,21 +78,40 @@ def per_worker_batch(global_batch: int, world: int) -> int:
 
 
 class WorkerSession:
-    """One worker's view of the run: rank, timings, peak memory, and the channel to the launcher."""
+    """One worker's view of the run: rank, timings, peak memory, and the channel to the trial actor."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, loop: LoopConfig) -> None:
         import ray.train
 
         self.loop_enter_unix = time.time()
-        self.config = config
+        self.loop = loop
         context = ray.train.get_context()
         self.rank = context.get_world_rank()
         self.world = context.get_world_size()
-        self.sink = config["sink"]
+        self.sink = loop.sink
         self.rss = RssSampler().start()
         self.first_step_unix: float | None = None
         self.train_start: float | None = None  # perf_counter at the first step
-        self.epochs: list[dict[str, Any]] = []
+        self.epochs: list[EpochRecord] = []
+        self.resumed_from_epoch = 0
+        fault = loop.fault
+        self._fault_armed = fault is not None and fault.rank == self.rank
+
+    def maybe_fail(self, epoch: int, step: int, steps: int) -> None:
+        """The injected fault: halfway through the planned epoch (0-based ``epoch`` + 1 == fault.epoch), the chosen
+        worker dies as a crashed process would, once per fit (the trial's actor remembers it across restarts)."""
+        if not self._fault_armed or epoch + 1 != self.loop.fault.epoch or step < steps // 2:
+            return
+        import ray
+
+        self._fault_armed = False
+        event = FaultEvent(killed_unix=time.time(), epoch=epoch, rank=self.rank, progress=epoch + step / max(1, steps))
+        if ray.get(self.sink.claim_fault.remote(event)):
+            os._exit(1)
+
+    @staticmethod
+    def steps(samples: int, batch: int) -> int:
+        return math.ceil(samples / batch)
 
     @property
     def is_chief(self) -> bool:
@@ -85,25 +127,25 @@ class WorkerSession:
 
     def end_epoch(
         self, epoch: int, train_loss: float, val_loss: float, val_accuracy: float, epoch_s: float, samples: int
-    ) -> dict[str, Any]:
+    ) -> EpochRecord:
         """Record one epoch (rank 0's view); ``epoch_s`` covers the training steps only, not validation."""
-        record = {
-            "epoch": epoch,
-            "train_loss": float(train_loss),
-            "eval_loss": float(val_loss),
-            "accuracy": float(val_accuracy),
-            "epoch_s": float(epoch_s),
-            "elapsed_s": self.elapsed_s(),
-            "samples_per_s": samples / epoch_s if epoch_s > 0 else None,
-            "end_unix": time.time(),
-        }
+        record = EpochRecord(
+            epoch=epoch,
+            train_loss=float(train_loss),
+            eval_loss=float(val_loss),
+            accuracy=float(val_accuracy),
+            epoch_s=float(epoch_s),
+            elapsed_s=self.elapsed_s(),
+            samples_per_s=samples / epoch_s if epoch_s > 0 else None,
+            end_unix=time.time(),
+        )
         self.epochs.append(record)
         if self.is_chief:
             self.sink.put_epoch.remote(record)  # fire and forget: progress must not slow training
         return record
 
-    def finish(self, replicas: int) -> dict[str, Any]:
-        """Send this worker's timings and peak memory to the launcher; returns rank 0's summary.
+    def finish(self, replicas: int) -> WorkerProbe:
+        """Send this worker's timings and peak memory to the trial's actor; returns them.
 
         ``replicas`` is the framework's own count of data-parallel replicas (DDP world size,
         ``num_replicas_in_sync``): proof that training really ran data-parallel.
@@ -111,20 +153,22 @@ class WorkerSession:
         import ray
 
         peak = self.rss.stop()
-        probe = {
-            "rank": self.rank,
-            "replicas": int(replicas),
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "peak_rss_mb": peak,
-            "rss_samples": self.rss.samples,
-            "loop_enter_unix": self.loop_enter_unix,
-            "first_step_unix": self.first_step_unix,
-            "loop_exit_unix": time.time(),
-        }
+        probe = WorkerProbe(
+            rank=self.rank,
+            replicas=int(replicas),
+            node_id=ray.get_runtime_context().get_node_id(),
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            peak_rss_mb=peak,
+            rss_samples=self.rss.samples,
+            loop_enter_unix=self.loop_enter_unix,
+            first_step_unix=self.first_step_unix,
+            loop_exit_unix=time.time(),
+            environment=fingerprint(),
+            resumed_from_epoch=self.resumed_from_epoch,
+        )
         ray.get(self.sink.put_probe.remote(probe))
-        return {"epochs": self.epochs, **probe}
+        return probe
 
 
 def val_batches(x: np.ndarray, batch: int = 512):

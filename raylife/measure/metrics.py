@@ -46,6 +46,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("stage_wall_s", "s", ANY_STAGE, "wall time of the stage on the driver, start to end (its row's stage says which; "
        "every stage has one, plug-in stages included)"),
     _m("overhead_s", "s", "trial", "trial wall time minus the sum of its stages: raylife's own work between them"),
+    _m("trials_beside", "count", ANY_STAGE, "other trials of the run active at any moment of this stage (0: it ran alone; "
+       "labels: max_concurrent_trials)"),
     # train / retrain
     *_fit("train", "train"),
     *_fit("retrain", "retrain"),
@@ -54,6 +56,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("final_loss", "loss", DEVELOP, "training loss of the last epoch"),
     _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch"),
     _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
+    _m("failures", "count", "train", "training workers lost during the fit (faults.kill_worker_at_epoch)"),
+    _m("recovery_s", "s", "train", "a worker's death until the restarted workers ran their first training step"),
+    _m("epochs_lost", "epochs", "train", "training done when the worker died minus what the checkpoint resumed from held"),
     _m("time_to_target_s", "s", "train", "fit() call to the end of the first epoch reaching target_accuracy; NULL if never"),
     # evaluate (and retrain's evaluation)
     _m("accuracy", "ratio", ("evaluate", "retrain"), "top-1 accuracy on the held-out test split"),
@@ -94,6 +99,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("served_accuracy", "ratio", "serve", "accuracy of the served answers"),
     _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs"),
     _m("replica_peak_rss_mb", "MiB", "serve", "largest replica resident memory during the load"),
+    _m("replica_recovery_s", "s", "serve", "a replica killed (faults.kill_replica_after_s) until a new one answers"),
+    _m("recovery_failed_requests", "count", "serve", "requests that failed from the replica kill until a new one answered"),
+    _m("recovery_p99_ms", "ms", "serve", "p99 latency of the requests sent between the replica kill and its replacement"),
     # update
     _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
     _m("failed_requests", "count", "update", "failed requests from the update call on"),

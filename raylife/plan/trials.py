@@ -18,12 +18,19 @@ from pydantic import ValidationError
 from raylife.errors import PlanError, RaylifeError, close_matches
 from raylife.frameworks import FRAMEWORKS
 from raylife.plan.builders import check_options, read_builder
-from raylife.suite.spec import DataSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
+from raylife.plan.identity import TrialName
+from raylife.suite.spec import DataSpec, FaultsSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
 from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
+from raylife.workloads.reference import DataRef
 
 # Matrix axes of [train], in the order they appear in trial names.
-TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device")
+TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device", "platform")
 AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_rate": "lr", "cpus_per_worker": "cpu"}
+
+
+def axis_values(train: TrainSpec, axis: str) -> list[Any]:
+    """The values of one matrix axis; an axis left out (platform) is one value, None."""
+    return getattr(train, axis) or [None]
 
 # The development stages in lifecycle order; deployment stages are appended when the suite asks for them.
 DEVELOP_STAGES = ("train", "evaluate", "persist", "retrain")
@@ -38,7 +45,7 @@ class Trial:
     """One cell of the matrix: a model in a framework on a platform, with everything needed to run it."""
 
     index: int
-    name: str
+    key: TrialName
     workload: str
     dataset: str | None  # a built-in data set (or "random"); None when reading files
     data_options: dict[str, Any]
@@ -70,17 +77,32 @@ class Trial:
     python_path: tuple[str, ...] = ()  # folders holding user model modules
     custom_model: bool = False
     prices: dict[str, float] = field(default_factory=dict)  # [cost]: what the costs view charges per CPU/GPU hour
+    platform: str | None = None  # a name from [platforms]
+    platform_resources: dict[str, float] = field(default_factory=dict)  # Ray custom resources per worker and replica
+    platform_labels: dict[str, str] = field(default_factory=dict)  # node labels workers and replicas must run on
+    max_failures: int = 0  # worker failures one fit survives
+    faults: FaultsSpec | None = None
 
     def params(self) -> dict[str, Any]:
         """Everything that defines the trial, as stored in ``trials.params``."""
         out = asdict(self)
         out.pop("index")
-        out.pop("name")
+        out.pop("key")
         for key in ("formats", "stages", "python_path"):
             out[key] = list(out[key])
         out["serve"] = self.serve.model_dump() if self.serve else None
         out["update"] = self.update.model_dump() if self.update else None
+        out["faults"] = self.faults.model_dump() if self.faults else None
         return out
+
+    @property
+    def name(self) -> str:
+        return str(self.key)
+
+    @property
+    def data(self) -> DataRef:
+        """The one reference to this trial's data that every process loads from."""
+        return DataRef(self.workload, self.dataset, self.data_format, self.data_options, self.seed)
 
     @property
     def dataset_label(self) -> str:
@@ -155,7 +177,7 @@ def _check_matrix(suite: SuiteSpec, source: str) -> None:
     total, parts = 0, []
     for m, spec in enumerate(suite.models):
         train = suite.train
-        axes = {axis: len(getattr(train, axis)) for axis in TRAIN_AXES}
+        axes = {axis: len(axis_values(train, axis)) for axis in TRAIN_AXES}
         for axis, value in spec.train.items():
             if axis in axes:
                 axes[axis] = len(value) if isinstance(value, list) else 1
@@ -178,6 +200,41 @@ def _check_persist_keys(suite: SuiteSpec, source: str) -> None:
             suggestion = close_matches(name, known)
             raise PlanError(f"unknown framework '{name}' in persist.formats", where=_where(source, f"persist.formats.{name}"),
                             hint=(suggestion + " " if suggestion else "") + f"known frameworks: {', '.join(known)}")
+
+
+def _check_platforms(suite: SuiteSpec, train: TrainSpec, key: str, source: str) -> None:
+    for name in train.platform or []:
+        if name not in suite.platforms:
+            known = sorted(suite.platforms)
+            suggestion = close_matches(name, known)
+            where = f"{key}.train.platform" if "platform" in (suite.models[int(key[7:-1])].train or {}) else "train.platform"
+            raise PlanError(
+                f"platform '{name}' is not defined", where=_where(source, where),
+                hint=(suggestion + " " if suggestion else "") + (
+                    f"defined: {', '.join(known)}" if known else f'define it: [platforms.{name}] resources = {{ ... }} or labels = {{ ... }}'),
+            )
+
+
+def _check_faults(suite: SuiteSpec, train: TrainSpec, source: str) -> None:
+    """A fault that could never fire is a mistake in the suite, not a clean run."""
+    faults = suite.faults
+    if faults is None:
+        return
+    if faults.kill_worker_at_epoch is not None:
+        if faults.kill_worker_at_epoch > min(train.epochs):
+            raise PlanError(
+                f"faults.kill_worker_at_epoch = {faults.kill_worker_at_epoch} but train.epochs = {min(train.epochs)}: "
+                "the worker would never be killed", where=_where(source, "faults.kill_worker_at_epoch"),
+                hint="kill at an epoch the training reaches",
+            )
+        if faults.kill_worker_rank >= min(train.num_workers):
+            raise PlanError(
+                f"faults.kill_worker_rank = {faults.kill_worker_rank} but train.num_workers = {min(train.num_workers)}",
+                where=_where(source, "faults.kill_worker_rank"), hint="ranks count from 0",
+            )
+    if faults.kill_replica_after_s is not None and suite.serve is None:
+        raise PlanError("faults.kill_replica_after_s needs a [serve] section: no replica runs without it",
+                        where=_where(source, "faults.kill_replica_after_s"), hint="add [serve], or remove the fault")
 
 
 def _train_for(suite: SuiteSpec, spec: ModelSpec, key: str, source: str) -> TrainSpec:
@@ -221,6 +278,8 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
             raise PlanError(f"model '{info.name}' cannot take this data: {problem}", where=_where(source, key),
                             hint="choose another model or data options")
         train = _train_for(suite, model_spec, key, source)
+        _check_platforms(suite, train, key, source)
+        _check_faults(suite, train, source)
         if suite.update is not None and train.retrain_epochs == 0:
             raise PlanError("[update] rolls out the retrained model, but train.retrain_epochs = 0",
                             where=_where(source, "train.retrain_epochs"), hint="set retrain_epochs >= 1, or remove [update]")
@@ -264,7 +323,7 @@ def _trials_for(
             raise _relocate(exc, _where(source, "serve.format")) from None
         if serve_format not in formats:
             formats = (*formats, serve_format)  # replicas load what persist saved
-    axes = [getattr(train, axis) for axis in TRAIN_AXES]
+    axes = [axis_values(train, axis) for axis in TRAIN_AXES]
     varying = {axis for axis, values in zip(TRAIN_AXES, axes) if len(values) > 1}
     label = info.name + ("[" + ",".join(f"{k}={v}" for k, v in sorted(model_spec.options.items())) + "]" if model_spec.options else "")
     if model_spec.workload and model_spec.workload != suite.workload:
@@ -285,7 +344,7 @@ def _trials_for(
         tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
         trials.append(Trial(
             index=start + len(trials),
-            name="/".join([label, framework_name, f"w{setting['num_workers']}", *tags]),
+            key=TrialName(label, framework_name, setting["num_workers"], tuple(tags)),
             workload=workload.name,
             dataset=None if data_spec.format else (data_spec.dataset or workload.default_dataset),
             data_options=data_options,
@@ -317,5 +376,10 @@ def _trials_for(
             python_path=python_path,
             custom_model=model_spec.builders is not None,
             prices=suite.cost.model_dump(),
+            platform=setting["platform"],
+            platform_resources=dict(suite.platforms[setting["platform"]].resources) if setting["platform"] else {},
+            platform_labels=dict(suite.platforms[setting["platform"]].labels) if setting["platform"] else {},
+            max_failures=train.max_failures,
+            faults=suite.faults,
         ))
     return trials

@@ -13,10 +13,10 @@ from raylife.plan import Trial
 from raylife.report import format as fmt
 
 
-def variant(trial_name: str, framework: str, num_workers: int) -> str:
-    """The trial name without the parts that have their own columns (model plus varying axes)."""
+def variant(text: str) -> str:
+    """A trial's ``TrialName.variant`` as Rich text."""
     # Escaped: a name carries model options in brackets ("mlp[depth=1]"), which Rich would take for markup.
-    return escape(trial_name.replace(f"/{framework}/w{num_workers}", ""))
+    return escape(text)
 
 
 def plan_table(trials: list[Trial], title: str | None = None) -> Table:
@@ -34,7 +34,7 @@ def plan_table(trials: list[Trial], title: str | None = None) -> Table:
         table.add_column(column, justify="left" if column in {"model", "workload", "framework", "formats", "stages"} else "right")
     for t in trials:
         row = [
-            str(t.index), variant(t.name, t.framework, t.num_workers), t.framework, str(t.num_workers),
+            str(t.index), variant(t.key.variant), t.framework, str(t.num_workers),
             f"{t.cpus_per_worker:g}", str(t.batch_size), str(t.epochs), f"{t.learning_rate:g}", ", ".join(t.formats),
         ]
         if mixed:
@@ -61,7 +61,7 @@ SUMMARY_COLUMNS = (
 
 def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """One row per trial from the ``lifecycle`` view; failed trials in red with their one-line error."""
-    labels = [variant(r["trial"], r["framework"], r["num_workers"]) for r in rows]
+    labels = [variant(r["variant"]) for r in rows]
     failures = [f"✗ {r['trial']}: {r['error'] or 'unknown error'}" for r in rows if r["status"] != "ok"]
     table = Table(
         title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,

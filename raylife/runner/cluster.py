@@ -77,16 +77,51 @@ def check_reachable(address: str) -> None:
         )
 
 
+def node_list() -> list[dict[str, Any]]:
+    """The live nodes: id, address, resources (Ray's internal node:* markers left out) and labels."""
+    import ray
+
+    nodes = []
+    for n in ray.nodes():
+        if not n.get("Alive"):
+            continue
+        resources = {k: float(v) for k, v in n.get("Resources", {}).items() if not k.startswith("node:")}
+        labels = {k: str(v) for k, v in (n.get("Labels") or {}).items() if k != "ray.io/node-id"}
+        nodes.append({"node_id": n["NodeID"], "address": n.get("NodeManagerAddress"), "hostname": n.get("NodeManagerHostname"),
+                      "resources": resources, "labels": labels})
+    return nodes
+
+
 def cluster_info() -> dict[str, Any]:
     import ray
 
     resources = ray.cluster_resources()
+    nodes = node_list()
     return {
-        "nodes": sum(1 for n in ray.nodes() if n.get("Alive")),
+        "nodes": len(nodes),
         "cpus": float(resources.get("CPU", 0)),
         "gpus": float(resources.get("GPU", 0)),
         "memory_gb": round(float(resources.get("memory", 0)) / 1024**3, 2),
+        "node_list": nodes,
     }
+
+
+def platform_nodes(trial: Trial, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The nodes a trial's platform selects: every custom resource it names, and every label it names, match."""
+    return [
+        n for n in nodes
+        if all(n["resources"].get(k, 0.0) >= v for k, v in trial.platform_resources.items())
+        and all(n["labels"].get(k) == v for k, v in trial.platform_labels.items())
+    ]
+
+
+def describe_nodes(nodes: list[dict[str, Any]]) -> str:
+    parts = []
+    for n in nodes:
+        custom = {k: v for k, v in n["resources"].items() if k not in ("CPU", "GPU", "memory", "object_store_memory")}
+        extra = ", ".join([*(f"{k}={v:g}" for k, v in sorted(custom.items())), *(f"{k}:{v}" for k, v in sorted(n["labels"].items()))])
+        parts.append(f"{n['address']} ({n['resources'].get('CPU', 0):g} CPUs{', ' + extra if extra else ''})")
+    return "; ".join(parts) or "no live nodes"
 
 
 def user_modules(folders: list[str]) -> list[str]:
@@ -158,7 +193,19 @@ def embedded_resources(num_cpus: int | None, need_gpus: bool) -> dict[str, float
 def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
     """Refuse trials the cluster can never schedule: Ray would wait for the resources forever."""
     cpus, gpus = info.get("cpus", 0), info.get("gpus", 0)
+    nodes = info.get("node_list")
     for trial in trials:
+        if trial.platform and nodes is not None:
+            selected = platform_nodes(trial, nodes)
+            if not selected:
+                wanted = ", ".join([*(f"resource {k} >= {v:g}" for k, v in trial.platform_resources.items()),
+                                    *(f"label {k}={v}" for k, v in trial.platform_labels.items())])
+                raise ClusterError(
+                    f"platform '{trial.platform}' of trial {trial.name} needs a node with {wanted}; the cluster has: "
+                    f"{describe_nodes(nodes)}",
+                    where=f"{source}, platforms.{trial.platform}",
+                    hint="start nodes with those resources or labels (ray start --resources/--labels), or change the platform",
+                )
         need_cpu = trial.num_workers * trial.cpus_per_worker
         if need_cpu > cpus + 1e-9:
             raise ClusterError(

@@ -77,7 +77,7 @@ def preflight(
 def _check_serve_port(suite: SuiteSpec) -> None:
     if suite.serve is None:
         return
-    from raylife.stages.serve_control import LOCAL_HOSTS, check_port_free
+    from raylife.serving.control import LOCAL_HOSTS, check_port_free
 
     if suite.serve.host in LOCAL_HOSTS:
         check_port_free(suite.serve.host, suite.serve.port)

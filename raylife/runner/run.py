@@ -12,6 +12,7 @@ from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, connect, disconnect
+from raylife.runner.neighbours import Alone, Neighbours, serving_stage
 from raylife.runner.observer import RunObserver, SilentObserver
 from raylife.runner.preflight import Checked, preflight
 from raylife.store import Store, new_run_id
@@ -55,7 +56,7 @@ def _start_serve(suite: SuiteSpec, cluster: Cluster, quiet: bool) -> tuple[float
     """Start Ray Serve when the suite deploys, before anything is written (a busy port is a user error)."""
     if suite.serve is None:
         return 0.0, None
-    from raylife.stages import serve_control
+    from raylife.serving import control as serve_control
 
     host, port = suite.serve.host, suite.serve.port
     local = host in serve_control.LOCAL_HOSTS
@@ -67,16 +68,23 @@ def _start_serve(suite: SuiteSpec, cluster: Cluster, quiet: bool) -> tuple[float
 
 
 def _stop_serve() -> None:
-    from raylife.stages import serve_control
+    from raylife.serving import control as serve_control
 
     serve_control.shutdown_serve()
 
 
 def run_trial(
-    trial: Trial, run_id: str, storage: Path, observer: RunObserver, serve_client_host: str | None = None
+    trial: Trial, run_id: str, storage: Path, observer: RunObserver, serve_client_host: str | None = None,
+    neighbours: Neighbours | None = None,
 ) -> TrialRecord:
-    """All stages of one trial; an exception fails this trial only, with its error and traceback kept."""
+    """All stages of one trial; an exception fails this trial only, with its error and traceback kept.
+
+    ``neighbours`` knows the trials running beside this one (side by side): each stage records how many were
+    active during it, and the latency-measuring stages (deploy … teardown) run only while holding its gate.
+    """
     from raylife.stages import STAGES, TrialContext
+
+    neighbours = neighbours or Alone()
 
     record = TrialRecord(run_id=run_id, trial=trial)
     ctx = TrialContext(
@@ -86,19 +94,26 @@ def run_trial(
         on_progress=lambda text: observer.detail(trial, text),
     )
     if serve_client_host:
-        ctx.artifacts["serve_client_host"] = serve_client_host
+        ctx.artifacts.serve_client_host = serve_client_host
     observer.trial_started(trial)
+    neighbours.trial_started(trial.index)
     stages_s = 0.0
+    serving = False
     try:
         for name in trial.stages:
+            if serving_stage(name) and not serving:
+                observer.detail(trial, "waiting for the serving slot")
+                neighbours.enter_serving(trial.index)
+                serving = True
             observer.stage_started(trial, name)
-            started = time.perf_counter()
+            started, started_unix = time.perf_counter(), time.time()
             try:
                 STAGES.get(name)().run(ctx)
             finally:  # a failed stage's time counts too: it is where the trial's time went
                 elapsed = time.perf_counter() - started
                 stages_s += elapsed
-                record.add(name, "stage_wall_s", elapsed, "s")
+                record.add(name, "stage_wall_s", elapsed, "s", started_unix=round(started_unix, 3))
+                record.add(name, "trials_beside", neighbours.beside(trial.index, started_unix, time.time()), "count")
         record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.error = "failed", "interrupted"
@@ -107,7 +122,10 @@ def run_trial(
         record.status = "failed"
         record.error, record.traceback = root_cause(exc)
     finally:
-        ctx.close()
+        ctx.close()  # deletes the trial's Serve application before the serving slot is given up
+        if serving:
+            neighbours.leave_serving(trial.index)
+        neighbours.trial_finished(trial.index)
         record.finished_at = utcnow()
         # Everything of the trial that no stage accounts for: context set-up, cleanups, raylife's bookkeeping.
         record.add("trial", "overhead_s", (record.finished_at - record.started_at).total_seconds() - stages_s, "s")
@@ -165,12 +183,24 @@ def run_suite(
                 submitted_at=submitted_at, serve_start_s=serve_start_s,
             )
         observer.run_started(run_id, todo)
-        for trial in todo:
-            record = run_trial(trial, run_id, checked.storage, observer, client_host)
+
+        def store_record(record: TrialRecord) -> None:
             records.append(record)
             store.write_trial(record, cluster.info, run_wall_s=earlier_s + time.perf_counter() - started,
-                              replaces=point.replaces(trial) if point else None)
+                              replaces=point.replaces(record.trial) if point else None)
             observer.trial_finished(record)  # after the commit: what the user is told is finished is stored
+
+        if suite.run.max_concurrent_trials > 1 and len(todo) > 1:
+            from raylife.runner.side_by_side import run_side_by_side
+
+            run_side_by_side(
+                todo, run_id=run_id, storage=checked.storage, max_concurrent=suite.run.max_concurrent_trials,
+                max_serving=suite.run.max_concurrent_serving, observer=observer, serve_client_host=client_host,
+                store_record=store_record,
+            )
+        else:
+            for trial in todo:
+                store_record(run_trial(trial, run_id, checked.storage, observer, client_host))
         status = "failed" if any(r.status != "ok" for r in records) else "ok"
     except KeyboardInterrupt:
         status = "interrupted"

@@ -1,1 +1,2 @@
-"""Code that runs inside Ray Serve replicas (imported by Serve through an import path)."""
+"""Ray Serve: ``replica`` runs inside Serve replicas (Serve imports it by path); ``control`` drives Serve from the
+driver (start, one ``ServeApp`` per trial, shutdown)."""

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ray
 from ray import serve
 from starlette.requests import Request
 
 from raylife.frameworks import FRAMEWORKS
+from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
 
 
@@ -52,6 +54,7 @@ class ModelServer:
         self.rss_loaded_mb = rss_mb()
         self.replica_id = serve.get_replica_context().replica_id.unique_id
         self.requests = 0
+        self.environment = fingerprint()  # after timing: where this replica runs, for the placements table
 
     def _load(self, model_dir: str, version: str) -> None:
         started = time.perf_counter()
@@ -93,6 +96,8 @@ class ModelServer:
             "rss_mb": rss_mb(),
             "peak_rss_mb": self.rss.peak_mb,
             "requests": self.requests,
+            "node_id": ray.get_runtime_context().get_node_id(),
+            "environment": self.environment,
         }
 
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -15,11 +15,35 @@ from raylife.errors import RaylifeError
 from raylife.frameworks import FRAMEWORKS, Framework
 from raylife.plan import Trial
 from raylife.records import TrialRecord
-from raylife.stages.cluster import TRAIN_ENV_VARS, TrainLauncher
+from raylife.remote.messages import ServingData
+from raylife.remote.trial_actor import TRAIN_ENV_VARS, TrialActor
+
+if TYPE_CHECKING:
+    from raylife.serving.control import ServeApp
 
 
 class TrialTimeout(RaylifeError):
     """A stage ran past the trial's time limit."""
+
+
+@dataclass
+class TrialArtifacts:
+    """What one stage leaves for the next: checkpoints, saved models, the served application."""
+
+    checkpoint: str | None = None  # the train stage's
+    retrained_checkpoint: str | None = None
+    models: dict[str, str] = field(default_factory=dict)  # format → directory, from persist
+    data_source: str | None = None
+    serving_data: ServingData | None = None
+    app: ServeApp | None = None  # the trial's Serve application, from deploy
+    serve_client_host: str | None = None  # where clients reach Serve, when not the suite's serve.host
+
+    def need(self, name: str) -> Any:
+        """An artifact a stage cannot run without; a clear error when an earlier stage did not make it."""
+        value = getattr(self, name)
+        if value is None or value == {}:
+            raise RaylifeError(f"no {name.replace('_', ' ')}: the stage that makes it did not run in this trial")
+        return value
 
 
 @dataclass
@@ -28,17 +52,13 @@ class TrialContext:
     record: TrialRecord
     storage_dir: Path  # this trial's artifacts: checkpoints, saved formats
     on_progress: Callable[[str], None] = lambda detail: None
-    artifacts: dict[str, Any] = field(default_factory=dict)
-    _launcher: Any = None
+    artifacts: TrialArtifacts = field(default_factory=TrialArtifacts)
+    _actor: Any = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def framework(self) -> Framework:
         return FRAMEWORKS.get(self.trial.framework)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.trial.params()
 
     @property
     def threads(self) -> int:
@@ -56,18 +76,25 @@ class TrialContext:
 
     def on_trial_actor(self, method: str, *args: Any) -> Any:
         """Call a method of the trial's actor (it has the framework and the data loaded); returns the ObjectRef."""
-        return getattr(self.launcher(), method).remote(*args)
+        return getattr(self.trial_actor(), method).remote(*args)
 
-    def launcher(self) -> Any:
-        """The trial's TrainLauncher actor, started on first use and stopped by ``close``."""
-        if self._launcher is None:
-            self._launcher = (
-                ray.remote(TrainLauncher)
-                .options(num_cpus=0, max_concurrency=4, runtime_env=self.runtime_env(TRAIN_ENV_VARS))
+    def trial_actor(self) -> Any:
+        """The trial's ``TrialActor``, started on first use and stopped by ``close``."""
+        if self._actor is None:
+            from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+            self._actor = (
+                ray.remote(TrialActor)
+                .options(
+                    num_cpus=0, max_concurrency=4, runtime_env=self.runtime_env(TRAIN_ENV_VARS),
+                    # Outside any placement group this process runs in (a Tune trial's, when trials run side by
+                    # side): the fits it starts place their own workers.
+                    scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None),
+                )
                 .remote(self.trial.framework, self.threads)
             )
-            self.add_cleanup(lambda: ray.kill(self._launcher))
-        return self._launcher
+            self.add_cleanup(lambda: ray.kill(self._actor))
+        return self._actor
 
     def add_cleanup(self, fn: Callable[[], None]) -> None:
         self._cleanups.append(fn)

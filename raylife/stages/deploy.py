@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 from raylife.errors import ClusterError
 from raylife.measure.http_client import JsonClient
-from raylife.stages import serve_control as sc
+from raylife.measure.requests import RequestSet, http_sender
+from raylife.remote.messages import ServingData
+from raylife.serving import control as sc
 from raylife.stages.context import TrialContext
-from raylife.stages.requests import RequestSet, http_sender
-
-
-@dataclass
-class Deployment:
-    """One trial's Serve application and the config it was last given (updates change and re-apply it)."""
-
-    app: str
-    url: str
-    args: dict[str, Any]
-    user_config: dict[str, Any]
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def version(self) -> str:
-        return self.user_config["version"]
-
-    def config(self) -> dict[str, Any]:
-        return sc.deploy_config(self.app, self.args, self.user_config, **self.settings)
 
 
 def serving_url(ctx: TrialContext, app: str) -> str:
     spec = ctx.trial.serve
-    host = ctx.artifacts.get("serve_client_host") or ("127.0.0.1" if spec.host in sc.LOCAL_HOSTS else spec.host)
+    host = ctx.artifacts.serve_client_host or ("127.0.0.1" if spec.host in sc.LOCAL_HOSTS else spec.host)
     return f"http://{host}:{spec.port}/{app}"
 
 
@@ -42,13 +23,13 @@ class DeployStage:
 
     def run(self, ctx: TrialContext) -> None:
         t, spec = ctx.trial, ctx.trial.serve
-        model_dir = ctx.artifacts["models"][t.serve_format]
+        model_dir = ctx.artifacts.need("models")[t.serve_format]
         ctx.on_progress("preparing requests from held-out data")
-        data = ctx.wait(
-            ctx.on_trial_actor("serving_data", ctx.params, t.serve_format, model_dir),
+        data: ServingData = ctx.wait(
+            ctx.on_trial_actor("serving_data", t.data, t.serve_format, model_dir),
             f"request preparation for {t.name}",
         )
-        ctx.artifacts["serving_data"] = data
+        ctx.artifacts.serving_data = data
 
         need, free = spec.replicas * spec.cpus_per_replica, sc.free_cpus()
         if need > free + 1e-9:
@@ -57,14 +38,14 @@ class DeployStage:
                 where="serve.replicas / serve.cpus_per_replica",
                 hint="lower them, or use a larger cluster",
             )
-        app = f"{sc.APP_PREFIX}{ctx.record.trial_id}"
-        deployment = Deployment(
-            app=app,
-            url=serving_url(ctx, app),
+        name = f"{sc.APP_PREFIX}{ctx.record.trial_id}"
+        app = sc.ServeApp(
+            name=name,
+            url=serving_url(ctx, name),
             args={
                 "framework": t.framework, "format": t.serve_format, "model_dir": model_dir, "version": "trained-1",
                 "threads": max(1, int(spec.cpus_per_replica)), "max_batch_size": spec.max_batch_size,
-                "batch_wait_timeout_s": spec.batch_wait_timeout_s, "input_dtype": str(data["x"].dtype),
+                "batch_wait_timeout_s": spec.batch_wait_timeout_s, "input_dtype": str(data.x.dtype),
             },
             user_config={"model_dir": model_dir, "version": "trained-1"},
             settings={
@@ -72,26 +53,26 @@ class DeployStage:
                 "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": ctx.runtime_env()["env_vars"],
                 "host": spec.host, "port": spec.port,
                 "max_surge_percent": t.update.max_surge_percent if t.update else None,
+                "resources": dict(t.platform_resources), "labels": dict(t.platform_labels),
             },
         )
-        ctx.artifacts["deployment"] = deployment
-        ctx.add_cleanup(lambda: sc.delete_app(app))  # never leave an application behind, also when the trial fails
+        ctx.artifacts.app = app
+        ctx.add_cleanup(app.delete)  # never leave an application behind, also when the trial fails
 
         ctx.on_progress(f"deploying {spec.replicas} replica{'s' if spec.replicas > 1 else ''}")
         started = time.perf_counter()
-        sc.apply_config(deployment.config())
-        sc.wait_running(app, spec.ready_timeout_s)
-        stats = sc.replica_stats(app, spec.replicas, timeout_s=spec.ready_timeout_s)
+        app.deploy(spec.ready_timeout_s)
+        stats = app.replica_stats(spec.replicas, timeout_s=spec.ready_timeout_s)
         ready_s = time.perf_counter() - started
 
-        requests = RequestSet(data["x"], data["y"], data["offline_pred"], 1)
-        client = JsonClient(deployment.url, spec.request_timeout_s)
+        requests = RequestSet(data.x, data.y, data.offline_pred, 1)
+        client = JsonClient(app.url, spec.request_timeout_s)
         first_start = time.perf_counter()
         first = http_sender(requests, client)(0)
         first_ms = (time.perf_counter() - first_start) * 1000
         client.close()
         if not first.ok:
-            raise sc.ServeDeployError(f"the first request to {deployment.url} failed: {first.error}")
+            raise sc.ServeDeployError(f"the first request to {app.url} failed: {first.error}")
 
         add = ctx.record.add
         add(self.name, "deploy_ready_s", ready_s, "s", replicas=spec.replicas)
@@ -103,3 +84,4 @@ class DeployStage:
         for replica, s in stats.items():
             add(self.name, "replica_load_s", s["loads"][0]["load_s"], "s", format=t.serve_format, replica=replica)
             add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MiB", replica=replica)
+            ctx.record.add_placement(self.name, "replica", None, s.get("node_id"), dict(s.get("environment") or {}))

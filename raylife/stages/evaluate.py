@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from raylife.remote.messages import EvalResult
 from raylife.stages.context import TrialContext
 
 
-def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> dict[str, Any]:
-    return ctx.wait(ctx.on_trial_actor("evaluate", ctx.params, checkpoint), what)
+def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> EvalResult:
+    return ctx.wait(ctx.on_trial_actor("evaluate", ctx.trial.data, checkpoint, ctx.trial.measures_quality), what)
 
 
 class EvaluateStage:
@@ -16,23 +15,24 @@ class EvaluateStage:
 
     def run(self, ctx: TrialContext) -> None:
         ctx.on_progress("scoring the test split")
-        out = evaluate(ctx, ctx.artifacts["checkpoint"], f"evaluation of {ctx.trial.name}")
-        ctx.record.environment = out["environment"]
+        out = evaluate(ctx, ctx.artifacts.need("checkpoint"), f"evaluation of {ctx.trial.name}")
+        if ctx.record.environment is None:  # normally the rank-0 training worker's, set by the train stage
+            ctx.record.environment = dict(out.environment)
         add = ctx.record.add
         if not ctx.trial.measures_quality:
             add(self.name, "quality_measured", 0, "bool", reason="random inputs: no accuracy is measured")
-        facts = out["model_facts"]
-        add("model", "params", facts["params"], "count", trainable=True)
-        add("model", "flops_per_sample", facts["flops_per_sample"], "FLOPs", counted_by=ctx.trial.framework)
-        add("model", "model_memory_bytes", facts["model_memory_bytes"], "bytes")
-        add(self.name, "accuracy", out["accuracy"], "ratio", split="test")
-        add(self.name, "eval_loss", out["eval_loss"], "loss", split="test")
-        if "top5_accuracy" in out:
-            add(self.name, "top5_accuracy", out["top5_accuracy"], "ratio", split="test")
-        add(self.name, "baseline_accuracy", out["baseline_accuracy"], "ratio", split="test", baseline="majority class")
-        add(self.name, "eval_samples", out["samples"], "count", split="test")
-        add(self.name, "eval_predict_s", out["predict_s"], "s")
-        add(self.name, "checkpoint_load_s", out["checkpoint_load_s"], "s")
-        for split, size in out["split_sizes"].items():
+        facts = out.model_facts
+        add("model", "params", facts.params, "count", trainable=True)
+        add("model", "flops_per_sample", facts.flops_per_sample, "FLOPs", counted_by=ctx.trial.framework)
+        add("model", "model_memory_bytes", facts.model_memory_bytes, "bytes")
+        add(self.name, "accuracy", out.accuracy, "ratio", split="test")
+        add(self.name, "eval_loss", out.eval_loss, "loss", split="test")
+        if out.top5_accuracy is not None:
+            add(self.name, "top5_accuracy", out.top5_accuracy, "ratio", split="test")
+        add(self.name, "baseline_accuracy", out.baseline_accuracy, "ratio", split="test", baseline="majority class")
+        add(self.name, "eval_samples", out.samples, "count", split="test")
+        add(self.name, "eval_predict_s", out.predict_s, "s")
+        add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s")
+        for split, size in out.split_sizes.items():
             add(self.name, "split_samples", size, "count", split=split)
-        ctx.artifacts["data_source"] = out["data_source"]
+        ctx.artifacts.data_source = out.data_source

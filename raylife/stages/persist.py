@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from raylife.remote.messages import SavedFormat
 from raylife.stages.context import TrialContext
 
 
@@ -11,17 +12,17 @@ class PersistStage:
     def run(self, ctx: TrialContext) -> None:
         formats = list(ctx.trial.formats)
         ctx.on_progress(f"saving and reloading {', '.join(formats)}")
-        ref = ctx.on_trial_actor("persist", ctx.params, ctx.artifacts["checkpoint"], formats, str(ctx.storage_dir / "models"))
-        results = ctx.wait(ref, f"persist of {ctx.trial.name}")
+        ref = ctx.on_trial_actor(
+            "persist", ctx.trial.data, ctx.artifacts.need("checkpoint"), formats, str(ctx.storage_dir / "models")
+        )
+        results: list[SavedFormat] = ctx.wait(ref, f"persist of {ctx.trial.name}")
         add = ctx.record.add
-        saved = {}
         for r in results:
-            labels = {"format": r["format"], "native": r["native"]}
-            add(self.name, "save_s", r["save_s"], "s", **labels)
-            add(self.name, "load_s", r["load_s"], "s", **labels)
-            add(self.name, "first_predict_s", r["first_predict_s"], "s", **labels)
-            add(self.name, "bytes", r["bytes"], "bytes", **labels)
-            add(self.name, "params", r["params"], "count", **labels)
-            add(self.name, "roundtrip_max_abs_diff", r["roundtrip_max_abs_diff"], "logit", **labels)
-            saved[r["format"]] = r["path"]
-        ctx.artifacts["models"] = saved
+            labels = {"format": r.format, "native": r.native}
+            add(self.name, "save_s", r.save_s, "s", **labels)
+            add(self.name, "load_s", r.load_s, "s", **labels)
+            add(self.name, "first_predict_s", r.first_predict_s, "s", **labels)
+            add(self.name, "bytes", r.bytes, "bytes", **labels)
+            add(self.name, "params", r.params, "count", **labels)
+            add(self.name, "roundtrip_max_abs_diff", r.roundtrip_max_abs_diff, "logit", **labels)
+            ctx.artifacts.models[r.format] = r.path

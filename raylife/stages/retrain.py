@@ -12,10 +12,10 @@ class RetrainStage:
 
     def run(self, ctx: TrialContext) -> None:
         t = ctx.trial
-        out = run_training(ctx, "retrain", "retrain", t.retrain_epochs, ctx.artifacts["checkpoint"])
-        ctx.artifacts["retrained_checkpoint"] = out["checkpoint"]
+        out = run_training(ctx, "retrain", "retrain", t.retrain_epochs, ctx.artifacts.need("checkpoint"))
+        ctx.artifacts.retrained_checkpoint = out.checkpoint
         record_training(ctx, self.name, "retrain", out)
         ctx.on_progress("scoring the retrained model")
-        quality = evaluate(ctx, out["checkpoint"], f"evaluation after retraining {t.name}")
-        ctx.record.add(self.name, "accuracy", quality["accuracy"], "ratio", split="test")
-        ctx.record.add(self.name, "eval_loss", quality["eval_loss"], "loss", split="test")
+        quality = evaluate(ctx, out.checkpoint, f"evaluation after retraining {t.name}")
+        ctx.record.add(self.name, "accuracy", quality.accuracy, "ratio", split="test")
+        ctx.record.add(self.name, "eval_loss", quality.eval_loss, "loss", split="test")

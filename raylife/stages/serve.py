@@ -6,33 +6,35 @@ from typing import Any
 
 from raylife.measure.http_client import JsonClient
 from raylife.measure.loadgen import closed_loop
+from raylife.measure.metrics import unit_of
 from raylife.measure.stats import latency_summary
-from raylife.stages import serve_control as sc
+from raylife.measure.requests import RequestSet, accuracy_pair, handle_sender, http_sender
 from raylife.stages.context import TrialContext
-from raylife.stages.requests import RequestSet, accuracy_pair, handle_sender, http_sender
+from raylife.stages.faults import ReplicaKiller
 
 
 def _sender(path: str, requests: RequestSet, ctx: TrialContext) -> tuple[Any, Any]:
-    deployment, spec = ctx.artifacts["deployment"], ctx.trial.serve
+    app, spec = ctx.artifacts.need("app"), ctx.trial.serve
     if path == "http":
-        client = JsonClient(deployment.url, spec.request_timeout_s)
+        client = JsonClient(app.url, spec.request_timeout_s)
         return http_sender(requests, client), client.close
-    from ray import serve
-
-    handle = serve.get_app_handle(deployment.app)
-    return handle_sender(requests, handle, spec.request_timeout_s), lambda: None
+    return handle_sender(requests, app.handle(), spec.request_timeout_s), lambda: None
 
 
 class ServeStage:
     name = "serve"
 
     def run(self, ctx: TrialContext) -> None:
-        spec, data = ctx.trial.serve, ctx.artifacts["serving_data"]
+        spec, data = ctx.trial.serve, ctx.artifacts.need("serving_data")
         add = ctx.record.add
+        faults, killer, loads = ctx.trial.faults, None, []
+        if faults is not None and faults.kill_replica_after_s is not None:
+            killer = ReplicaKiller(ctx.artifacts.need("app"), spec.replicas, faults.kill_replica_after_s,
+                                   timeout_s=spec.ready_timeout_s).start()
         for path in spec.paths:
             served = offline = total = 0
             for batch_size in spec.batch_sizes:
-                requests = RequestSet(data["x"], data["y"], data["offline_pred"], batch_size)
+                requests = RequestSet(data.x, data.y, data.offline_pred, batch_size)
                 for concurrency in spec.concurrency:
                     ctx.on_progress(f"{path} · batch {batch_size} · {concurrency} client{'s' if concurrency > 1 else ''}")
                     send, close = _sender(path, requests, ctx)
@@ -43,6 +45,7 @@ class ServeStage:
                         )
                     finally:
                         close()
+                    loads.append(samples)
                     ok = samples.ok
                     labels = {"path": path, "batch_size": batch_size, "concurrency": concurrency}
                     for metric, value in latency_summary(samples.latencies[ok]).items():
@@ -60,8 +63,12 @@ class ServeStage:
             add(self.name, "served_accuracy", served / total if total else None, "ratio", path=path)
             add(self.name, "offline_accuracy", offline / total if total else None, "ratio", path=path,
                 note="the served format's offline predictions of the same inputs")
+        if killer is not None:
+            killer.join()
+            for metric, value in killer.recovery(loads).items():
+                add(self.name, metric, value, unit_of(self.name, metric), after_s=faults.kill_replica_after_s, **({"error": killer.error} if killer.error else {}))
         try:
-            stats = sc.replica_stats(ctx.artifacts["deployment"].app, spec.replicas, timeout_s=10)
+            stats = ctx.artifacts.need("app").replica_stats(spec.replicas, timeout_s=10)
             add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
             add(self.name, "replica_peak_rss_mb", None, "MiB", error=str(exc)[:200])

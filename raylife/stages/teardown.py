@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from raylife.stages import serve_control as sc
 from raylife.stages.context import TrialContext
 
 
@@ -12,10 +11,10 @@ class TeardownStage:
     name = "teardown"
 
     def run(self, ctx: TrialContext) -> None:
-        deployment = ctx.artifacts.get("deployment")
-        if deployment is None:
+        app = ctx.artifacts.app
+        if app is None:
             return
         ctx.on_progress("deleting the application")
         started = time.perf_counter()
-        sc.delete_app(deployment.app)
+        app.delete()
         ctx.record.add(self.name, "teardown_s", time.perf_counter() - started, "s")

@@ -2,71 +2,79 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import ray
 
-from raylife.stages.cluster import data_config
+from raylife.remote.messages import FaultPlan, FitResources, FitResult, LoopConfig
 from raylife.stages.context import TrialContext
 
 
-def loop_config(ctx: TrialContext, split: str, epochs: int, init_checkpoint: str | None) -> dict[str, Any]:
-    """The plain dict every training worker receives (the launcher adds the ``sink`` handle)."""
+def loop_config(
+    ctx: TrialContext, split: str, epochs: int, init_checkpoint: str | None, fault: FaultPlan | None = None
+) -> LoopConfig:
+    """What every training worker receives (the trial's actor adds its own handle as the ``sink``)."""
     t = ctx.trial
-    return {
-        **data_config(ctx.params),
-        "split": split,
-        "epochs": epochs,
-        "batch_size": t.batch_size,
-        "learning_rate": t.learning_rate,
-        "builder": t.builder,
-        "model": t.model,
-        "model_options": dict(t.model_options),
-        "framework": t.framework,
-        "model_args": dict(t.model_args),
-        "init_checkpoint": init_checkpoint,
-        "threads": ctx.threads,
-    }
+    return LoopConfig(
+        data=t.data,
+        split=split,
+        epochs=epochs,
+        batch_size=t.batch_size,
+        learning_rate=t.learning_rate,
+        builder=t.builder,
+        model=t.model,
+        framework=t.framework,
+        model_options=dict(t.model_options),
+        model_args=dict(t.model_args),
+        init_checkpoint=init_checkpoint,
+        threads=ctx.threads,
+        checkpoint_every_epoch=t.max_failures > 0,  # without one, a restarted worker group starts from scratch
+        fault=fault,
+    )
 
 
-def run_training(ctx: TrialContext, phase: str, split: str, epochs: int, init_checkpoint: str | None) -> dict[str, Any]:
-    """Run one Ray Train fit through the trial's launcher, reporting epochs as progress."""
+def fit_resources(ctx: TrialContext) -> FitResources:
     t = ctx.trial
-    launcher = ctx.launcher()
-    resources = {"num_workers": t.num_workers, "cpus_per_worker": t.cpus_per_worker, "use_gpu": t.device == "gpu"}
+    return FitResources(
+        num_workers=t.num_workers, cpus_per_worker=t.cpus_per_worker, use_gpu=t.device == "gpu",
+        custom=dict(t.platform_resources), labels=dict(t.platform_labels), max_failures=t.max_failures,
+    )
+
+
+def run_training(
+    ctx: TrialContext, phase: str, split: str, epochs: int, init_checkpoint: str | None, fault: FaultPlan | None = None
+) -> FitResult:
+    """Run one Ray Train fit through the trial's actor, reporting epochs as progress."""
+    t = ctx.trial
+    actor = ctx.trial_actor()
     ctx.on_progress(f"starting {t.num_workers} worker{'s' if t.num_workers > 1 else ''}")
-    ref = launcher.fit.remote(
-        loop_config(ctx, split, epochs, init_checkpoint), resources, str(ctx.storage_dir), phase, ctx.extra_env()
+    ref = actor.fit.remote(
+        loop_config(ctx, split, epochs, init_checkpoint, fault), fit_resources(ctx), str(ctx.storage_dir), phase,
+        ctx.extra_env(),
     )
 
     def poll() -> None:
-        progress = ray.get(launcher.progress.remote(), timeout=10)
-        last = progress["last"]
-        if last:
-            ctx.on_progress(f"epoch {progress['epochs_done']}/{epochs} · val acc {last['accuracy']:.3f}")
+        progress = ray.get(actor.progress.remote(), timeout=10)
+        if progress.last:
+            ctx.on_progress(f"epoch {progress.epochs_done}/{epochs} · val acc {progress.last.accuracy:.3f}")
 
-    out = ctx.wait(ref, f"{phase} of {t.name}", poll)
-    if not out["checkpoint"]:
+    out: FitResult = ctx.wait(ref, f"{phase} of {t.name}", poll)
+    if not out.checkpoint:
         raise RuntimeError(f"{phase} finished without a checkpoint")
-    ctx.record.add_epochs(phase, out["epochs"])
+    ctx.record.add_epochs(phase, out.epochs)
     return out
 
 
-def record_training(ctx: TrialContext, stage: str, prefix: str, out: dict[str, Any]) -> None:
+def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) -> None:
     """Split the fit's wall time into worker start, loop setup, compute and teardown.
 
-    Instants cross processes, so they use wall-clock time from the launcher and the workers (one host,
+    Instants cross processes, so they use wall-clock time from the trial's actor and the workers (one host,
     or NTP-synchronised hosts on a real cluster).
     """
     add = ctx.record.add
-    epochs, probes = out["epochs"], out["probes"]
-    fit_start, fit_end = out["fit_start_unix"], out["fit_end_unix"]
-    first_steps = [p["first_step_unix"] for p in probes if p["first_step_unix"]]
-    first_step = min(first_steps) if first_steps else None
-    loop_enter = min(p["loop_enter_unix"] for p in probes) if probes else None
-    loop_exit = max(p["loop_exit_unix"] for p in probes) if probes else None
-    compute_s = sum(e["epoch_s"] for e in epochs)
-    samples = sum((e["samples_per_s"] or 0) * e["epoch_s"] for e in epochs)
+    epochs, probes = out.epochs, out.probes
+    fit_start, fit_end = out.fit_start_unix, out.fit_end_unix
+    first_step, loop_enter, loop_exit = out.first_step_unix, out.loop_enter_unix, out.loop_exit_unix
+    compute_s = sum(e.epoch_s for e in epochs)
+    samples = sum((e.samples_per_s or 0) * e.epoch_s for e in epochs)
 
     add(stage, f"{prefix}_wall_s", fit_end - fit_start, "s")
     add(stage, f"{prefix}_setup_s", first_step - fit_start if first_step else None, "s")
@@ -78,13 +86,26 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: dict[str, A
     add(stage, "epoch_s", compute_s / len(epochs) if epochs else None, "s")
     add(stage, "epochs", len(epochs), "count")
     if epochs:
-        add(stage, "final_loss", epochs[-1]["train_loss"], "loss")
-        add(stage, "val_accuracy", epochs[-1]["accuracy"], "ratio")
-    add(stage, f"{prefix}_peak_rss_mb", max((p["peak_rss_mb"] for p in probes), default=None), "MiB")
-    add(stage, f"{prefix}_replicas", min((p["replicas"] for p in probes), default=None), "count")
-    add(stage, f"{prefix}_nodes", len({p["node_id"] for p in probes}), "count")
+        add(stage, "final_loss", epochs[-1].train_loss, "loss")
+        add(stage, "val_accuracy", epochs[-1].accuracy, "ratio")
+    add(stage, f"{prefix}_peak_rss_mb", max((p.peak_rss_mb for p in probes if p.peak_rss_mb is not None), default=None), "MiB")
+    add(stage, f"{prefix}_replicas", min((p.replicas for p in probes), default=None), "count")
+    add(stage, f"{prefix}_nodes", len({p.node_id for p in probes}), "count")
     for p in probes:
-        add(stage, "worker_peak_rss_mb", p["peak_rss_mb"], "MiB", rank=p["rank"], hostname=p["hostname"], node_id=p["node_id"])
+        add(stage, "worker_peak_rss_mb", p.peak_rss_mb, "MiB", rank=p.rank, hostname=p.hostname, node_id=p.node_id)
+        ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, dict(p.environment))
+
+
+def record_faults(ctx: TrialContext, stage: str, out: FitResult) -> None:
+    """What an injected worker failure cost: how long until training ran again, and the work it threw away."""
+    add = ctx.record.add
+    add(stage, "failures", len(out.faults), "count")
+    for fault in out.faults:
+        # The probes are the restarted workers' (the dead group never reported): their first step is recovery.
+        first_step, resumed = out.first_step_unix, min((p.resumed_from_epoch for p in out.probes), default=0)
+        add(stage, "recovery_s", first_step - fault.killed_unix if first_step else None, "s",
+            rank=fault.rank, epoch=fault.epoch + 1)
+        add(stage, "epochs_lost", fault.progress - resumed, "epochs", rank=fault.rank, resumed_from_epoch=resumed)
 
 
 class TrainStage:
@@ -92,15 +113,19 @@ class TrainStage:
 
     def run(self, ctx: TrialContext) -> None:
         t = ctx.trial
-        out = run_training(ctx, "train", "train", t.epochs, None)
-        ctx.artifacts["checkpoint"] = out["checkpoint"]
+        fault = None
+        if t.faults is not None and t.faults.kill_worker_at_epoch is not None:
+            fault = FaultPlan(epoch=t.faults.kill_worker_at_epoch, rank=t.faults.kill_worker_rank)
+        out = run_training(ctx, "train", "train", t.epochs, None, fault)
+        ctx.artifacts.checkpoint = out.checkpoint
         record_training(ctx, self.name, "train", out)
+        if fault is not None:
+            record_faults(ctx, self.name, out)
         if t.target_accuracy is not None and t.measures_quality:
-            first_step = min((p["first_step_unix"] for p in out["probes"] if p["first_step_unix"]), default=None)
-            reached = next((e for e in out["epochs"] if e["accuracy"] >= t.target_accuracy), None)
+            reached = next((e for e in out.epochs if e.accuracy >= t.target_accuracy), None)
             # From the fit() call, setup included: the time a user waits for a model this good.
-            value = reached["end_unix"] - out["fit_start_unix"] if reached and first_step else None
+            value = reached.end_unix - out.fit_start_unix if reached and out.first_step_unix else None
             ctx.record.add(
                 self.name, "time_to_target_s", value, "s",
-                target_accuracy=t.target_accuracy, epoch=reached["epoch"] if reached else None,
+                target_accuracy=t.target_accuracy, epoch=reached.epoch if reached else None,
             )

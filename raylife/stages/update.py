@@ -8,20 +8,11 @@ from typing import Any
 from raylife.measure.http_client import JsonClient
 from raylife.measure.loadgen import OpenLoop
 from raylife.measure.metrics import unit_of
+from raylife.measure.requests import RequestSet, http_sender
 from raylife.measure.updates import update_metrics
-from raylife.stages import serve_control as sc
+from raylife.remote.messages import SavedFormat, ServingData
+from raylife.serving.control import ServeApp, ServeDeployError
 from raylife.stages.context import TrialContext
-from raylife.stages.deploy import Deployment
-from raylife.stages.requests import RequestSet, http_sender
-
-
-def apply_strategy(deployment: Deployment, strategy: str, model_dir: str, version: str) -> None:
-    """reconfigure: only user_config changes (Serve calls reconfigure() on the live replicas);
-    rollout: the replicas' constructor arguments change, so Serve starts new replicas and retires the old."""
-    deployment.user_config = {"model_dir": model_dir, "version": version}
-    if strategy == "rollout":
-        deployment.args = {**deployment.args, "model_dir": model_dir, "version": version}
-    sc.apply_config(deployment.config())
 
 
 class UpdateStage:
@@ -29,32 +20,33 @@ class UpdateStage:
 
     def run(self, ctx: TrialContext) -> None:
         t, spec, update = ctx.trial, ctx.trial.serve, ctx.trial.update
-        deployment: Deployment = ctx.artifacts["deployment"]
-        data = ctx.artifacts["serving_data"]
+        app: ServeApp = ctx.artifacts.need("app")
+        data: ServingData = ctx.artifacts.need("serving_data")
         ctx.on_progress(f"saving the retrained model as {t.serve_format}")
+        saved: SavedFormat
         [saved] = ctx.wait(
             ctx.on_trial_actor(
-                "persist", ctx.params, ctx.artifacts["retrained_checkpoint"], [t.serve_format],
+                "persist", t.data, ctx.artifacts.need("retrained_checkpoint"), [t.serve_format],
                 str(ctx.storage_dir / "models-retrained"),
             ),
             f"saving the retrained model of {t.name}",
         )
-        requests = RequestSet(data["x"], data["y"], data["offline_pred"], update.batch_size)
+        requests = RequestSet(data.x, data.y, data.offline_pred, update.batch_size)
         for number, strategy in enumerate(update.strategies, start=2):
             version = f"{strategy}-{number}"
             ctx.on_progress(f"{strategy}: {update.rate_rps:g} req/s, steady")
-            client = JsonClient(deployment.url, spec.request_timeout_s)
+            client = JsonClient(app.url, spec.request_timeout_s)
             loop = OpenLoop(http_sender(requests, client), update.rate_rps).start()
             try:
                 time.sleep(update.before_s)
                 t_update = loop.now_s()
                 ctx.on_progress(f"{strategy}: updating under {update.rate_rps:g} req/s")
-                apply_strategy(deployment, strategy, saved["path"], version)
+                app.update(strategy, saved.path, version)
                 t_done = self._wait_until_all_new(ctx, loop, t_update, version, update)
             finally:
                 samples = loop.stop()
                 client.close()
-            sc.wait_running(deployment.app, update.timeout_s)
+            app.wait_running(update.timeout_s)
             metrics = update_metrics(samples, t_update, t_done, version)
             for metric, value in metrics.items():
                 ctx.record.add(
@@ -77,7 +69,7 @@ class UpdateStage:
                 if loop.now_s() - all_new_from >= update.settle_s:
                     return all_new_from
             if loop.now_s() > deadline:
-                raise sc.ServeDeployError(
+                raise ServeDeployError(
                     f"the update to {version} did not reach every answer within {update.timeout_s:.0f} s",
                     hint="raise update.timeout_s",
                 )

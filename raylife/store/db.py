@@ -238,7 +238,7 @@ class Store:
         rows = self.rows("SELECT name, trial_id, status FROM trials WHERE run_id = ?", [run_id])
         return {r["name"]: r for r in rows}
 
-    TRIAL_TABLES = ("latencies", "epochs", "measurements", "environments", "trials")
+    TRIAL_TABLES = ("latencies", "epochs", "placements", "measurements", "environments", "trials")
 
     def write_trial(
         self, record: TrialRecord, cluster: dict[str, Any], *, run_wall_s: float | None = None, replaces: str | None = None
@@ -257,38 +257,56 @@ class Store:
                     self.con.execute(f"DELETE FROM {table} WHERE trial_id = ?", [replaces])
             if run_wall_s is not None:
                 self.con.execute("UPDATE runs SET wall_s = ? WHERE run_id = ?", [run_wall_s, record.run_id])
-            self.con.execute(
-                "INSERT INTO trials VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [record.trial_id, record.run_id, t.index, t.name, t.workload, t.model, t.framework, t.dataset_label,
-                 t.device, t.num_workers, json.dumps(t.params()), record.status, record.error, record.traceback,
-                 record.started_at, record.finished_at, wall_s],
-            )
+            self._insert("trials", [{
+                "trial_id": record.trial_id, "run_id": record.run_id, "idx": t.index, "name": t.name,
+                "workload": t.workload, "model": t.model, "framework": t.framework, "dataset": t.dataset_label,
+                "device": t.device, "num_workers": t.num_workers, "params": json.dumps(t.params()),
+                "status": record.status, "error": record.error, "traceback": record.traceback,
+                "started_at": record.started_at, "finished_at": record.finished_at, "wall_s": wall_s,
+                "variant": t.key.variant,
+            }])
             env = record.environment
             if env:
                 versions = env.get("versions", {})
-                self.con.execute(
-                    "INSERT INTO environments VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [record.trial_id, env.get("hostname"), env.get("cpu"), env.get("cpu_count"), env.get("gpu"),
-                     env.get("gpu_count"), env.get("memory_gb"), env.get("os"), env.get("python"),
-                     versions.get("ray"), versions.get("torch"), versions.get("tensorflow"),
-                     versions.get("tf_keras") or versions.get("keras"), json.dumps(versions),
-                     cluster.get("nodes"), cluster.get("cpus"), cluster.get("gpus"), cluster.get("memory_gb")],
-                )
-            if record.measurements:
-                self.con.executemany(
-                    "INSERT INTO measurements VALUES (?, ?, ?, ?, ?, ?)",
-                    [[record.trial_id, m.stage, m.metric, m.value, m.unit, json.dumps(m.labels)]
-                     for m in record.measurements],
-                )
+                self._insert("environments", [{
+                    "trial_id": record.trial_id, "hostname": env.get("hostname"), "cpu": env.get("cpu"),
+                    "cpu_count": env.get("cpu_count"), "gpu": env.get("gpu"), "gpu_count": env.get("gpu_count"),
+                    "memory_gb": env.get("memory_gb"), "os": env.get("os"), "python": env.get("python"),
+                    "ray": versions.get("ray"), "torch": versions.get("torch"), "tensorflow": versions.get("tensorflow"),
+                    "keras": versions.get("tf_keras") or versions.get("keras"), "versions": json.dumps(versions),
+                    "nodes": cluster.get("nodes"), "cluster_cpus": cluster.get("cpus"),
+                    "cluster_gpus": cluster.get("gpus"), "cluster_memory_gb": cluster.get("memory_gb"),
+                }])
+            self._insert("measurements", [
+                {"trial_id": record.trial_id, "stage": m.stage, "metric": m.metric, "value": m.value, "unit": m.unit,
+                 "labels": json.dumps(m.labels)}
+                for m in record.measurements
+            ])
             for batch in record.latencies:
                 self._insert_latencies(record.trial_id, batch)
-            if record.epochs:
-                self.con.executemany(
-                    "INSERT INTO epochs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [[record.trial_id, e["phase"], e["epoch"], e.get("train_loss"), e.get("eval_loss"),
-                      e.get("accuracy"), e.get("epoch_s"), e.get("elapsed_s"), e.get("samples_per_s")]
-                     for e in record.epochs],
-                )
+            self._insert("epochs", [
+                {"trial_id": record.trial_id, "phase": phase, "epoch": e.epoch, "train_loss": e.train_loss,
+                 "eval_loss": e.eval_loss, "accuracy": e.accuracy, "epoch_s": e.epoch_s, "elapsed_s": e.elapsed_s,
+                 "samples_per_s": e.samples_per_s}
+                for phase, e in record.epochs
+            ])
+            self._insert("placements", [
+                {"trial_id": record.trial_id, "stage": p.stage, "role": p.role, "rank": p.rank, "node_id": p.node_id,
+                 "hostname": p.environment.get("hostname"), "cpu": p.environment.get("cpu"),
+                 "cpu_count": p.environment.get("cpu_count"), "memory_gb": p.environment.get("memory_gb"),
+                 "gpu": p.environment.get("gpu"), "gpu_count": p.environment.get("gpu_count")}
+                for p in record.placements
+            ])
+
+    def _insert(self, table: str, rows: list[dict[str, Any]]) -> None:
+        """Rows by column name: a column added to the schema, or reordered, can never shift values."""
+        if not rows:
+            return
+        columns = list(rows[0])
+        self.con.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [[row[c] for c in columns] for row in rows],
+        )
 
     LATENCY_COLUMNS = ("trial_id", "phase", "path", "batch_size", "concurrency", "offered_rps", "seq", "sent_s",
                        "latency_ms", "ok", "error", "version", "replica")
@@ -397,6 +415,13 @@ class Store:
 
     def trial_walls(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT trial_id, name AS trial, wall_s FROM trials WHERE run_id = ? ORDER BY idx", [run_id])
+
+    def schema(self) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Every table and view of the file with its columns and their types."""
+        return self.query(
+            "SELECT table_name AS \"table\", string_agg(column_name || ' ' || data_type, ', ' ORDER BY ordinal_position) "
+            "AS columns FROM information_schema.columns WHERE table_schema = 'main' GROUP BY table_name ORDER BY table_name"
+        )
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run read-only SQL; any statement that could write is refused before it runs."""

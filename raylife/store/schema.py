@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from raylife.measure.metrics import LIFECYCLE_COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 5
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS trials (
     traceback VARCHAR,
     started_at TIMESTAMP,
     finished_at TIMESTAMP,
-    wall_s DOUBLE
+    wall_s DOUBLE,
+    variant VARCHAR              -- the name without framework and workers: model, options, varying axes
 );
 
 CREATE TABLE IF NOT EXISTS environments (
@@ -81,6 +82,21 @@ CREATE TABLE IF NOT EXISTS measurements (
     value DOUBLE,
     unit VARCHAR NOT NULL,
     labels JSON
+);
+
+-- Where each training worker (per rank) and serving replica of a trial ran: the node's own machine.
+CREATE TABLE IF NOT EXISTS placements (
+    trial_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,      -- train | retrain | deploy
+    role VARCHAR NOT NULL,       -- train_worker | replica
+    rank INTEGER,                -- the worker's rank; NULL for a replica
+    node_id VARCHAR,
+    hostname VARCHAR,
+    cpu VARCHAR,
+    cpu_count INTEGER,
+    memory_gb DOUBLE,
+    gpu VARCHAR,
+    gpu_count INTEGER
 );
 
 CREATE TABLE IF NOT EXISTS epochs (
@@ -118,6 +134,7 @@ CREATE TABLE IF NOT EXISTS latencies (
 MIGRATIONS: list[tuple[int, str]] = [
     (2, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS serve_start_s DOUBLE"),
     (3, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS resumes INTEGER DEFAULT 0"),
+    (4, "ALTER TABLE trials ADD COLUMN IF NOT EXISTS variant VARCHAR"),
 ]
 
 
@@ -169,7 +186,7 @@ FROM latency_summary WHERE path = 'http'
 GROUP BY trial_id;
 
 CREATE OR REPLACE VIEW lifecycle AS
-SELECT t.run_id, t.trial_id, t.name AS trial, t.workload, t.model, t.framework, t.dataset, t.device,
+SELECT t.run_id, t.trial_id, t.name AS trial, coalesce(t.variant, t.name) AS variant, t.workload, t.model, t.framework, t.dataset, t.device,
        t.num_workers, t.status, t.error,
 {LIFECYCLE_METRICS}
        any_value(s.small_batch) AS small_batch, any_value(s.p50_ms_small) AS p50_ms_small,

@@ -101,6 +101,12 @@ class TrainSpec(StrictModel):
     num_workers: Axis[SmallCount] = Field(default_factory=lambda: [1])
     cpus_per_worker: Axis[Annotated[float, Field(gt=0, le=1024)]] = Field(default_factory=lambda: [1.0])
     device: Axis[Literal["cpu", "gpu"]] = Field(default_factory=lambda: ["cpu"])
+    platform: Axis[Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]] | None = Field(
+        default=None, description="kinds of node from [platforms]; each one is a matrix value"
+    )
+    max_failures: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=0, description="worker failures a fit survives (Ray Train FailureConfig): it resumes from its last checkpoint"
+    )
     target_accuracy: float | None = Field(default=None, gt=0, le=1)
     retrain_epochs: Annotated[int, Field(ge=0, le=10_000)] = Field(default=1, description="0 skips the retrain stage")
     timeout_s: Annotated[float, Field(gt=0, le=7 * DAY_S)] = Field(default=1800, description="a training run that takes longer fails")
@@ -186,9 +192,52 @@ class CostSpec(StrictModel):
     gpu_hour_usd: Annotated[float, Field(ge=0, le=10_000)] = 1.006
 
 
+class PlatformSpec(StrictModel):
+    """A kind of node, named in ``train.platform``: the Ray custom resources each worker and replica takes there,
+    and/or the node labels they must run on (``ray start --resources / --labels``, KubeRay ``rayStartParams``)."""
+
+    resources: dict[Annotated[str, Field(min_length=1)], Annotated[float, Field(gt=0, le=1_000_000)]] = Field(
+        default_factory=dict, description='per worker and per replica, e.g. { large_node = 1 }'
+    )
+    labels: dict[Annotated[str, Field(min_length=1)], Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=dict, description='node labels, e.g. { "node-type" = "large" }'
+    )
+
+    @model_validator(mode="after")
+    def _selects_something(self) -> PlatformSpec:
+        if not self.resources and not self.labels:
+            raise ValueError("a platform needs resources or labels to select its nodes")
+        return self
+
+
+class FaultsSpec(StrictModel):
+    """Failures injected on purpose, the same in every run, to measure recovery."""
+
+    kill_worker_at_epoch: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="the training worker exits when this epoch (1-based) ends, once per fit of train"
+    )
+    kill_worker_rank: Annotated[int, Field(ge=0, le=4095)] = 0
+    kill_replica_after_s: Annotated[float, Field(gt=0, le=3600)] | None = Field(
+        default=None, description="one serving replica is killed this long into the serve stage's load"
+    )
+
+    @model_validator(mode="after")
+    def _injects_something(self) -> FaultsSpec:
+        if self.kill_worker_at_epoch is None and self.kill_replica_after_s is None:
+            raise ValueError("set kill_worker_at_epoch and/or kill_replica_after_s")
+        return self
+
+
 class RunSpec(StrictModel):
-    """Where artifacts go. On a multi-node cluster storage_path must be shared storage (NFS, or a URI
-    such as s3://bucket/path), as Ray Train requires for checkpoints."""
+    """Where artifacts go and how many trials run at once. On a multi-node cluster storage_path must be a
+    folder every node sees (NFS, EFS, a shared volume), as Ray Train requires for checkpoints."""
+
+    max_concurrent_trials: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=1, description="trials side by side (through Ray Tune); 1 runs them one after another"
+    )
+    max_concurrent_serving: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=1, description="trials in their deploy/serve/update/teardown stages at once (latency is measured there)"
+    )
 
     storage_path: str = Field(default="./raylife-artifacts", min_length=1)
     python_path: list[Annotated[str, Field(min_length=1)]] = Field(
@@ -211,3 +260,5 @@ class SuiteSpec(StrictModel):
     update: UpdateSpec | None = None
     cost: CostSpec = Field(default_factory=CostSpec)
     run: RunSpec = Field(default_factory=RunSpec)
+    platforms: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")], PlatformSpec] = Field(default_factory=dict)
+    faults: FaultsSpec | None = None

@@ -12,7 +12,7 @@ import pytest
 from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.stages import STAGES, TrialContext
-from raylife.stages import serve_control as sc
+from raylife.serving import control as sc
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 from tests.ray.helpers import submit
@@ -59,7 +59,7 @@ def context(port: int, model_dir, tmp_path, extra: str = "", index: int = 0) -> 
     trial = plan_trials(suite)[0]
     record = TrialRecord(run_id=f"test{index}", trial=trial)
     ctx = TrialContext(trial=trial, record=record, storage_dir=tmp_path)
-    ctx.artifacts["models"] = {"state_dict": str(model_dir)}
+    ctx.artifacts.models = {"state_dict": str(model_dir)}
     return ctx
 
 
@@ -123,7 +123,7 @@ def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, sa
         name = "seed"
 
         def run(self, inner):
-            inner.artifacts["models"] = {"state_dict": str(saved_model)}
+            inner.artifacts.models = {"state_dict": str(saved_model)}
 
     STAGES.register("seed", Seed)
     trial = replace(trial, stages=("seed", "deploy", "explode", "teardown"))

@@ -19,7 +19,7 @@ def render(renderable, width: int = 200) -> str:
 
 def lifecycle_row(**overrides):
     row = {
-        "trial": "cnn_small/torch/w1", "framework": "torch", "num_workers": 1, "status": "ok", "error": None,
+        "trial": "cnn_small/torch/w1", "variant": "cnn_small", "framework": "torch", "num_workers": 1, "status": "ok", "error": None,
         "accuracy": 0.9667, "baseline_accuracy": 0.1, "train_wall_s": 16.5, "time_to_target_s": 13.1, "native_bytes": 156424,
         "native_save_s": 0.0011, "native_load_s": 0.0019, "retrain_wall_s": 11.3, "retrain_accuracy": 0.975,
     }

@@ -10,7 +10,7 @@ import pytest
 
 from raylife.measure.loadgen import OpenLoop, Outcome, Samples, closed_loop
 from raylife.measure.stats import latency_summary, longest_gap
-from raylife.stages.requests import RequestSet, accuracy_pair
+from raylife.measure.requests import RequestSet, accuracy_pair
 from raylife.measure.updates import update_metrics
 
 

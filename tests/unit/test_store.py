@@ -11,6 +11,7 @@ import pytest
 
 from raylife.errors import StoreError
 from raylife.plan import plan_trials
+from raylife.remote.messages import EpochRecord
 from raylife.records import TrialRecord, utcnow
 from raylife.store import Store, check_results_file, new_run_id
 from raylife.store.schema import SCHEMA_VERSION
@@ -42,8 +43,8 @@ def finished_record(trial, run_id="r1") -> TrialRecord:
     record.add("train", "time_to_target_s", float("nan"), "s")
     record.add("persist", "bytes", 1000, "bytes", format="state_dict", native=True)
     record.add("persist", "bytes", 2000, "bytes", format="onnx", native=False)
-    record.add_epochs("train", [{"epoch": 0, "train_loss": 1.0, "eval_loss": 0.9, "accuracy": 0.5, "epoch_s": 0.1,
-                                  "elapsed_s": 0.2, "samples_per_s": 1000.0}])
+    record.add_epochs("train", [EpochRecord(epoch=0, train_loss=1.0, eval_loss=0.9, accuracy=0.5, epoch_s=0.1,
+                                            elapsed_s=0.2, samples_per_s=1000.0, end_unix=0.0)])
     return record
 
 
@@ -199,6 +200,24 @@ def test_a_version_1_database_is_migrated(db_path):
         assert store.query("select value from meta where key = 'schema_version'")[1] == [(str(SCHEMA_VERSION),)]
         rows = store.rows("SELECT run_id, serve_start_s FROM runs ORDER BY run_id")
     assert [r["run_id"] for r in rows] == ["new-run", "old-run"]  # old results kept, new column added
+
+
+def test_a_version_3_database_gets_trial_variants_and_keeps_its_trials(db_path):
+    trials = plan_trials(parse_suite(MINIMAL_SUITE + "[train]\nbatch_size = [16, 32]\n"))
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(finished_record(trials[0]), CLUSTER)
+    con = duckdb.connect(str(db_path))  # as raylife 0.x with schema 3 left it: no variant column
+    con.execute("DROP VIEW IF EXISTS lifecycle CASCADE")
+    con.execute("ALTER TABLE trials DROP COLUMN variant")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.close()
+    with Store(db_path) as store:
+        store.write_trial(finished_record(trials[1]), CLUSTER)
+        rows = store.rows("SELECT trial, variant FROM lifecycle ORDER BY trial_id")
+    # the old row shows its full name; the new one its structured variant (model + the axis that varies)
+    assert [(r["trial"], r["variant"]) for r in rows] == [
+        ("cnn_small/torch/w1/bs16", "cnn_small/torch/w1/bs16"), ("cnn_small/torch/w1/bs32", "cnn_small/bs32")]
 
 
 def test_costs_multiply_measured_times_by_held_resources(db_path):

@@ -8,32 +8,35 @@ import time
 from pathlib import Path
 from typing import Any
 
-from raylife.frameworks.worker import WorkerSession, load_splits, make_recipe
+from raylife.frameworks.worker import WorkerSession, loop_of, make_recipe, resume_checkpoint, write_progress
+from raylife.remote.messages import WorkerProbe
 
 
-def train_loop(config: dict[str, Any]) -> dict[str, Any]:
+def train_loop(config: dict[str, Any]) -> WorkerProbe:
     import ray.train
     import tensorflow as tf
 
     from raylife.frameworks.tensorflow.backend import TensorflowBackend
 
-    session = WorkerSession(config)
+    loop = loop_of(config)
+    session = WorkerSession(loop)
     backend = TensorflowBackend()
-    backend.set_threads(config["threads"])  # before the strategy initialises the runtime
-    tf.keras.utils.set_random_seed(config["seed"])
+    backend.set_threads(loop.threads)  # before the strategy initialises the runtime
+    tf.keras.utils.set_random_seed(loop.seed)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
-    splits = load_splits(config)
-    x, y = splits[config["split"]]
+    splits = loop.data.load()
+    x, y = splits[loop.split]
     x_val, y_val = splits["val"]
-    recipe = make_recipe(config, splits)
+    recipe = make_recipe(loop, splits)
+    resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     with strategy.scope():
-        if config.get("init_checkpoint"):
-            model = backend.load_checkpoint(config["init_checkpoint"])
+        if resume_dir or loop.init_checkpoint:
+            model = backend.load_checkpoint(resume_dir or loop.init_checkpoint)
         else:
             model = backend.build_model(recipe)
         model.compile(
-            optimizer=tf.keras.optimizers.Adam(config["learning_rate"]),
+            optimizer=tf.keras.optimizers.Adam(loop.learning_rate),
             loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
@@ -43,20 +46,23 @@ def train_loop(config: dict[str, Any]) -> dict[str, Any]:
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_ds = (
         tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(y), seed=config["seed"], reshuffle_each_iteration=True)
-        .batch(config["batch_size"])  # the global batch; tf.distribute splits it across workers
+        .shuffle(len(y), seed=loop.seed, reshuffle_each_iteration=True)
+        .batch(loop.batch_size)  # the global batch; tf.distribute splits it across workers
         .with_options(options)
     )
     val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512).with_options(options)
-    epochs = config["epochs"]
+    epochs = loop.epochs
+    steps = session.steps(len(y), loop.batch_size)  # global batches: every worker takes the same number of steps
 
     class Reporter(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch
             self.start = time.perf_counter()
             self.train_end = None
 
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             session.mark_step()
+            session.maybe_fail(self.epoch, batch, steps)
 
         def on_test_begin(self, logs: Any = None) -> None:
             self.train_end = time.perf_counter()  # validation is not part of the epoch's training time
@@ -66,17 +72,19 @@ def train_loop(config: dict[str, Any]) -> dict[str, Any]:
             record = session.end_epoch(
                 epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, len(y)
             )
-            if epoch < epochs - 1:
-                ray.train.report(record if session.is_chief else {"epoch": epoch})
+            if epoch < epochs - 1 and not loop.checkpoint_every_epoch:
+                ray.train.report(record.as_report() if session.is_chief else {"epoch": epoch})
                 return
             # Under MultiWorkerMirroredStrategy every worker must take part in saving; only rank 0's
             # copy becomes the checkpoint.
             with tempfile.TemporaryDirectory() as tmp:
                 backend.save_checkpoint(self.model, Path(tmp), x_val[:8], recipe)
+                write_progress(tmp, epoch + 1)
                 if session.is_chief:
-                    ray.train.report(record, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                    ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
                 else:
                     ray.train.report({"epoch": epoch})
 
-    model.fit(train_ds, epochs=epochs, validation_data=val_ds, callbacks=[Reporter()], verbose=0)
+    model.fit(train_ds, epochs=epochs, initial_epoch=session.resumed_from_epoch, validation_data=val_ds,
+              callbacks=[Reporter()], verbose=0)
     return session.finish(replicas=strategy.num_replicas_in_sync)

@@ -13,13 +13,16 @@ import torch.distributed as dist
 from torch import nn
 
 from raylife.frameworks.torch.backend import TorchBackend
+from raylife.remote.messages import WorkerProbe
 from raylife.frameworks.worker import (
     WorkerSession,
     epoch_order,
-    load_splits,
+    loop_of,
     make_recipe,
     per_worker_batch,
+    resume_checkpoint,
     val_batches,
+    write_progress,
 )
 
 
@@ -35,35 +38,39 @@ def _evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.devi
     return loss_sum / len(y), correct / len(y)
 
 
-def train_loop(config: dict[str, Any]) -> dict[str, Any]:
+def train_loop(config: dict[str, Any]) -> WorkerProbe:
     import ray.train
     import ray.train.torch
 
-    session = WorkerSession(config)
+    loop = loop_of(config)
+    session = WorkerSession(loop)
     backend = TorchBackend()
-    backend.set_threads(config["threads"])
-    torch.manual_seed(config["seed"])
+    backend.set_threads(loop.threads)
+    torch.manual_seed(loop.seed)
 
-    splits = load_splits(config)
-    x, y = splits[config["split"]]
+    splits = loop.data.load()
+    x, y = splits[loop.split]
     x_val, y_val = splits["val"]
-    recipe = make_recipe(config, splits)
+    recipe = make_recipe(loop, splits)
+    resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     model = backend.build_model(recipe)
-    if config.get("init_checkpoint"):
-        model = backend.load_checkpoint(config["init_checkpoint"])
+    if resume_dir or loop.init_checkpoint:
+        model = backend.load_checkpoint(resume_dir or loop.init_checkpoint)
     device = ray.train.torch.get_device()
     model = ray.train.torch.prepare_model(model)  # moves to device; DDP-wraps when world > 1
     plain = model.module if hasattr(model, "module") else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
-    batch = per_worker_batch(config["batch_size"], session.world)
+    optimizer = torch.optim.Adam(model.parameters(), lr=loop.learning_rate)
+    batch = per_worker_batch(loop.batch_size, session.world)
     distributed = session.world > 1 and dist.is_initialized()
 
-    for epoch in range(config["epochs"]):
-        order = epoch_order(len(y), config["seed"], epoch, session.rank, session.world)
+    for epoch in range(session.resumed_from_epoch, loop.epochs):
+        order = epoch_order(len(y), loop.seed, epoch, session.rank, session.world)
+        steps = session.steps(len(order), batch)
         model.train()
         sums = torch.zeros(2, dtype=torch.float64)  # [loss * n, n]
         start = time.perf_counter()
-        for i in range(0, len(order), batch):
+        for step, i in enumerate(range(0, len(order), batch)):
+            session.maybe_fail(epoch, step, steps)
             idx = order[i : i + batch]
             xb = torch.from_numpy(x[idx]).to(device)
             yb = torch.from_numpy(y[idx]).to(device)
@@ -78,19 +85,22 @@ def train_loop(config: dict[str, Any]) -> dict[str, Any]:
             dist.all_reduce(sums)  # the loss over every worker's samples, not just rank 0's
         train_loss = (sums[0] / sums[1]).item()
 
-        last = epoch == config["epochs"] - 1
+        last = epoch == loop.epochs - 1
         if session.is_chief:
             # Only rank 0 validates, on the unwrapped module: DDP's forward may broadcast buffers,
             # a collective the other ranks would never join.
             val_loss, val_acc = _evaluate(plain, x_val, y_val, device)
             record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()))
-            if last:
+            if last or loop.checkpoint_every_epoch:
                 with tempfile.TemporaryDirectory() as tmp:
                     sample = x_val[:8]
-                    backend.save_checkpoint(plain.cpu().eval(), Path(tmp), sample, recipe)
-                    ray.train.report(record, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                    # The last one moves the model to the CPU (it is what every later stage loads); one in the
+                    # middle leaves it where it trains (the state_dict loads with map_location="cpu").
+                    backend.save_checkpoint(plain.cpu().eval() if last else plain, Path(tmp), sample, recipe)
+                    write_progress(tmp, epoch + 1)
+                    ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
             else:
-                ray.train.report(record)
+                ray.train.report(record.as_report())
         else:
             ray.train.report({"epoch": epoch})
     return session.finish(replicas=dist.get_world_size() if distributed else 1)

@@ -1,4 +1,5 @@
-"""Driving Ray Serve from the driver: start it, deploy an application declaratively, wait, inspect, delete.
+"""Driving Ray Serve from the driver: start it, and one ``ServeApp`` per trial that deploys, updates and deletes
+its application declaratively.
 
 Applications are applied as a config (``ServeDeploySchema``) through the Serve controller — the path that
 ``serve deploy config.yaml``, the dashboard's REST API and KubeRay's RayService take — because only that path
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from raylife.errors import ClusterError, RaylifeError
@@ -24,14 +25,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"}
 
 class ServeDeployError(RaylifeError):
     """Serve could not deploy or update an application."""
-
-
-@dataclass
-class ServeHandle:
-    """What the stages need to reach one trial's application."""
-
-    app: str
-    url: str
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -105,6 +98,8 @@ def deploy_config(
     host: str,
     port: int,
     max_surge_percent: int | None = None,
+    resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
     deployment: dict[str, Any] = {
@@ -112,7 +107,11 @@ def deploy_config(
         "num_replicas": replicas,
         "max_ongoing_requests": max_ongoing_requests,
         "user_config": user_config,
-        "ray_actor_options": {"num_cpus": cpus_per_replica},
+        "ray_actor_options": {
+            "num_cpus": cpus_per_replica,
+            **({"resources": dict(resources)} if resources else {}),
+            **({"label_selector": dict(labels)} if labels else {}),
+        },
     }
     if max_surge_percent is not None:
         deployment["max_surge_percent"] = max_surge_percent
@@ -205,3 +204,65 @@ def free_cpus() -> float:
     import ray
 
     return float(ray.available_resources().get("CPU", 0.0))
+
+
+@dataclass
+class ServeApp:
+    """One trial's Serve application: the config it was last given, and every operation on it.
+
+    ``args`` are the replicas' constructor arguments and ``user_config`` what ``reconfigure()`` receives; an update
+    changes one or both and re-applies the whole config, as ``serve deploy`` would.
+    """
+
+    name: str
+    url: str
+    args: dict[str, Any]
+    user_config: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)  # deploy_config's keyword arguments
+    applied: bool = False
+
+    @property
+    def version(self) -> str:
+        return self.user_config["version"]
+
+    def config(self) -> dict[str, Any]:
+        return deploy_config(self.name, self.args, self.user_config, **self.settings)
+
+    def deploy(self, timeout_s: float) -> None:
+        """Apply the config and wait until Serve reports the application running."""
+        self.applied = True
+        apply_config(self.config())
+        wait_running(self.name, timeout_s)
+
+    def update(self, strategy: str, model_dir: str, version: str) -> None:
+        """Point the application at another model, without waiting.
+
+        reconfigure: only user_config changes (Serve calls ``reconfigure()`` on the live replicas);
+        rollout: the constructor arguments change too, so Serve starts new replicas and retires the old.
+        """
+        if strategy not in UPDATE_STRATEGIES:
+            raise ValueError(f"unknown update strategy {strategy!r}")
+        self.user_config = {"model_dir": model_dir, "version": version}
+        if strategy == "rollout":
+            self.args = {**self.args, "model_dir": model_dir, "version": version}
+        apply_config(self.config())
+
+    def wait_running(self, timeout_s: float) -> None:
+        wait_running(self.name, timeout_s)
+
+    def status(self) -> tuple[str, str]:
+        return app_status(self.name)
+
+    def replica_stats(self, replicas: int, timeout_s: float = 30.0) -> dict[str, dict[str, Any]]:
+        return replica_stats(self.name, replicas, timeout_s)
+
+    def handle(self) -> Any:
+        from ray import serve
+
+        return serve.get_app_handle(self.name)
+
+    def delete(self) -> None:
+        delete_app(self.name)
+
+
+UPDATE_STRATEGIES = ("reconfigure", "rollout")

@@ -1,0 +1,50 @@
+"""cluster: what a Ray cluster offers trials — nodes, resources, labels — before submitting to it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from raylife.cli.common import console
+from raylife.cli.results import OutputFormat, emit
+
+RESOURCE_ORDER = ("CPU", "GPU", "memory", "object_store_memory")
+
+
+def cluster(
+    address: Annotated[
+        Optional[str],
+        typer.Option(envvar="RAY_ADDRESS", help="Ray cluster (host:port, ray://host:port or auto). Default: the embedded "
+                     "local Ray that `raylife submit` would start."),
+    ] = None,
+    num_cpus: Annotated[Optional[int], typer.Option(min=1, help="Logical CPUs of the embedded Ray.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
+) -> None:
+    """Show the cluster's nodes with their resources and labels, and its Ray version (what [platforms] can select)."""
+    import ray
+
+    from raylife.runner.cluster import check_reachable, connect, disconnect
+
+    if address and address != "local":
+        check_reachable(address)
+    info = connect(address if address != "local" else None, num_cpus=num_cpus).info
+    try:
+        version = ray.__version__
+    finally:
+        disconnect()
+    columns = ["node", "hostname", "CPU", "GPU", "memory_gb", "custom resources", "labels"]
+    rows = []
+    for n in info["node_list"]:
+        res = n["resources"]
+        custom = {k: v for k, v in res.items() if k not in RESOURCE_ORDER}
+        rows.append((
+            n["address"], n["hostname"], res.get("CPU", 0.0), res.get("GPU", 0.0), round(res.get("memory", 0.0) / 1024**3, 2),
+            ", ".join(f"{k}={v:g}" for k, v in sorted(custom.items())) or "–",
+            ", ".join(f"{k}={v}" for k, v in sorted(n["labels"].items())) or "–",
+        ))
+    emit(columns, rows, output)
+    if output is OutputFormat.table:
+        where = address or "embedded local Ray"
+        console.print(f"{where}: {info['nodes']} node{'s' if info['nodes'] != 1 else ''}, {info['cpus']:g} CPUs, "
+                      f"{info['gpus']:g} GPUs · Ray {version}")

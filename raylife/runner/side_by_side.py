@@ -1,0 +1,130 @@
+"""Trials side by side through Ray Tune: each Tune trial runs one raylife trial's stages; the driver writes each
+record the moment its trial completes.
+
+Ray 2.60 runs several Ray Train fits at once through a function trainable that starts them itself (a Trainer is no
+longer a Tune trainable; shared/RAY_NOTES.md). Here the trainable runs ``run_trial`` — every stage of one trial,
+in its own Tune trial process — so a trial is measured exactly as in the sequential runner. The trainable holds one
+byte of memory (Tune refuses an empty request, and a CPU share, even 0.001, would leave one trial's worker short of
+a whole CPU); the trial's actor is started outside Tune's placement group, so it, its Train workers and the Serve
+replicas ask for their own resources as always and Ray's scheduler places them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from raylife.plan import Trial
+from raylife.records import TrialRecord, utcnow
+from raylife.runner.neighbours import Coordinator, Event, RemoteNeighbours
+from raylife.runner.observer import RunObserver
+
+TUNE_TRIAL_RESOURCES = {"memory": 1}  # the trainable only waits on its stages; Tune needs a non-empty request
+
+
+class _RemoteObserver:
+    """Progress from a Tune trial process, sent to the coordinator for the driver's display."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def run_started(self, run_id: str, trials: list[Trial]) -> None: ...
+
+    def trial_started(self, trial: Trial) -> None:
+        self.actor.event.remote(Event(trial.index, "trial_started"))
+
+    def stage_started(self, trial: Trial, stage: str) -> None:
+        self.actor.event.remote(Event(trial.index, "stage_started", stage))
+
+    def detail(self, trial: Trial, text: str) -> None:
+        self.actor.event.remote(Event(trial.index, "detail", text))
+
+    def trial_finished(self, record: TrialRecord) -> None: ...
+
+
+def _trainable(config: dict[str, Any], trials: dict[int, Trial], run_id: str, storage: str,
+               serve_client_host: str | None, coordinator: Any) -> None:
+    import ray
+    from ray import tune
+
+    from raylife.runner.run import run_trial
+
+    trial = trials[config["index"]]
+    record = run_trial(trial, run_id, Path(storage), _RemoteObserver(coordinator), serve_client_host,
+                       RemoteNeighbours(coordinator))
+    ray.get(coordinator.put_record.remote(trial.index, record))
+    tune.report({"ok": record.status == "ok"})
+
+
+def run_side_by_side(
+    trials: list[Trial], *, run_id: str, storage: Path, max_concurrent: int, max_serving: int,
+    observer: RunObserver, serve_client_host: str | None, store_record: Callable[[TrialRecord], None],
+) -> None:
+    """Run ``trials`` at most ``max_concurrent`` at a time; ``store_record`` gets each record as its trial ends."""
+    import ray
+    from ray import tune
+
+    by_index = {t.index: t for t in trials}
+    coordinator = (
+        ray.remote(Coordinator)
+        .options(num_cpus=0, max_concurrency=len(trials) * 4 + 8, name=f"raylife-coordinator-{run_id}")
+        .remote(max_serving)
+    )
+    stored: set[int] = set()
+
+    def forward_events() -> None:
+        for event in ray.get(coordinator.drain.remote()):
+            trial = by_index[event.index]
+            if event.kind == "trial_started":
+                observer.trial_started(trial)
+            elif event.kind == "stage_started":
+                observer.stage_started(trial, event.text)
+            else:
+                observer.detail(trial, event.text)
+
+    def finish(index: int, error: str | None = None) -> None:
+        if index in stored:
+            return
+        forward_events()  # the trial's own start event comes before its end
+        record = ray.get(coordinator.take_record.remote(index))
+        if record is None:  # the Tune trial itself failed before it could hand its record over
+            record = TrialRecord(run_id=run_id, trial=by_index[index], status="failed",
+                                 error=error or "the Tune trial ended without a record", finished_at=utcnow())
+        stored.add(index)
+        store_record(record)
+
+    class DriverCallback(tune.Callback):
+        def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+            forward_events()
+
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            finish(trial.config["index"])
+
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            finish(trial.config["index"], error=f"Tune trial error: {trial.error_file or 'see Ray logs'}")
+
+    trainable = tune.with_resources(
+        tune.with_parameters(_trainable, trials=by_index, run_id=run_id, storage=str(storage),
+                             serve_client_host=serve_client_host, coordinator=coordinator),
+        TUNE_TRIAL_RESOURCES,
+    )
+    tuner = tune.Tuner(
+        trainable,
+        param_space={"index": tune.grid_search([t.index for t in trials])},
+        tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
+        run_config=tune.RunConfig(
+            name=f"tune-{run_id}", storage_path=str(storage.resolve() / run_id), callbacks=[DriverCallback()],
+            verbose=0, log_to_file=True,
+        ),
+    )
+    try:
+        tuner.fit()
+    finally:
+        for index in by_index:  # a record handed over but not yet reported by Tune (an interrupted run) is kept
+            if index not in stored:
+                record = ray.get(coordinator.take_record.remote(index))
+                if record is not None:
+                    stored.add(index)
+                    store_record(record)
+        ray.kill(coordinator)
