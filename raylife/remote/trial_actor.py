@@ -93,6 +93,9 @@ class TrialActor:
         self.faults.append(event)
         return True
 
+    def fault_events(self) -> list[FaultEvent]:
+        return list(self.faults)
+
     def progress(self) -> Progress:
         return Progress(len(self.epochs), self.epochs[-1] if self.epochs else None)
 

@@ -46,6 +46,7 @@ class Event:
     index: int
     kind: str  # trial_started | stage_started | detail
     text: str = ""
+    at: float = 0.0  # when it happened (the actor runs calls on several threads, so arrival order may differ)
 
 
 class Coordinator:
@@ -86,7 +87,7 @@ class Coordinator:
     def drain(self) -> list[Event]:
         with self.lock:
             out, self.events = self.events, []
-        return out
+        return sorted(out, key=lambda e: e.at)
 
     def put_record(self, index: int, record: Any) -> None:
         with self.lock:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import raylife
+from raylife.errors import RaylifeError
 from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
@@ -35,7 +36,7 @@ def root_cause(exc: BaseException) -> tuple[str, str]:
     """A one-line error and the full traceback, looking through Ray's wrappers to the user's exception."""
     inner: BaseException = exc
     seen = set()
-    while id(inner) not in seen:
+    while id(inner) not in seen and not isinstance(inner, RaylifeError):  # raylife's own errors say it best
         seen.add(id(inner))
         cause = getattr(inner, "cause", None) or inner.__cause__
         # RayTaskError → the exception raised in the task; TrainingFailedError → the worker's error.

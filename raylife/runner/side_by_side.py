@@ -11,9 +11,18 @@ replicas ask for their own resources as always and Ray's scheduler places them.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Tune's new console output prints an experiment box and a TensorBoard hint even at verbose=0; the legacy reporter
+# honours verbose=0. Set before Tune is imported: it reads the variable then. raylife shows its own progress.
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+from ray import tune  # noqa: E402
 
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
@@ -32,21 +41,47 @@ class _RemoteObserver:
     def run_started(self, run_id: str, trials: list[Trial]) -> None: ...
 
     def trial_started(self, trial: Trial) -> None:
-        self.actor.event.remote(Event(trial.index, "trial_started"))
+        self.actor.event.remote(Event(trial.index, "trial_started", at=time.time()))
 
     def stage_started(self, trial: Trial, stage: str) -> None:
-        self.actor.event.remote(Event(trial.index, "stage_started", stage))
+        self.actor.event.remote(Event(trial.index, "stage_started", stage, at=time.time()))
 
     def detail(self, trial: Trial, text: str) -> None:
-        self.actor.event.remote(Event(trial.index, "detail", text))
+        self.actor.event.remote(Event(trial.index, "detail", text, at=time.time()))
 
     def trial_finished(self, record: TrialRecord) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Driver:
+    forward_events: Callable[[], None]
+    finish: Callable[..., None]
+
+
+# Tune pickles its run config, callbacks included: the callback carries only the run id; what it calls on the
+# driver (the store, the progress display) is found here.
+_DRIVERS: dict[str, _Driver] = {}
+
+
+class DriverCallback(tune.Callback):
+    """Runs in the driver's Tune loop: forwards progress, stores each record as its trial completes."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        _DRIVERS[self.run_id].forward_events()
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        _DRIVERS[self.run_id].finish(trial.config["index"])
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        _DRIVERS[self.run_id].finish(trial.config["index"], error=f"Tune trial error: {trial.error_file or 'see Ray logs'}")
 
 
 def _trainable(config: dict[str, Any], trials: dict[int, Trial], run_id: str, storage: str,
                serve_client_host: str | None, coordinator: Any) -> None:
     import ray
-    from ray import tune
 
     from raylife.runner.run import run_trial
 
@@ -63,7 +98,6 @@ def run_side_by_side(
 ) -> None:
     """Run ``trials`` at most ``max_concurrent`` at a time; ``store_record`` gets each record as its trial ends."""
     import ray
-    from ray import tune
 
     by_index = {t.index: t for t in trials}
     coordinator = (
@@ -73,11 +107,16 @@ def run_side_by_side(
     )
     stored: set[int] = set()
 
+    shown: set[int] = set()
+
     def forward_events() -> None:
         for event in ray.get(coordinator.drain.remote()):
             trial = by_index[event.index]
-            if event.kind == "trial_started":
+            if event.index not in shown:  # a trial's first event starts its line, whatever arrived first
+                shown.add(event.index)
                 observer.trial_started(trial)
+            if event.kind == "trial_started":
+                continue
             elif event.kind == "stage_started":
                 observer.stage_started(trial, event.text)
             else:
@@ -87,6 +126,9 @@ def run_side_by_side(
         if index in stored:
             return
         forward_events()  # the trial's own start event comes before its end
+        if index not in shown:
+            shown.add(index)
+            observer.trial_started(by_index[index])
         record = ray.get(coordinator.take_record.remote(index))
         if record is None:  # the Tune trial itself failed before it could hand its record over
             record = TrialRecord(run_id=run_id, trial=by_index[index], status="failed",
@@ -94,16 +136,7 @@ def run_side_by_side(
         stored.add(index)
         store_record(record)
 
-    class DriverCallback(tune.Callback):
-        def on_step_begin(self, iteration: int, trials: list[Any], **info: Any) -> None:
-            forward_events()
-
-        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            finish(trial.config["index"])
-
-        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            finish(trial.config["index"], error=f"Tune trial error: {trial.error_file or 'see Ray logs'}")
-
+    _DRIVERS[run_id] = _Driver(forward_events, finish)
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, trials=by_index, run_id=run_id, storage=str(storage),
                              serve_client_host=serve_client_host, coordinator=coordinator),
@@ -114,7 +147,7 @@ def run_side_by_side(
         param_space={"index": tune.grid_search([t.index for t in trials])},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
         run_config=tune.RunConfig(
-            name=f"tune-{run_id}", storage_path=str(storage.resolve() / run_id), callbacks=[DriverCallback()],
+            name=f"tune-{run_id}", storage_path=str(storage.resolve() / run_id), callbacks=[DriverCallback(run_id)],
             verbose=0, log_to_file=True,
         ),
     )
@@ -128,3 +161,4 @@ def run_side_by_side(
                     stored.add(index)
                     store_record(record)
         ray.kill(coordinator)
+        _DRIVERS.pop(run_id, None)

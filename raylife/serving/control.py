@@ -20,6 +20,9 @@ from raylife.errors import ClusterError, RaylifeError
 APP_PREFIX = "raylife-"
 DEPLOYMENT = "ModelServer"
 IMPORT_PATH = "raylife.serving.replica:app_builder"
+# One HTTP proxy, on the head node: raylife's clients send every request to one address (the head), and nodes that
+# share a host (a test cluster on one machine) cannot each bind the same port.
+PROXY_LOCATION = "HeadOnly"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "::"}
 
 
@@ -71,7 +74,7 @@ def start_serve(host: str, port: int, check_port: bool, quiet: bool = True) -> f
     if check_port:
         check_port_free(host, port)
     started = time.perf_counter()
-    serve.start(http_options={"host": host, "port": port})
+    serve.start(proxy_location=PROXY_LOCATION, http_options={"host": host, "port": port})
     elapsed = time.perf_counter() - started
     if quiet:
         import logging
@@ -120,6 +123,7 @@ def deploy_config(
     if py_modules:
         runtime_env["py_modules"] = py_modules  # replicas are not children of this job: ship raylife explicitly
     return {
+        "proxy_location": PROXY_LOCATION,
         "http_options": {"host": host, "port": port},
         "applications": [
             {

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import ray
 
+from raylife.errors import RaylifeError
 from raylife.remote.messages import FaultPlan, FitResources, FitResult, LoopConfig
 from raylife.stages.context import TrialContext
+
+
+class FitFailed(RaylifeError):
+    """A Ray Train fit failed for a reason raylife knows (an injected fault past max_failures)."""
 
 
 def loop_config(
@@ -56,7 +61,18 @@ def run_training(
         if progress.last:
             ctx.on_progress(f"epoch {progress.epochs_done}/{epochs} · val acc {progress.last.accuracy:.3f}")
 
-    out: FitResult = ctx.wait(ref, f"{phase} of {t.name}", poll)
+    try:
+        out: FitResult = ctx.wait(ref, f"{phase} of {t.name}", poll)
+    except Exception as exc:
+        faults = ray.get(actor.fault_events.remote(), timeout=10) if fault is not None else []
+        if faults:
+            raise FitFailed(
+                f"{phase} failed after the injected worker failure in epoch {faults[0].epoch + 1} (rank {faults[0].rank}): "
+                f"train.max_failures = {t.max_failures} allows {'no restart' if t.max_failures == 0 else f'{t.max_failures} restarts'}"
+                f" ({type(exc).__name__})",
+                hint="raise train.max_failures to measure recovery",
+            ) from exc
+        raise
     if not out.checkpoint:
         raise RuntimeError(f"{phase} finished without a checkpoint")
     ctx.record.add_epochs(phase, out.epochs)

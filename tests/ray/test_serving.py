@@ -172,3 +172,22 @@ def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port
     accuracy = {(m.metric, m.labels["path"]): m.value for m in ctx.record.measurements if m.metric.endswith("_accuracy")}
     assert accuracy[("served_accuracy", "handle")] == accuracy[("offline_accuracy", "handle")]
     assert accuracy[("served_accuracy", "http")] == accuracy[("served_accuracy", "handle")]  # same inputs, same model
+
+
+def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_port, saved_model, tmp_path):
+    ctx = context(serve_port, saved_model, tmp_path,
+                  "replicas = 1\nbatch_sizes = [1]\nconcurrency = [2]\nrequests = 400\nwarmup_requests = 0\n"
+                  "[faults]\nkill_replica_after_s = 0.5\n", index=4)
+    try:
+        STAGES.get("deploy")().run(ctx)
+        STAGES.get("serve")().run(ctx)
+    finally:
+        ctx.close()
+    values = {m.metric: (m.value, m.labels) for m in ctx.record.measurements if m.stage == "serve"}
+    recovery, labels = values["replica_recovery_s"]
+    assert "error" not in labels and labels["after_s"] == 0.5
+    assert 0 < recovery < 60
+    assert values["recovery_failed_requests"][0] >= 0
+    # with the only replica dead, the requests of the window waited for its replacement or failed
+    assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
+    assert values["requests"][0] == 400

@@ -1,0 +1,131 @@
+"""Trials side by side through Ray Tune on a two-node cluster with a platform per node, and failures on purpose."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ray.helpers import rows, submit
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+
+
+@pytest.fixture
+def two_platform_cluster():
+    from ray.cluster_utils import Cluster
+
+    # Each node offers its own custom resource: a trial's platform decides the node its workers and replicas use.
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {"cpu_small": 2},
+                                                            "include_dashboard": False})
+    cluster.add_node(num_cpus=2, resources={"cpu_large": 2})
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+def stage_windows(db, stages: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """Per trial, from the first of ``stages`` to the end of the last: wall-clock start and end."""
+    found: dict[str, list[tuple[float, float]]] = {}
+    for r in rows(db, "SELECT trial, stage, value, labels FROM metrics WHERE metric = 'stage_wall_s'"):
+        if r["stage"] in stages:
+            start = json.loads(r["labels"])["started_unix"]
+            found.setdefault(r["trial"], []).append((start, start + r["value"]))
+    return {t: (min(s for s, _ in w), max(e for _, e in w)) for t, w in found.items()}
+
+
+def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def test_four_trials_run_two_at_a_time_on_their_platforms_and_serve_one_at_a_time(
+    two_platform_cluster, write_suite, tmp_path
+):
+    suite = write_suite("""
+        name = "side-by-side"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        epochs = 1
+        batch_size = [32, 64]
+        platform = ["small", "large"]
+        retrain_epochs = 0
+        [platforms.small]
+        resources = { cpu_small = 1 }
+        [platforms.large]
+        resources = { cpu_large = 1 }
+        [serve]
+        batch_sizes = [1]
+        concurrency = [1]
+        requests = 20
+        warmup_requests = 2
+        [run]
+        max_concurrent_trials = 2
+    """)
+    db = tmp_path / "sbs.duckdb"
+    result = submit(suite, db, tmp_path / "shared", "--address", two_platform_cluster.address, timeout=800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    trials = rows(db, "SELECT name, status FROM trials ORDER BY idx")
+    assert [t["status"] for t in trials] == ["ok"] * 4  # every trial reached the one database writer
+
+    develop = stage_windows(db, ("train", "evaluate", "persist"))
+    serving = stage_windows(db, ("deploy", "serve", "teardown"))
+    names = sorted(develop)
+    assert any(overlaps(develop[a], develop[b]) for a in names for b in names if a < b), develop
+    assert not any(overlaps(serving[a], serving[b]) for a in names for b in names if a < b), serving
+    beside = rows(db, "SELECT max(value) AS n FROM metrics WHERE metric = 'trials_beside' AND stage = 'train'")
+    assert beside[0]["n"] >= 1  # stored with the stage: a contended number says so
+
+    # every worker and replica ran on the node its platform selects
+    placed = rows(db, "SELECT t.name, p.role, p.node_id, p.hostname FROM placements p JOIN trials t USING (trial_id)")
+    assert {(p["name"].split("/")[-1], p["role"]) for p in placed} == {
+        (platform, role) for platform in ("small", "large") for role in ("train_worker", "replica")}
+    by_platform: dict[str, set[str]] = {}
+    for p in placed:
+        by_platform.setdefault(p["name"].split("/")[-1], set()).add(p["node_id"])
+    assert all(len(ids) == 1 for ids in by_platform.values()) and by_platform["small"] != by_platform["large"]
+    head = two_platform_cluster.head_node.node_id
+    assert by_platform["small"] == {head}  # cpu_small is on the head node only
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint_and_one_past_max_failures_fails(write_suite, tmp_path):
+    suite = write_suite("""
+        name = "faults"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch", "tensorflow"]
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        options = { width = 8 }
+        train = { max_failures = 0 }
+        [train]
+        epochs = 3
+        retrain_epochs = 0
+        max_failures = 1
+        [faults]
+        kill_worker_at_epoch = 2
+    """)
+    db = tmp_path / "faults.duckdb"
+    result = submit(suite, db, tmp_path / "s", timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr  # one trial failed; the suite went on
+    status = {r["name"]: (r["status"], r["error"]) for r in rows(db, "SELECT name, status, error FROM trials")}
+    assert status["cnn_small/torch/w1"][0] == "ok" and status["cnn_small/tensorflow/w1"][0] == "ok"
+    failed_status, error = status["cnn_small[width=8]/torch/w1"]
+    assert failed_status == "failed"
+    assert error.startswith("FitFailed: train failed after the injected worker failure in epoch 2 (rank 0): "
+                            "train.max_failures = 0 allows no restart"), error
+    for trial in ("cnn_small/torch/w1", "cnn_small/tensorflow/w1"):
+        got = {r["metric"]: r for r in rows(
+            db, "SELECT metric, value, unit, labels FROM metrics WHERE trial = ? AND stage = 'train'", [trial])}
+        assert got["failures"]["value"] == 1
+        assert got["recovery_s"]["value"] > 0 and got["recovery_s"]["unit"] == "s"
+        lost = got["epochs_lost"]
+        # died halfway through epoch 2: 1.5 epochs trained, minus what the checkpoint it resumed from held
+        resumed = json.loads(lost["labels"])["resumed_from_epoch"]
+        assert lost["value"] == pytest.approx(1.5 - resumed) and resumed in (0, 1)
+        epochs = rows(db, "SELECT DISTINCT epoch FROM epochs JOIN trials USING (trial_id) WHERE name = ?", [trial])
+        assert sorted(e["epoch"] for e in epochs) == [0, 1, 2]  # training finished every epoch after the restart
