@@ -229,3 +229,56 @@ def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
                 where=f"{source}, train.device",
                 hint='use device = "cpu", or a machine or cluster with GPUs (and a CUDA build of the framework)',
             )
+
+
+SHARED_CHECK_S = 30.0
+
+
+def _storage_probe(path: str, marker: str, action: str) -> bool:
+    """Runs on one node: write the marker, say whether it exists, or remove it."""
+    import os
+
+    target = os.path.join(path, marker)
+    if action == "write":
+        os.makedirs(path, exist_ok=True)
+        with open(target, "w") as handle:
+            handle.write("raylife shared-storage check\n")
+    elif action == "remove" and os.path.exists(target):
+        os.remove(target)
+    return os.path.exists(target)
+
+
+def check_shared_storage(storage: str, nodes: list[dict[str, Any]], source: str) -> None:
+    """On several nodes, storage must be one folder every node sees (Ray Train writes checkpoints there and the trial's
+    actor reads them, perhaps on another node): a file written there from one node must exist on every other."""
+    if len(nodes) < 2:
+        return
+    import uuid
+
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probe = ray.remote(num_cpus=0, max_retries=0)(_storage_probe)
+    marker = f".raylife-shared-check-{uuid.uuid4().hex}"
+    where = f"{source}, run.storage_path / --storage-path"
+
+    def on(node: dict[str, Any], action: str) -> Any:
+        strategy = NodeAffinitySchedulingStrategy(node_id=node["node_id"], soft=False)
+        return probe.options(scheduling_strategy=strategy).remote(storage, marker, action)
+
+    try:
+        ray.get(on(nodes[0], "write"), timeout=SHARED_CHECK_S)
+        seen = ray.get([on(n, "exists") for n in nodes[1:]], timeout=SHARED_CHECK_S)
+        ray.get(on(nodes[0], "remove"), timeout=SHARED_CHECK_S)
+    except Exception as exc:  # noqa: BLE001 - an unwritable path, or a node that cannot run the probe in time
+        raise ClusterError(f"cannot check storage_path {storage} on the cluster's nodes: {str(exc).splitlines()[0][:200]}",
+                           where=where, hint="give a path every node can write, e.g. an NFS or EFS mount") from None
+    blind = [n["address"] for n, ok in zip(nodes[1:], seen) if not ok]
+    if blind:
+        raise ClusterError(
+            f"storage_path {storage} is not shared: a file written there on node {nodes[0]['address']} does not "
+            f"exist on {', '.join(blind)}",
+            where=where,
+            hint="checkpoints must be readable from every node: use a shared mount (NFS, EFS, a ReadWriteMany volume) "
+                 "at the same path on every node",
+        )

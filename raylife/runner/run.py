@@ -12,7 +12,7 @@ from raylife.errors import RaylifeError
 from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
-from raylife.runner.cluster import Cluster, check_fits, connect, disconnect
+from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, connect, disconnect
 from raylife.runner.neighbours import Alone, Neighbours, serving_stage
 from raylife.runner.observer import RunObserver, SilentObserver
 from raylife.runner.preflight import Checked, preflight
@@ -171,6 +171,7 @@ def run_suite(
     serve_started = False
     try:
         check_fits(todo, cluster.info, suite_path)
+        check_shared_storage(str(checked.storage), cluster.info["node_list"], suite_path)
         serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose) if todo else (0.0, None)
         serve_started = serve_start_s > 0
         store = Store(db_path)

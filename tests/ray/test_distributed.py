@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,54 @@ def test_a_killed_worker_resumes_from_its_checkpoint_and_one_past_max_failures_f
         assert lost["value"] == pytest.approx(1.5 - resumed) and resumed in (0, 1)
         epochs = rows(db, "SELECT DISTINCT epoch FROM epochs JOIN trials USING (trial_id) WHERE name = ?", [trial])
         assert sorted(e["epoch"] for e in epochs) == [0, 1, 2]  # training finished every epoch after the restart
+
+
+def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(write_suite, tmp_path):
+    """A second node in its own mount namespace, with an empty tmpfs over the storage folder: a real node whose
+    storage_path is node-local."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from ray.cluster_utils import Cluster
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs mount namespaces (unshare -m, as root) to make a node-local folder")
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    ray_cli = str(Path(sys.executable).parent / "ray")
+    node = subprocess.Popen(
+        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {storage} && exec {ray_cli} start --address={cluster.address} "
+         "--num-cpus=1 --block --disable-usage-stats"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    try:
+        import ray
+
+        ray.init(address=cluster.address, logging_level="ERROR")
+        deadline = time.monotonic() + 60
+        while sum(n["Alive"] for n in ray.nodes()) < 2:
+            assert time.monotonic() < deadline, "the second node did not join"
+            time.sleep(0.5)
+        ray.shutdown()
+        suite = write_suite("""
+            name = "local-storage"
+            workload = "vision"
+            [[models]]
+            name = "cnn_small"
+            frameworks = ["torch"]
+        """)
+        db = tmp_path / "r.duckdb"
+        result = submit(suite, db, storage, "--address", cluster.address, timeout=180)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stderr.startswith(f"Error: storage_path {storage} is not shared: a file written there on node "), result.stderr
+        assert "use a shared mount" in result.stderr
+        assert not db.exists() and list(storage.iterdir()) == []  # nothing written, the check cleaned up after itself
+    finally:
+        os.killpg(node.pid, signal.SIGTERM)
+        node.wait(timeout=60)
+        cluster.shutdown()

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from raylife.errors import PlanError
+from raylife.errors import PlanError, SuiteError
 from raylife.plan import plan_trials
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE, SUITES
@@ -250,3 +250,44 @@ def test_builders_are_found_without_running_any_code(tmp_path):
     with pytest.raises(PlanError, match=r"'pkg.mod' is a module, not a package"):
         plan('{ torch = "pkg.mod.sub:f" }')
     assert not marker.exists()
+
+
+PLATFORMS = 'frameworks = ["torch"]\n[platforms.small]\nresources = { cpu_small = 1 }\n[platforms.big]\nlabels = { "node-type" = "big" }\n'
+
+
+def test_platform_is_an_axis_with_its_resources_and_labels():
+    trials = plan_trials(parse_suite(MINIMAL_SUITE + PLATFORMS + '[train]\nplatform = ["small", "big"]\n'))
+    assert [(t.name, t.platform, t.platform_resources, t.platform_labels) for t in trials] == [
+        ("cnn_small/torch/w1/small", "small", {"cpu_small": 1.0}, {}),
+        ("cnn_small/torch/w1/big", "big", {}, {"node-type": "big"}),
+    ]
+    assert trials[0].key.variant == "cnn_small/small"
+
+
+def test_an_undefined_platform_is_refused_with_the_defined_ones():
+    assert plan_error(MINIMAL_SUITE + PLATFORMS + '[train]\nplatform = ["smal"]\n') == (
+        "platform 'smal' is not defined (s.toml, train.platform); did you mean 'small'? defined: big, small")
+
+
+def test_a_platform_must_select_something():
+    with pytest.raises(SuiteError, match="a platform needs resources or labels"):
+        parse_suite(MINIMAL_SUITE + "[platforms.empty]\n")
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("[train]\nepochs = 2\n[faults]\nkill_worker_at_epoch = 3\n",
+     "faults.kill_worker_at_epoch = 3 but train.epochs = 2: the worker would never be killed (s.toml, faults.kill_worker_at_epoch)"),
+    ("[train]\nnum_workers = 2\n[faults]\nkill_worker_at_epoch = 1\nkill_worker_rank = 2\n",
+     "faults.kill_worker_rank = 2 but train.num_workers = 2 (s.toml, faults.kill_worker_rank)"),
+    ("[faults]\nkill_replica_after_s = 1.0\n",
+     "faults.kill_replica_after_s needs a [serve] section: no replica runs without it (s.toml, faults.kill_replica_after_s)"),
+])
+def test_a_fault_that_could_never_fire_is_refused(extra, message):
+    assert plan_error(MINIMAL_SUITE + 'frameworks = ["torch"]\n' + extra).startswith(message)
+
+
+def test_faults_and_max_failures_reach_the_trial():
+    [trial] = plan_trials(parse_suite(MINIMAL_SUITE + 'frameworks = ["torch"]\n[train]\nmax_failures = 2\n'
+                                                       "[faults]\nkill_worker_at_epoch = 1\n"))
+    assert trial.max_failures == 2 and trial.faults.kill_worker_at_epoch == 1
+    assert trial.params()["faults"]["kill_worker_at_epoch"] == 1  # stored with the trial
