@@ -87,3 +87,28 @@ def test_the_embedded_ray_ignores_a_cluster_already_running_here(two_node_cluste
     [run] = rows(db, "SELECT ray_address, cluster FROM runs")
     assert run["ray_address"] == "local"
     assert json.loads(run["cluster"])["nodes"] == 1  # the running cluster has 2
+
+
+def test_cluster_command_lists_the_nodes_with_their_resources(tmp_path):
+    import subprocess
+
+    from ray.cluster_utils import Cluster
+
+    from tests.conftest import RAYLIFE, REPO
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=2, resources={"cpu_large": 4}, labels={"node-type": "large"})
+    cluster.wait_for_nodes()
+    try:
+        result = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address, "-f", "json"],
+                                capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        nodes = sorted(json.loads(result.stdout), key=lambda n: n["CPU"])
+        assert [n["CPU"] for n in nodes] == [1.0, 2.0]
+        assert nodes[1]["custom resources"] == "cpu_large=4" and "node-type=large" in nodes[1]["labels"]
+        assert nodes[0]["custom resources"] == "–"
+        table = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address],
+                               capture_output=True, text=True, timeout=120, cwd=REPO)
+        assert f"{cluster.address}: 2 nodes, 3 CPUs, 0 GPUs · Ray " in table.stdout
+    finally:
+        cluster.shutdown()
