@@ -36,7 +36,9 @@ def directory_bytes(directory: str | Path) -> int:
 
 
 class ModelFormat(ABC):
-    """One way to store a model: ``save`` writes into an empty directory, ``load`` returns a predictor."""
+    """One way to store a model: ``save`` writes into an empty directory, ``load`` returns a predictor that runs on
+    ``device`` ("cpu" or "gpu") at ``precision`` (fp32, bf16, fp16) where the format can, numpy in and out (the
+    host-to-device copies are part of every prediction, as for a real client)."""
 
     name: str
 
@@ -44,7 +46,7 @@ class ModelFormat(ABC):
     def save(self, model: Any, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None: ...
 
     @abstractmethod
-    def load(self, directory: Path) -> Predictor: ...
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor: ...
 
 
 class Backend(ABC):
@@ -71,6 +73,14 @@ class Backend(ABC):
     def model_facts(self, model: Any, sample: np.ndarray) -> dict[str, float | None]:
         """``params``, ``flops_per_sample`` (forward pass, multiply and add counted apart; None where the
         framework cannot count) and ``model_memory_bytes`` (every weight and buffer)."""
+
+    def gpu_visible(self) -> bool:
+        """Whether this process can run the framework on a GPU."""
+        return False
+
+    def to_device(self, model: Any, device: str) -> Any:
+        """The model placed where ``predict`` should run it ("cpu" or "gpu")."""
+        return model
 
     def build_model(self, recipe: Mapping[str, Any]) -> Any:
         builder = import_object(recipe["builder"], what="model builder")

@@ -19,6 +19,7 @@ import numpy as np
 
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler
+from raylife.measure.telemetry import Telemetry
 from raylife.remote.messages import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.workloads import Splits
 
@@ -90,6 +91,7 @@ class WorkerSession:
         self.world = context.get_world_size()
         self.sink = loop.sink
         self.rss = RssSampler().start()
+        self.telemetry = Telemetry(gpu=loop.device == "gpu").start()
         self.first_step_unix: float | None = None
         self.train_start: float | None = None  # perf_counter at the first step
         self.epochs: list[EpochRecord] = []
@@ -153,6 +155,7 @@ class WorkerSession:
         import ray
 
         peak = self.rss.stop()
+        reading = self.telemetry.stop()
         probe = WorkerProbe(
             rank=self.rank,
             replicas=int(replicas),
@@ -166,6 +169,7 @@ class WorkerSession:
             loop_exit_unix=time.time(),
             environment=fingerprint(),
             resumed_from_epoch=self.resumed_from_epoch,
+            telemetry=reading,
         )
         ray.get(self.sink.put_probe.remote(probe))
         return probe

@@ -38,6 +38,12 @@ def _fit(prefix: str, stage: str) -> list[Metric]:
         _m(f"{prefix}_peak_rss_mb", "MiB", stage, "largest resident memory of any training worker (sampled every 50 ms)"),
         _m(f"{prefix}_replicas", "count", stage, "data-parallel replicas as the framework itself counts them"),
         _m(f"{prefix}_nodes", "count", stage, "distinct nodes the training workers ran on"),
+        _m(f"{prefix}_cpu_energy_j", "J", stage, "CPU package energy (RAPL) of the workers' nodes over the loop, "
+           "other processes on them included; NULL where RAPL is not readable"),
+        _m(f"{prefix}_gpu_energy_j", "J", stage, "GPU energy over the loop (NVML counter), summed over workers"),
+        _m(f"{prefix}_gpu_util_pct", "%", stage, "mean GPU utilisation over the loop (NVML, sampled every 0.1 s)"),
+        _m(f"{prefix}_gpu_power_w", "W", stage, "mean GPU power over the loop (NVML)"),
+        _m(f"{prefix}_gpu_mem_peak_mb", "MiB", stage, "largest GPU memory in use on any worker's GPU (NVML)"),
     ]
 
 
@@ -46,6 +52,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("stage_wall_s", "s", ANY_STAGE, "wall time of the stage on the driver, start to end (its row's stage says which; "
        "every stage has one, plug-in stages included)"),
     _m("overhead_s", "s", "trial", "trial wall time minus the sum of its stages: raylife's own work between them"),
+    _m("telemetry_unavailable", "count", "train", "a hardware counter this trial could not read, once per trial "
+       "(labels: what, reason) — its metrics are NULL, not zero"),
     _m("trials_beside", "count", ANY_STAGE, "other trials of the run active at any moment of this stage (0: it ran alone; "
        "labels: max_concurrent_trials)"),
     # train / retrain

@@ -24,7 +24,7 @@ from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 from raylife.workloads.reference import DataRef
 
 # Matrix axes of [train], in the order they appear in trial names.
-TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device", "platform")
+TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device", "precision", "platform")
 AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_rate": "lr", "cpus_per_worker": "cpu"}
 
 
@@ -81,6 +81,7 @@ class Trial:
     platform_resources: dict[str, float] = field(default_factory=dict)  # Ray custom resources per worker and replica
     platform_labels: dict[str, str] = field(default_factory=dict)  # node labels workers and replicas must run on
     max_failures: int = 0  # worker failures one fit survives
+    precision: str = "fp32"  # fp32 | bf16 | fp16: training and serving
     faults: FaultsSpec | None = None
 
     def params(self) -> dict[str, Any]:
@@ -94,6 +95,11 @@ class Trial:
         out["update"] = self.update.model_dump() if self.update else None
         out["faults"] = self.faults.model_dump() if self.faults else None
         return out
+
+    @property
+    def serve_device(self) -> str:
+        """Where the replicas run: [serve] device, or the trial's own."""
+        return (self.serve.device if self.serve and self.serve.device else None) or self.device
 
     @property
     def name(self) -> str:
@@ -341,6 +347,11 @@ def _trials_for(
                 where=_where(source, f"{key}.train" if "batch_size" in model_spec.train else "train.batch_size"),
                 hint=f"use a multiple of {setting['num_workers']}",
             )
+        if setting["precision"] == "fp16" and setting["device"] == "cpu":
+            raise PlanError(
+                "precision fp16 needs a GPU: CPUs have no fp16 training path (autocast on the CPU is bf16)",
+                where=_where(source, "train.precision"), hint='use "bf16" or "fp32" on the CPU, or device = "gpu"',
+            )
         tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
         trials.append(Trial(
             index=start + len(trials),
@@ -353,6 +364,7 @@ def _trials_for(
             builder=info.builders[framework_name],
             framework=framework_name,
             device=setting["device"],
+            precision=setting["precision"],
             num_workers=setting["num_workers"],
             cpus_per_worker=setting["cpus_per_worker"],
             batch_size=setting["batch_size"],

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from raylife.measure.telemetry import Reading
 from raylife.workloads.reference import DataRef
 
 
@@ -31,6 +32,8 @@ class LoopConfig:
     model_args: Mapping[str, Any] = field(default_factory=dict)
     init_checkpoint: str | None = None  # continue from this checkpoint (retrain)
     threads: int = 1
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision: autocast, a grad scaler for fp16)
+    device: str = "cpu"  # cpu | gpu: which counters the worker reads (RAPL always, NVML on a GPU)
     checkpoint_every_epoch: bool = False  # so a restarted worker group resumes where the failed one was
     fault: FaultPlan | None = None
     sink: Any = None  # the trial actor's handle: epochs and probes are pushed to it
@@ -107,6 +110,7 @@ class WorkerProbe:
     loop_exit_unix: float
     environment: Mapping[str, Any] = field(default_factory=dict)  # the machine this worker ran on
     resumed_from_epoch: int = 0  # epochs a checkpoint already held when this loop started (after a failure)
+    telemetry: Reading = field(default_factory=Reading)  # energy, GPU power/utilisation/memory over the loop
 
 
 @dataclass(frozen=True)
@@ -163,6 +167,7 @@ class EvalResult:
     data_source: str
     synthetic_data: bool
     environment: Mapping[str, Any]
+    device: str = "cpu"  # where the checkpoint was scored
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,7 @@ class SavedFormat:
     bytes: int
     params: int
     roundtrip_max_abs_diff: float
+    device: str = "cpu"  # where the reloaded format was timed and checked
 
 
 @dataclass(frozen=True, eq=False)

@@ -56,10 +56,14 @@ class TrialActor:
     computes only while no fit runs, with the trial's per-worker thread count.
     """
 
-    def __init__(self, framework: str, threads: int = 1) -> None:
+    def __init__(self, framework: str, threads: int = 1, device: str = "cpu", precision: str = "fp32") -> None:
         self.framework: Framework = FRAMEWORKS.get(framework)
         self.backend: Backend = self.framework.load_backend()
         self.backend.set_threads(threads)  # first, before TensorFlow's runtime starts and fixes its thread pools
+        # A GPU trial scores and reloads its model on the GPU when this process sees one (it reserves none: the
+        # fits need every GPU); where it does not, on the CPU — and every result says which (label `device`).
+        self.device = "gpu" if device == "gpu" and self.backend.gpu_visible() else "cpu"
+        self.precision = precision
         self.epochs: list[EpochRecord] = []
         self.probes: list[WorkerProbe] = []
         self.faults: list[FaultEvent] = []
@@ -72,13 +76,14 @@ class TrialActor:
         return self._splits[1]
 
     def evaluate(self, data: DataRef, checkpoint: str, measures_quality: bool) -> EvalResult:
-        return evaluate_checkpoint(self.backend, checkpoint, self.splits(data), measures_quality)
+        return evaluate_checkpoint(self.backend, checkpoint, self.splits(data), measures_quality, self.device)
 
     def persist(self, data: DataRef, checkpoint: str, formats: list[str], out_dir: str) -> list[SavedFormat]:
-        return persist_formats(self.framework, self.backend, checkpoint, formats, out_dir, self.splits(data))
+        return persist_formats(self.framework, self.backend, checkpoint, formats, out_dir, self.splits(data),
+                               self.device, self.precision)
 
     def serving_data(self, data: DataRef, fmt: str, model_dir: str) -> ServingData:
-        return serving_data(self.backend, fmt, model_dir, self.splits(data))
+        return serving_data(self.backend, fmt, model_dir, self.splits(data), self.device, self.precision)
 
     def put_epoch(self, record: EpochRecord) -> None:
         self.epochs.append(record)
@@ -133,11 +138,13 @@ class TrialActor:
         )
 
 
-def evaluate_checkpoint(backend: Backend, checkpoint: str, splits: Splits, measures_quality: bool) -> EvalResult:
+def evaluate_checkpoint(
+    backend: Backend, checkpoint: str, splits: Splits, measures_quality: bool, device: str = "cpu"
+) -> EvalResult:
     """Quality of a checkpoint on the held-out test split, plus where it ran."""
     x, y = splits["test"]
     with timed() as load:
-        model = backend.load_checkpoint(checkpoint)
+        model = backend.to_device(backend.load_checkpoint(checkpoint), device)
     with timed() as predict:
         logits = backend.predict(model, x)
     quality = classification_quality(logits, y)
@@ -156,11 +163,13 @@ def evaluate_checkpoint(backend: Backend, checkpoint: str, splits: Splits, measu
         data_source=splits.source,
         synthetic_data=splits.synthetic,
         environment=fingerprint(),
+        device=device,
     )
 
 
 def persist_formats(
-    info: Framework, backend: Backend, checkpoint: str, formats: list[str], out_dir: str, splits: Splits
+    info: Framework, backend: Backend, checkpoint: str, formats: list[str], out_dir: str, splits: Splits,
+    device: str = "cpu", precision: str = "fp32",
 ) -> list[SavedFormat]:
     """Save the checkpoint's model in each format, load it back, and check it predicts the same."""
     x, _ = splits["test"]
@@ -179,7 +188,7 @@ def persist_formats(
             handler.save(model, directory, sample, recipe)
         size = directory_bytes(directory)
         with timed() as load:
-            predictor = handler.load(directory)
+            predictor = handler.load(directory, device, precision)
         with timed() as first:
             predicted = predictor(sample)
         results.append(
@@ -193,14 +202,17 @@ def persist_formats(
                 bytes=size,
                 params=params_count,
                 roundtrip_max_abs_diff=float(np.abs(np.asarray(predicted) - reference).max()),
+                device=device,
             )
         )
     return results
 
 
-def serving_data(backend: Backend, fmt: str, model_dir: str, splits: Splits) -> ServingData:
+def serving_data(
+    backend: Backend, fmt: str, model_dir: str, splits: Splits, device: str = "cpu", precision: str = "fp32"
+) -> ServingData:
     """Held-out inputs for requests, their labels, and the offline predictions of the served format."""
     x, y = splits["test"]
-    predictor = backend.formats[fmt].load(Path(model_dir))
+    predictor = backend.formats[fmt].load(Path(model_dir), device, precision)
     logits = np.concatenate([np.asarray(predictor(x[i : i + 256])) for i in range(0, len(x), 256)])
     return ServingData(x=x, y=y, offline_pred=logits.argmax(axis=1))

@@ -187,13 +187,33 @@ def embedded_resources(num_cpus: int | None, need_gpus: bool) -> dict[str, float
         visible = NvidiaGPUAcceleratorManager.get_current_process_visible_accelerator_ids()
         if visible is not None:
             gpus = min(gpus, float(len(visible)))
-    return {"cpus": float(num_cpus or get_num_cpus()), "gpus": gpus}
+    return {"cpus": float(num_cpus or get_num_cpus()), "gpus": gpus, "cpu_bf16": cpu_has_bf16()}
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether this machine's CPU has native bf16 instructions (None where /proc/cpuinfo does not tell)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    flags = {f for line in cpuinfo.splitlines() if line.startswith(("flags", "Features")) for f in line.split(":", 1)[1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
 def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
     """Refuse trials the cluster can never schedule: Ray would wait for the resources forever."""
     cpus, gpus = info.get("cpus", 0), info.get("gpus", 0)
     nodes = info.get("node_list")
+    on_gpu = [t for t in trials if t.device == "gpu" or (t.serve is not None and t.serve_device == "gpu")]
+    if on_gpu and gpus == 0:  # the first thing to say on a machine without GPUs, before any per-trial detail
+        raise ClusterError(
+            f"{len(on_gpu)} of {len(trials)} trials need a GPU (first: {on_gpu[0].name}) but the "
+            f"{'cluster' if nodes and len(nodes) > 1 else 'machine'} has none",
+            where=f"{source}, train.device / serve.device",
+            hint='run it where Ray sees NVIDIA GPUs (and CUDA builds of the frameworks: README, "GPUs"), '
+                 'or use device = "cpu"',
+        )
     for trial in trials:
         if trial.platform and nodes is not None:
             selected = platform_nodes(trial, nodes)
@@ -228,6 +248,23 @@ def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
                 f"trial {trial.name} needs {trial.num_workers} GPUs but the cluster has {gpus:g}",
                 where=f"{source}, train.device",
                 hint='use device = "cpu", or a machine or cluster with GPUs (and a CUDA build of the framework)',
+            )
+        if trial.serve is not None and trial.serve_device == "gpu":
+            need = trial.serve.replicas * trial.serve.gpus_per_replica
+            if need > gpus + 1e-9:
+                raise ClusterError(
+                    f"trial {trial.name} serves {trial.serve.replicas} replicas x {trial.serve.gpus_per_replica:g} GPUs "
+                    f"= {need:g} GPUs but the cluster has {gpus:g}",
+                    where=f"{source}, serve.device / serve.gpus_per_replica",
+                    hint='fractions share a GPU (gpus_per_replica = 0.25); or serve on the CPU: serve.device = "cpu"',
+                )
+    for trial in trials:  # after the resource checks: a GPU suite on a GPU-less machine says that first
+        if trial.precision == "bf16" and trial.device == "cpu" and info.get("cpu_bf16") is False:
+            raise ClusterError(
+                f"trial {trial.name} trains in bf16 on the CPU, but this CPU has no bf16 instructions "
+                "(avx512_bf16, amx_bf16 or Arm bf16): it would be emulated, not measured",
+                where=f"{source}, train.precision",
+                hint='use precision = "fp32" on this machine, or a CPU with bf16 (Sapphire Rapids, Zen 4, Graviton 3)',
             )
 
 

@@ -68,7 +68,8 @@ def preflight(
     if address:
         check_reachable(address)  # the cluster's resources are checked once connected
     else:
-        check_fits(trials, embedded_resources(num_cpus, any(t.device == "gpu" for t in trials)), source)
+        need_gpus = any(t.device == "gpu" or (t.serve is not None and t.serve_device == "gpu") for t in trials)
+        check_fits(trials, embedded_resources(num_cpus, need_gpus), source)
         _check_serve_port(suite)
     point = _resume_point(suite, trials, Path(db_path), resume) if resume else None
     return Checked(storage=Path(storage).expanduser().resolve(), address=address, resume=point)

@@ -103,6 +103,7 @@ def deploy_config(
     max_surge_percent: int | None = None,
     resources: dict[str, float] | None = None,
     labels: dict[str, str] | None = None,
+    gpus_per_replica: float = 0.0,
 ) -> dict[str, Any]:
     """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
     deployment: dict[str, Any] = {
@@ -112,6 +113,7 @@ def deploy_config(
         "user_config": user_config,
         "ray_actor_options": {
             "num_cpus": cpus_per_replica,
+            **({"num_gpus": gpus_per_replica} if gpus_per_replica else {}),
             **({"resources": dict(resources)} if resources else {}),
             **({"label_selector": dict(labels)} if labels else {}),
         },
@@ -208,6 +210,12 @@ def free_cpus() -> float:
     import ray
 
     return float(ray.available_resources().get("CPU", 0.0))
+
+
+def free_gpus() -> float:
+    import ray
+
+    return float(ray.available_resources().get("GPU", 0.0))
 
 
 @dataclass

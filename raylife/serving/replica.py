@@ -37,10 +37,13 @@ class ModelServer:
         max_batch_size: int = 1,
         batch_wait_timeout_s: float = 0.005,
         input_dtype: str = "float32",
+        device: str = "cpu",
+        precision: str = "fp32",
     ) -> None:
         started = time.perf_counter()
         self.rss = RssSampler(interval_s=0.1).start()
         self.format = format
+        self.device, self.precision = device, precision  # gpu: the replica was given num_gpus; fails if none is seen
         self.input_dtype = np.dtype(input_dtype)  # JSON has no dtypes: token and id inputs are integers
         self.backend = FRAMEWORKS.get(framework).load_backend()  # imports torch / TensorFlow in this replica
         self.backend.set_threads(threads)
@@ -58,7 +61,7 @@ class ModelServer:
 
     def _load(self, model_dir: str, version: str) -> None:
         started = time.perf_counter()
-        predictor = self.backend.formats[self.format].load(Path(model_dir))
+        predictor = self.backend.formats[self.format].load(Path(model_dir), self.device, self.precision)
         self.loads.append({"version": version, "load_s": time.perf_counter() - started, "at_unix": time.time()})
         # Swap both together: an answer's version always names the weights that produced it.
         self.predictor, self.version, self.model_dir = predictor, version, model_dir

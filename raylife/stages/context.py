@@ -91,7 +91,7 @@ class TrialContext:
                     # side): the fits it starts place their own workers.
                     scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None),
                 )
-                .remote(self.trial.framework, self.threads)
+                .remote(self.trial.framework, self.threads, self.trial.device, self.trial.precision)
             )
             self.add_cleanup(lambda: ray.kill(self._actor))
         return self._actor

@@ -38,6 +38,13 @@ class DeployStage:
                 where="serve.replicas / serve.cpus_per_replica",
                 hint="lower them, or use a larger cluster",
             )
+        on_gpu = t.serve_device == "gpu"
+        if on_gpu and spec.replicas * spec.gpus_per_replica > sc.free_gpus() + 1e-9:
+            raise ClusterError(
+                f"{spec.replicas} replicas x {spec.gpus_per_replica:g} GPUs need {spec.replicas * spec.gpus_per_replica:g} "
+                f"GPUs, only {sc.free_gpus():g} are free", where="serve.replicas / serve.gpus_per_replica",
+                hint="share a GPU with a fraction (gpus_per_replica = 0.25), or use a cluster with more GPUs",
+            )
         name = f"{sc.APP_PREFIX}{ctx.record.trial_id}"
         app = sc.ServeApp(
             name=name,
@@ -46,6 +53,7 @@ class DeployStage:
                 "framework": t.framework, "format": t.serve_format, "model_dir": model_dir, "version": "trained-1",
                 "threads": max(1, int(spec.cpus_per_replica)), "max_batch_size": spec.max_batch_size,
                 "batch_wait_timeout_s": spec.batch_wait_timeout_s, "input_dtype": str(data.x.dtype),
+                "device": t.serve_device, "precision": t.precision,
             },
             user_config={"model_dir": model_dir, "version": "trained-1"},
             settings={
@@ -54,6 +62,7 @@ class DeployStage:
                 "host": spec.host, "port": spec.port,
                 "max_surge_percent": t.update.max_surge_percent if t.update else None,
                 "resources": dict(t.platform_resources), "labels": dict(t.platform_labels),
+                "gpus_per_replica": spec.gpus_per_replica if on_gpu else 0.0,
             },
         )
         ctx.artifacts.app = app

@@ -31,8 +31,8 @@ class EvaluateStage:
             add(self.name, "top5_accuracy", out.top5_accuracy, "ratio", split="test")
         add(self.name, "baseline_accuracy", out.baseline_accuracy, "ratio", split="test", baseline="majority class")
         add(self.name, "eval_samples", out.samples, "count", split="test")
-        add(self.name, "eval_predict_s", out.predict_s, "s")
-        add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s")
+        add(self.name, "eval_predict_s", out.predict_s, "s", device=out.device)
+        add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
         for split, size in out.split_sizes.items():
             add(self.name, "split_samples", size, "count", split=split)
         ctx.artifacts.data_source = out.data_source

@@ -18,7 +18,7 @@ class PersistStage:
         results: list[SavedFormat] = ctx.wait(ref, f"persist of {ctx.trial.name}")
         add = ctx.record.add
         for r in results:
-            labels = {"format": r.format, "native": r.native}
+            labels = {"format": r.format, "native": r.native, "device": r.device}
             add(self.name, "save_s", r.save_s, "s", **labels)
             add(self.name, "load_s", r.load_s, "s", **labels)
             add(self.name, "first_predict_s", r.first_predict_s, "s", **labels)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ray
 
 from raylife.errors import RaylifeError
-from raylife.remote.messages import FaultPlan, FitResources, FitResult, LoopConfig
+from raylife.remote.messages import FaultPlan, FitResources, FitResult, LoopConfig, WorkerProbe
 from raylife.stages.context import TrialContext
 
 
@@ -31,6 +31,8 @@ def loop_config(
         model_args=dict(t.model_args),
         init_checkpoint=init_checkpoint,
         threads=ctx.threads,
+        precision=t.precision,
+        device=t.device,
         checkpoint_every_epoch=t.max_failures > 0,  # without one, a restarted worker group starts from scratch
         fault=fault,
     )
@@ -110,6 +112,32 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     for p in probes:
         add(stage, "worker_peak_rss_mb", p.peak_rss_mb, "MiB", rank=p.rank, hostname=p.hostname, node_id=p.node_id)
         ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, dict(p.environment))
+    record_telemetry(ctx, stage, prefix, probes)
+
+
+def _total(values: list[float | None]) -> float | None:
+    got = [v for v in values if v is not None]
+    return sum(got) if got else None
+
+
+def record_telemetry(ctx: TrialContext, stage: str, prefix: str, probes: tuple[WorkerProbe, ...]) -> None:
+    """Energy and GPU counters of the fit; what the hardware did not tell is recorded once per trial, with why."""
+    add = ctx.record.add
+    per_node = {p.node_id: p.telemetry for p in probes}  # RAPL counts a whole package: one reading per node
+    readings = [p.telemetry for p in probes]
+    add(stage, f"{prefix}_cpu_energy_j", _total([r.cpu_energy_j for r in per_node.values()]), "J")
+    if ctx.trial.device == "gpu":
+        add(stage, f"{prefix}_gpu_energy_j", _total([r.gpu_energy_j for r in readings]), "J")
+        utils = [r.gpu_util_mean_pct for r in readings if r.gpu_util_mean_pct is not None]
+        power = [r.gpu_power_mean_w for r in readings if r.gpu_power_mean_w is not None]
+        add(stage, f"{prefix}_gpu_util_pct", sum(utils) / len(utils) if utils else None, "%")
+        add(stage, f"{prefix}_gpu_power_w", sum(power) / len(power) if power else None, "W")
+        add(stage, f"{prefix}_gpu_mem_peak_mb", max((r.gpu_mem_peak_mb for r in readings if r.gpu_mem_peak_mb is not None),
+                                                   default=None), "MiB")
+    if stage == "train":
+        missing = {what: why for r in readings for what, why in r.missing.items()}
+        for what, why in sorted(missing.items()):
+            add(stage, "telemetry_unavailable", 1, "count", what=what, reason=why)
 
 
 def record_faults(ctx: TrialContext, stage: str, out: FitResult) -> None:

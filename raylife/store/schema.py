@@ -208,21 +208,31 @@ WITH held AS (
            -- resources held while each part runs: training workers, or the Serve replicas
            t.num_workers * CAST(t.params->>'$.cpus_per_worker' AS DOUBLE) AS train_cpus,
            CASE WHEN t.params->>'$.device' = 'gpu' THEN t.num_workers ELSE 0 END AS train_gpus,
-           CAST(t.params->>'$.serve.replicas' AS DOUBLE) * CAST(t.params->>'$.serve.cpus_per_replica' AS DOUBLE) AS serve_cpus
+           CAST(t.params->>'$.serve.replicas' AS DOUBLE) * CAST(t.params->>'$.serve.cpus_per_replica' AS DOUBLE) AS serve_cpus,
+           -- replicas hold GPUs when they serve on one: [serve] device, or the trial's own
+           CASE WHEN coalesce(t.params->>'$.serve.device', t.params->>'$.device') = 'gpu'
+                THEN CAST(t.params->>'$.serve.replicas' AS DOUBLE) * coalesce(CAST(t.params->>'$.serve.gpus_per_replica' AS DOUBLE), 1)
+                ELSE 0 END AS serve_gpus
     FROM trials t
 ), rates AS (
     SELECT *, (train_cpus * cpu_hour_usd + train_gpus * gpu_hour_usd) / 3600 AS train_usd_per_s,
-           serve_cpus * cpu_hour_usd / 3600 AS serve_usd_per_s
+           (serve_cpus * cpu_hour_usd + serve_gpus * gpu_hour_usd) / 3600 AS serve_usd_per_s
     FROM held
+), energy AS (
+    SELECT trial_id,
+           sum(value) FILTER (WHERE metric IN ('train_cpu_energy_j', 'train_gpu_energy_j')) / 3.6e6 AS train_kwh,
+           sum(value) FILTER (WHERE metric IN ('retrain_cpu_energy_j', 'retrain_gpu_energy_j')) / 3.6e6 AS retrain_kwh
+    FROM measurements GROUP BY trial_id
 )
 SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd, r.gpu_hour_usd,
+       r.train_gpus, r.serve_gpus, e.train_kwh, e.retrain_kwh,
        l.train_wall_s * r.train_usd_per_s AS train_usd,
        l.retrain_wall_s * r.train_usd_per_s AS retrain_usd,
        l.deploy_ready_s * r.serve_usd_per_s AS deploy_usd,
        r.serve_usd_per_s / l.peak_samples_per_s * 1e6 AS usd_per_million_predictions,
        l.reconfigure_update_s * r.serve_usd_per_s AS reconfigure_usd,
        l.rollout_update_s * r.serve_usd_per_s AS rollout_usd
-FROM rates r JOIN lifecycle l USING (trial_id);
+FROM rates r JOIN lifecycle l USING (trial_id) LEFT JOIN energy e USING (trial_id);
 """
 
 

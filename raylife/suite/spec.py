@@ -101,6 +101,9 @@ class TrainSpec(StrictModel):
     num_workers: Axis[SmallCount] = Field(default_factory=lambda: [1])
     cpus_per_worker: Axis[Annotated[float, Field(gt=0, le=1024)]] = Field(default_factory=lambda: [1.0])
     device: Axis[Literal["cpu", "gpu"]] = Field(default_factory=lambda: ["cpu"])
+    precision: Axis[Literal["fp32", "bf16", "fp16"]] = Field(
+        default_factory=lambda: ["fp32"], description="fp32, or mixed precision: bf16 (autocast), fp16 (with a grad scaler)"
+    )
     platform: Axis[Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]] | None = Field(
         default=None, description="kinds of node from [platforms]; each one is a matrix value"
     )
@@ -140,6 +143,10 @@ class ServeSpec(StrictModel):
     format: str = Field(default="native", description="storage format the replicas load")
     replicas: SmallCount = 1
     cpus_per_replica: Annotated[float, Field(gt=0, le=1024)] = 0.5
+    device: Literal["cpu", "gpu"] | None = Field(default=None, description="where replicas run; default: the trial's device")
+    gpus_per_replica: Annotated[float, Field(gt=0, le=64)] = Field(
+        default=1.0, description="with device gpu: fractions let several replicas share a GPU"
+    )
     max_batch_size: Annotated[int, Field(ge=1, le=65_536)] = Field(default=1, description="1 = no server-side batching")
     batch_wait_timeout_s: Annotated[float, Field(ge=0, le=60)] = 0.005
     max_ongoing_requests: Annotated[int, Field(ge=1, le=100_000)] = 32

@@ -17,5 +17,7 @@ FRAMEWORK = Framework(
         "savedmodel": "TensorFlow SavedModel (tf.saved_model.save), loads without the model's Python code",
     },
     backend="raylife.frameworks.tensorflow.backend:TensorflowBackend",
-    env_vars={"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"},
+    # TF_FORCE_GPU_ALLOW_GROWTH: TensorFlow otherwise takes every GPU's whole memory at start, and replicas sharing
+    # a GPU (gpus_per_replica < 1) or the trial's actor beside a training worker could not run.
+    env_vars={"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "TF_FORCE_GPU_ALLOW_GROWTH": "true"},
 )

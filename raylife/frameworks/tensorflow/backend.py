@@ -20,6 +20,25 @@ from raylife.frameworks.tensorflow import FRAMEWORK
 KERAS_FILE = "model.keras"
 
 
+def tf_device(device: str) -> str:
+    """raylife's "cpu"/"gpu" as a TensorFlow device name; a clear error where TensorFlow sees no GPU."""
+    if device != "gpu":
+        return "/CPU:0"
+    if not tf.config.list_physical_devices("GPU"):
+        raise RuntimeError("device = gpu, but TensorFlow sees no GPU here (install tensorflow[and-cuda] on GPU nodes)")
+    return "/GPU:0"
+
+
+def _placed(fn: Predictor, device: str) -> Predictor:
+    name = tf_device(device)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        with tf.device(name):
+            return fn(x)
+
+    return predict
+
+
 class KerasFormat(ModelFormat):
     name = "keras"
 
@@ -27,9 +46,9 @@ class KerasFormat(ModelFormat):
         model.save(str(directory / KERAS_FILE))
         write_recipe(directory, recipe)  # names the builder module to import (custom layers) before loading
 
-    def load(self, directory: Path) -> Predictor:
-        model = _load_keras(directory)
-        return lambda x: TensorflowBackend().predict(model, x)
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
+        model = _load_keras(directory)  # a model trained under a mixed policy keeps it: it serves at that precision
+        return _placed(lambda x: TensorflowBackend().predict(model, x), device)
 
 
 class SavedModelFormat(ModelFormat):
@@ -38,9 +57,9 @@ class SavedModelFormat(ModelFormat):
     def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
         model.export(str(directory / "savedmodel"))  # a `serve` endpoint with a dynamic batch dimension
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
         loaded = tf.saved_model.load(str(directory / "savedmodel"))  # must stay referenced: it owns the variables
-        return lambda x: loaded.serve(tf.constant(x)).numpy()
+        return _placed(lambda x: np.asarray(loaded.serve(tf.constant(x))).astype(np.float32), device)
 
 
 class TensorflowBackend(Backend):
@@ -63,10 +82,14 @@ class TensorflowBackend(Backend):
             train_loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config
         )
 
+    def gpu_visible(self) -> bool:
+        return bool(tf.config.list_physical_devices("GPU"))
+
     def predict(self, model: tf.keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         # Direct calls rather than model.predict, which builds a tf.data pipeline per call: the same
         # plain forward pass the PyTorch backend times.
-        parts = [model(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
+        parts = [np.asarray(model(x[i : i + batch_size], training=False)).astype(np.float32)
+                 for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
 
     def count_params(self, model: tf.keras.Model) -> int:

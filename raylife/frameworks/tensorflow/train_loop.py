@@ -23,6 +23,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     backend = TensorflowBackend()
     backend.set_threads(loop.threads)  # before the strategy initialises the runtime
     tf.keras.utils.set_random_seed(loop.seed)
+    if loop.precision != "fp32":  # layers compute in bf16/fp16, variables stay fp32; fp16 gets a loss-scale optimizer
+        tf.keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[loop.precision])
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
     splits = loop.data.load()
@@ -59,10 +61,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             self.epoch = epoch
             self.start = time.perf_counter()
             self.train_end = None
-
-        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-            session.mark_step()
-            session.maybe_fail(self.epoch, batch, steps)
+            session.mark_step()  # the first epoch's first step starts now (no per-batch hook: see FaultyReporter)
 
         def on_test_begin(self, logs: Any = None) -> None:
             self.train_end = time.perf_counter()  # validation is not part of the epoch's training time
@@ -85,6 +84,13 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
                 else:
                     ray.train.report({"epoch": epoch})
 
+    class FaultyReporter(Reporter):
+        """A per-batch hook costs Python on every step, so only a worker with a fault to inject has one."""
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            session.maybe_fail(self.epoch, batch, steps)
+
+    reporter = FaultyReporter() if loop.fault is not None and loop.fault.rank == session.rank else Reporter()
     model.fit(train_ds, epochs=epochs, initial_epoch=session.resumed_from_epoch, validation_data=val_ds,
-              callbacks=[Reporter()], verbose=0)
+              callbacks=[reporter], verbose=0)
     return session.finish(replicas=strategy.num_replicas_in_sync)

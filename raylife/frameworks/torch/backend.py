@@ -16,10 +16,32 @@ from raylife.frameworks.torch import FRAMEWORK
 STATE_FILE = "model.pt"
 
 
-def _numpy_predictor(module: Any) -> Predictor:
+AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def torch_device(device: str) -> torch.device:
+    """raylife's "cpu"/"gpu" as a torch device; a clear error where CUDA is not there."""
+    if device != "gpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise RuntimeError("device = gpu, but this process sees no CUDA device (torch.cuda.is_available() is False)")
+    return torch.device("cuda")
+
+
+def autocast(device: torch.device, precision: str) -> Any:
+    """Mixed precision for bf16/fp16 (weights stay fp32), a no-op context for fp32."""
+    return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES.get(precision, torch.float32),
+                          enabled=precision in AUTOCAST_DTYPES)
+
+
+def _numpy_predictor(module: Any, device: str = "cpu", precision: str = "fp32") -> Predictor:
+    target = torch_device(device)
+    module = module.to(target)
+
     def predict(x: np.ndarray) -> np.ndarray:
-        with torch.inference_mode():
-            return module(torch.from_numpy(np.ascontiguousarray(x))).numpy()  # ids stay int64, images float32
+        with torch.inference_mode(), autocast(target, precision):
+            out = module(torch.from_numpy(np.ascontiguousarray(x)).to(target))  # ids stay int64, images float32
+        return out.float().cpu().numpy()
 
     return predict
 
@@ -31,8 +53,8 @@ class StateDictFormat(ModelFormat):
         torch.save(model.state_dict(), directory / STATE_FILE)
         write_recipe(directory, recipe)  # a state_dict is only weights: loading needs the builder
 
-    def load(self, directory: Path) -> Predictor:
-        return _numpy_predictor(TorchBackend().load_checkpoint(directory))
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
+        return _numpy_predictor(TorchBackend().load_checkpoint(directory), device, precision)
 
 
 class TorchScriptFormat(ModelFormat):
@@ -44,11 +66,11 @@ class TorchScriptFormat(ModelFormat):
             warnings.simplefilter("ignore", FutureWarning)
             torch.jit.trace(model.eval(), torch.from_numpy(sample)).save(str(directory / "model.ts"))
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            module = torch.jit.load(str(directory / "model.ts"))
-        return _numpy_predictor(module.eval())
+            module = torch.jit.load(str(directory / "model.ts"), map_location=torch_device(device))
+        return _numpy_predictor(module.eval(), device, precision)
 
 
 class OnnxFormat(ModelFormat):
@@ -69,13 +91,20 @@ class OnnxFormat(ModelFormat):
                 verbose=False,
             )
 
-    def load(self, directory: Path) -> Predictor:
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
+        """The exported graph is fp32: it runs at fp32 whatever the trial's precision."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
         options.log_severity_level = 3
-        session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"])
+        providers = ["CPUExecutionProvider"]
+        if device == "gpu":
+            if "CUDAExecutionProvider" not in ort.get_available_providers():
+                raise RuntimeError("serving ONNX on the GPU needs ONNX Runtime's CUDA provider: pip install "
+                                   "onnxruntime-gpu (in place of onnxruntime)")
+            providers = ["CUDAExecutionProvider"]
+        session = ort.InferenceSession(str(directory / "model.onnx"), options, providers=providers)
 
         def predict(x: np.ndarray) -> np.ndarray:
             return session.run(None, {"x": np.ascontiguousarray(x)})[0]
@@ -99,10 +128,19 @@ class TorchBackend(Backend):
             train_loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config
         )
 
+    def gpu_visible(self) -> bool:
+        return torch.cuda.is_available()
+
+    def to_device(self, model: torch.nn.Module, device: str) -> torch.nn.Module:
+        return model.to(torch_device(device))
+
     def predict(self, model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Logits on the model's own device (inputs copied there, outputs back): the copies are part of the time."""
         model.eval()
+        device = next(model.parameters(), torch.zeros(())).device
         with torch.inference_mode():
-            parts = [model(torch.from_numpy(x[i : i + batch_size])).numpy() for i in range(0, len(x), batch_size)]
+            parts = [model(torch.from_numpy(x[i : i + batch_size]).to(device)).float().cpu().numpy()
+                     for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
 
     def count_params(self, model: torch.nn.Module) -> int:

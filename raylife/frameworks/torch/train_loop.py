@@ -12,7 +12,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from raylife.frameworks.torch.backend import TorchBackend
+from raylife.frameworks.torch.backend import TorchBackend, autocast
 from raylife.remote.messages import WorkerProbe
 from raylife.frameworks.worker import (
     WorkerSession,
@@ -60,6 +60,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     model = ray.train.torch.prepare_model(model)  # moves to device; DDP-wraps when world > 1
     plain = model.module if hasattr(model, "module") else model
     optimizer = torch.optim.Adam(model.parameters(), lr=loop.learning_rate)
+    # fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none.
+    scaler = torch.amp.GradScaler(device.type, enabled=loop.precision == "fp16")
     batch = per_worker_batch(loop.batch_size, session.world)
     distributed = session.world > 1 and dist.is_initialized()
 
@@ -67,7 +69,9 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         order = epoch_order(len(y), loop.seed, epoch, session.rank, session.world)
         steps = session.steps(len(order), batch)
         model.train()
-        sums = torch.zeros(2, dtype=torch.float64)  # [loss * n, n]
+        # Summed on the device and read once per epoch: a per-step .item() is a host sync that stalls a GPU.
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        seen = 0
         start = time.perf_counter()
         for step, i in enumerate(range(0, len(order), batch)):
             session.maybe_fail(epoch, step, steps)
@@ -76,11 +80,17 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             yb = torch.from_numpy(y[idx]).to(device)
             session.mark_step()
             optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            sums += torch.tensor([loss.item() * len(idx), len(idx)], dtype=torch.float64)
+            with autocast(device, loop.precision):
+                loss = nn.functional.cross_entropy(model(xb).float(), yb)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach().double() * len(idx)
+            seen += len(idx)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # the epoch ends when its kernels have run, not when they were queued
         epoch_s = time.perf_counter() - start
+        sums = torch.stack([loss_sum, torch.tensor(float(seen), dtype=torch.float64, device=device)])
         if distributed:
             dist.all_reduce(sums)  # the loss over every worker's samples, not just rank 0's
         train_loss = (sums[0] / sums[1]).item()

@@ -1,0 +1,153 @@
+"""What of GPUs, precision and hardware telemetry can be checked without a GPU: plans, refusals, Serve configs,
+the counters' readers on files laid out as the kernel lays them out, and the 'not available' path."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from raylife.errors import ClusterError, PlanError
+from raylife.measure.telemetry import Rapl, Telemetry
+from raylife.plan import plan_trials
+from raylife.runner.cluster import check_fits, cpu_has_bf16
+from raylife.serving.control import deploy_config
+from raylife.suite import parse_suite
+from tests.conftest import MINIMAL_SUITE, RAYLIFE, REPO, SUITES
+
+TORCH = MINIMAL_SUITE + 'frameworks = ["torch"]\n'
+
+
+def plan(text: str):
+    return plan_trials(parse_suite(text, "s.toml"), "s.toml")
+
+
+def test_precision_is_an_axis_stored_with_the_trial():
+    trials = plan(TORCH + '[train]\ndevice = "gpu"\nprecision = ["fp32", "bf16", "fp16"]\n')
+    assert [(t.name, t.precision) for t in trials] == [
+        ("cnn_small/torch/w1/fp32", "fp32"), ("cnn_small/torch/w1/bf16", "bf16"), ("cnn_small/torch/w1/fp16", "fp16")]
+    assert trials[1].params()["precision"] == "bf16"
+
+
+def test_fp16_on_the_cpu_is_refused_at_plan_time():
+    with pytest.raises(PlanError, match="precision fp16 needs a GPU"):
+        plan(TORCH + '[train]\nprecision = "fp16"\n')
+
+
+def test_serve_device_defaults_to_the_trials():
+    gpu, cpu = plan(TORCH + '[train]\ndevice = ["gpu", "cpu"]\n[serve]\n')
+    assert (gpu.serve_device, cpu.serve_device) == ("gpu", "cpu")
+    [pinned] = plan(TORCH + '[train]\ndevice = "gpu"\n[serve]\ndevice = "cpu"\n')
+    assert pinned.serve_device == "cpu"
+
+
+def test_a_gpu_replica_asks_serve_for_its_fraction_of_a_gpu():
+    from ray.serve.schema import ServeDeploySchema
+
+    config = deploy_config("raylife-x", {}, {"version": "v"}, replicas=2, cpus_per_replica=1, max_ongoing_requests=8,
+                           env_vars={}, host="127.0.0.1", port=8000, gpus_per_replica=0.5)
+    options = config["applications"][0]["deployments"][0]["ray_actor_options"]
+    assert options == {"num_cpus": 1, "num_gpus": 0.5}
+    ServeDeploySchema.model_validate(config)  # what Serve itself accepts
+    cpu = deploy_config("raylife-x", {}, {"version": "v"}, replicas=1, cpus_per_replica=1, max_ongoing_requests=8,
+                        env_vars={}, host="127.0.0.1", port=8000)
+    assert "num_gpus" not in cpu["applications"][0]["deployments"][0]["ray_actor_options"]
+
+
+def test_gpus_are_checked_for_workers_and_replicas():
+    trials = plan(TORCH + '[train]\ndevice = "gpu"\n[serve]\nreplicas = 3\ngpus_per_replica = 0.5\n')
+    with pytest.raises(ClusterError, match=r"1 of 1 trials need a GPU .* but the machine has none"):
+        check_fits(trials, {"cpus": 8, "gpus": 0}, "s.toml")
+    with pytest.raises(ClusterError, match=r"serves 3 replicas x 0.5 GPUs = 1.5 GPUs but the cluster has 1"):
+        check_fits(trials, {"cpus": 8, "gpus": 1}, "s.toml")
+    check_fits(trials, {"cpus": 8, "gpus": 2}, "s.toml")
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_refused():
+    [trial] = plan(TORCH + '[train]\nprecision = "bf16"\n')
+    with pytest.raises(ClusterError, match="no bf16 instructions"):
+        check_fits([trial], {"cpus": 2, "gpus": 0, "cpu_bf16": False}, "s.toml")
+    check_fits([trial], {"cpus": 2, "gpus": 0, "cpu_bf16": True}, "s.toml")
+    assert cpu_has_bf16("flags\t\t: fpu avx2 avx512f avx512_bf16\n") is True
+    assert cpu_has_bf16("flags\t\t: fpu avx2 avx512f\n") is False
+    assert cpu_has_bf16("Features\t: fp asimd bf16\n") is True  # Arm
+
+
+def test_the_gpu_suite_stops_before_ray_starts_on_a_machine_without_a_gpu(tmp_path):
+    result = subprocess.run([*RAYLIFE, "submit", str(SUITES / "gpu.toml"), "--db", str(tmp_path / "g.duckdb")],
+                            capture_output=True, text=True, timeout=120, cwd=REPO,
+                            env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: 8 of 16 trials need a GPU (first: cnn_small/torch/w1/gpu/fp32) but the "
+                                    "machine has none"), result.stderr
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "g.duckdb").exists()
+
+
+def write_rapl(root, energy_uj: int, max_uj: int = 262143328850) -> None:
+    domain = root / "intel-rapl:0"
+    (domain / "intel-rapl:0:0").mkdir(parents=True, exist_ok=True)  # a sub-domain (core): not counted twice
+    (domain / "name").write_text("package-0\n")
+    (domain / "energy_uj").write_text(f"{energy_uj}\n")
+    (domain / "max_energy_range_uj").write_text(f"{max_uj}\n")
+    (domain / "intel-rapl:0:0" / "energy_uj").write_text("5\n")
+
+
+def test_rapl_energy_between_start_and_stop_with_the_counter_wrapping(tmp_path):
+    write_rapl(tmp_path, 1_000_000)
+    rapl = Rapl(tmp_path)
+    rapl.start()
+    write_rapl(tmp_path, 3_500_000)
+    assert rapl.stop() == pytest.approx(2.5)
+    write_rapl(tmp_path, 1_000, max_uj=2_000_000)
+    wrapped = Rapl(tmp_path)
+    wrapped.start()
+    write_rapl(tmp_path, 500, max_uj=2_000_000)
+    assert wrapped.stop() == pytest.approx((2_000_000 + 500 - 1_000) / 1e6)
+
+
+def test_telemetry_says_why_when_the_hardware_does_not_tell(tmp_path):
+    reading = Telemetry(gpu=True, rapl_root=tmp_path / "no-powercap").start().stop()
+    assert reading.cpu_energy_j is None and reading.gpu_energy_j is None and reading.gpu_mem_peak_mb is None
+    assert reading.missing["cpu_energy"].startswith("no RAPL on this machine")
+    try:
+        import pynvml  # noqa: F401
+    except ImportError:
+        assert reading.missing["gpu"] == "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+    else:
+        assert "gpu" in reading.missing or reading.gpu_energy_j is not None
+
+
+@pytest.mark.torch
+def test_a_torch_predictor_runs_at_the_precision_asked_and_refuses_a_missing_gpu():
+    import numpy as np
+    import torch
+
+    from raylife.frameworks.torch.backend import _numpy_predictor
+    from raylife.workloads.vision.torch_models import cnn_small
+
+    torch.manual_seed(0)
+    model = cnn_small((8, 8, 1), 10).eval()
+    x = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)
+    fp32 = _numpy_predictor(model, "cpu", "fp32")(x)
+    bf16 = _numpy_predictor(model, "cpu", "bf16")(x)
+    assert fp32.dtype == bf16.dtype == np.float32
+    assert not np.array_equal(fp32, bf16)  # really computed in bf16 ...
+    assert np.abs(fp32 - bf16).max() < 0.1  # ... and close to fp32
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device = gpu, but this process sees no CUDA device"):
+            _numpy_predictor(model, "gpu", "fp32")
+
+
+@pytest.mark.skipif(subprocess.run(["nvidia-smi"], capture_output=True, shell=False).returncode != 0
+                    if __import__("shutil").which("nvidia-smi") else True, reason="no NVIDIA GPU on this machine")
+@pytest.mark.torch
+def test_on_a_gpu_the_predictor_runs_on_cuda():
+    import numpy as np
+
+    from raylife.frameworks.torch.backend import _numpy_predictor
+    from raylife.workloads.vision.torch_models import cnn_small
+
+    model = cnn_small((8, 8, 1), 10).eval()
+    predict = _numpy_predictor(model, "gpu", "bf16")
+    assert next(model.parameters()).is_cuda
+    assert predict(np.zeros((4, 8, 8, 1), np.float32)).shape == (4, 10)
