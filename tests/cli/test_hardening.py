@@ -171,7 +171,7 @@ def test_gpu_on_a_machine_without_one(write_suite, db_path):
     if Path("/proc/driver/nvidia").exists():
         pytest.skip("this machine has a GPU")
     line = one_error(invoke("submit", write_suite(MINIMAL_SUITE + '[train]\ndevice = "gpu"\n'), "--db", db_path))
-    assert "needs 1 GPUs but the cluster has 0" in line
+    assert "2 of 2 trials need a GPU (first: cnn_small/torch/w1) but the machine has none" in line
     assert not db_path.exists()
 
 

@@ -123,40 +123,7 @@ def test_tensorflow_trains_data_parallel_on_two_workers(write_suite, tmp_path):
     assert rows(db, "SELECT accuracy FROM lifecycle")[0]["accuracy"] > 0.5
 
 
-def test_a_failing_trial_is_stored_and_the_others_still_run(write_suite, tmp_path):
-    # A builder that passes every plan-time check and fails inside the training workers.
-    (tmp_path / "broken_models.py").write_text(
-        "def broken(input_shape, num_classes, width: int = 4):\n"
-        "    raise ValueError(f'cannot build width {width}')\n"
-    )
-    suite = write_suite("""
-        name = "partly-broken"
-        workload = "tabular"
-        [run]
-        python_path = ["."]
-        [[models]]
-        name = "broken"
-        builders = { torch = "broken_models:broken" }
-        [[models]]
-        name = "mlp"
-        frameworks = ["torch"]
-        options = { width = 16, depth = 1 }
-        [train]
-        epochs = 1
-        retrain_epochs = 0
-    """)
-    db = tmp_path / "broken.duckdb"
-    result = submit(suite, db, tmp_path / "artifacts")
-    assert result.returncode == 1
-    assert "1 of 2 trials failed" in result.stderr
-    trials = {t["name"]: t for t in rows(db, "SELECT name, status, error, traceback FROM trials")}
-    bad, good = trials["broken/torch/w1"], trials["mlp[depth=1,width=16]/torch/w1"]
-    assert bad["status"] == "failed"
-    assert bad["error"] == "ValueError: cannot build width 4"
-    assert "Traceback" in bad["traceback"]
-    assert good["status"] == "ok"
-    assert rows(db, "SELECT status FROM runs")[0]["status"] == "failed"
-    assert "✗ broken/torch/w1: ValueError" in result.stdout
+# A trial whose model code fails inside the workers: tests/ray/test_distributed.py (with the injected faults).
 
 
 def test_smoke_keeps_every_request_and_its_percentiles_recompute_in_sql(smoke):

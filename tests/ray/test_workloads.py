@@ -86,6 +86,7 @@ def test_a_user_model_from_outside_the_package_runs_the_whole_lifecycle(tmp_path
     assert dataset == f"csv:{project}/rows.csv"
 
 
+@pytest.mark.slow  # minutes of a real run; the random-data path is also planned and loaded in tests/unit
 def test_random_inputs_record_that_no_accuracy_was_measured(write_suite, tmp_path):
     suite = write_suite("""
         name = "speed"
