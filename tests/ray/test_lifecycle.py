@@ -186,3 +186,21 @@ def test_raylife_metrics_lists_every_metric_a_smoke_run_stores_with_its_unit(smo
     for name, stages in ((t["name"], t["params"]) for t in rows(db, "SELECT name, params FROM trials")):
         assert sorted(r["stage"] for r in timed if r["name"] == name) == sorted(json.loads(stages)["stages"])
     assert len(rows(db, "SELECT * FROM measurements WHERE metric = 'overhead_s'")) == 2
+
+
+def test_smoke_energy_is_measured_or_its_absence_explained(smoke):
+    from raylife.measure.telemetry import Rapl
+
+    _, db, _ = smoke
+    rapl = Rapl()
+    rapl.start()
+    energy = rows(db, "SELECT trial, value FROM metrics WHERE metric = 'train_cpu_energy_j'")
+    missing = rows(db, "SELECT trial, labels FROM metrics WHERE metric = 'telemetry_unavailable'")
+    assert len(energy) == 2  # one per trial, measured or NULL — never absent
+    if rapl.reason is None:
+        assert all(e["value"] > 0 for e in energy)
+    else:  # e.g. a VM without /sys/class/powercap: NULL, and the reason once per trial — never a zero
+        assert all(e["value"] is None for e in energy)
+        reasons = [json.loads(m["labels"]) for m in missing]
+        assert len(reasons) == 2 and all(r["what"] == "cpu_energy" and r["reason"] == rapl.reason for r in reasons)
+    assert not rows(db, "SELECT 1 FROM metrics WHERE metric LIKE 'train_gpu_%'")  # CPU trials read no GPU counters
