@@ -231,7 +231,6 @@ class ServeApp:
     args: dict[str, Any]
     user_config: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)  # deploy_config's keyword arguments
-    applied: bool = False
 
     @property
     def version(self) -> str:
@@ -242,7 +241,6 @@ class ServeApp:
 
     def deploy(self, timeout_s: float) -> None:
         """Apply the config and wait until Serve reports the application running."""
-        self.applied = True
         apply_config(self.config())
         wait_running(self.name, timeout_s)
 
