@@ -200,3 +200,49 @@ def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(writ
         os.killpg(node.pid, signal.SIGTERM)
         node.wait(timeout=60)
         cluster.shutdown()
+
+
+@pytest.mark.slow  # a minute of waiting for the trial's time limit
+def test_a_node_lost_mid_training_gives_a_stored_failed_trial_never_a_lost_one(write_suite, tmp_path):
+    import subprocess
+    import time
+
+    from ray.cluster_utils import Cluster
+
+    from tests.conftest import RAYLIFE, REPO
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    worker_node = cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    suite = write_suite("""
+        name = "node-lost"
+        workload = "vision"
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["torch"]
+        [train]
+        epochs = 200
+        num_workers = 2
+        max_failures = 1       # Ray Train tries again: the new group can never get its 2 CPUs
+        retrain_epochs = 0
+        timeout_s = 45
+    """)
+    db, storage = tmp_path / "lost.duckdb", tmp_path / "shared"
+    proc = subprocess.Popen([*RAYLIFE, "submit", str(suite), "--db", str(db), "--storage-path", str(storage),
+                             "--address", cluster.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=REPO)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(storage.rglob("checkpoint_*")):  # an epoch is done: training runs on both nodes
+            assert time.monotonic() < deadline and proc.poll() is None, "training never started"
+            time.sleep(0.5)
+        cluster.remove_node(worker_node)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cluster.shutdown()
+    assert proc.returncode == 1, out + err
+    [trial] = rows(db, "SELECT name, status, error FROM trials")
+    assert trial["status"] == "failed" and trial["error"], trial
+    assert rows(db, "SELECT status FROM runs")[0]["status"] == "failed"
