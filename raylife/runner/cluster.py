@@ -201,6 +201,16 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
+def _check_replicas(trial: Trial, what: str, per_replica: float, available: float, where: str, hint: str) -> None:
+    need = trial.serve.replicas * per_replica
+    if need > available + 1e-9:
+        raise ClusterError(
+            f"trial {trial.name} deploys {trial.serve.replicas} replicas x {per_replica:g} {what} = {need:g} {what} "
+            f"but the cluster has {available:g}",
+            where=where, hint=hint,
+        )
+
+
 def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
     """Refuse trials the cluster can never schedule: Ray would wait for the resources forever."""
     cpus, gpus = info.get("cpus", 0), info.get("gpus", 0)
@@ -235,14 +245,8 @@ def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
                 hint="lower them, start the embedded Ray with more logical CPUs (--num-cpus), or use a larger cluster",
             )
         if trial.serve is not None:
-            need = trial.serve.replicas * trial.serve.cpus_per_replica
-            if need > cpus + 1e-9:
-                raise ClusterError(
-                    f"trial {trial.name} deploys {trial.serve.replicas} replicas x {trial.serve.cpus_per_replica:g} CPUs "
-                    f"= {need:g} CPUs but the cluster has {cpus:g}",
-                    where=f"{source}, serve.replicas / serve.cpus_per_replica",
-                    hint="lower them (fractional CPUs work, e.g. 0.5), or use a larger cluster",
-                )
+            _check_replicas(trial, "CPUs", trial.serve.cpus_per_replica, cpus, f"{source}, serve.replicas / serve.cpus_per_replica",
+                            "lower them (fractional CPUs work, e.g. 0.5), or use a larger cluster")
         if trial.device == "gpu" and trial.num_workers > gpus:
             raise ClusterError(
                 f"trial {trial.name} needs {trial.num_workers} GPUs but the cluster has {gpus:g}",
@@ -250,14 +254,8 @@ def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
                 hint='use device = "cpu", or a machine or cluster with GPUs (and a CUDA build of the framework)',
             )
         if trial.serve is not None and trial.serve_device == "gpu":
-            need = trial.serve.replicas * trial.serve.gpus_per_replica
-            if need > gpus + 1e-9:
-                raise ClusterError(
-                    f"trial {trial.name} serves {trial.serve.replicas} replicas x {trial.serve.gpus_per_replica:g} GPUs "
-                    f"= {need:g} GPUs but the cluster has {gpus:g}",
-                    where=f"{source}, serve.device / serve.gpus_per_replica",
-                    hint='fractions share a GPU (gpus_per_replica = 0.25); or serve on the CPU: serve.device = "cpu"',
-                )
+            _check_replicas(trial, "GPUs", trial.serve.gpus_per_replica, gpus, f"{source}, serve.device / serve.gpus_per_replica",
+                            'fractions share a GPU (gpus_per_replica = 0.25); or serve on the CPU: serve.device = "cpu"')
     for trial in trials:  # after the resource checks: a GPU suite on a GPU-less machine says that first
         if trial.precision == "bf16" and trial.device == "cpu" and info.get("cpu_bf16") is False:
             raise ClusterError(

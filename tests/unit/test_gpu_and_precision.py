@@ -58,7 +58,7 @@ def test_gpus_are_checked_for_workers_and_replicas():
     trials = plan(TORCH + '[train]\ndevice = "gpu"\n[serve]\nreplicas = 3\ngpus_per_replica = 0.5\n')
     with pytest.raises(ClusterError, match=r"1 of 1 trials need a GPU .* but the machine has none"):
         check_fits(trials, {"cpus": 8, "gpus": 0}, "s.toml")
-    with pytest.raises(ClusterError, match=r"serves 3 replicas x 0.5 GPUs = 1.5 GPUs but the cluster has 1"):
+    with pytest.raises(ClusterError, match=r"deploys 3 replicas x 0.5 GPUs = 1.5 GPUs but the cluster has 1"):
         check_fits(trials, {"cpus": 8, "gpus": 1}, "s.toml")
     check_fits(trials, {"cpus": 8, "gpus": 2}, "s.toml")
 
