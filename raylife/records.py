@@ -28,6 +28,7 @@ class Measurement:
     value: float | None
     unit: str
     labels: dict[str, Any] = field(default_factory=dict)
+    repeat: int = 0  # which repeat of a stage's own measurement ([serve] repeats); trials' repeats are on the trial
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class TrialRecord:
     def trial_id(self) -> str:
         return f"{self.run_id}-{self.trial.index:03d}"
 
-    def add(self, stage: str, metric: str, value: float | None, unit: str, **labels: Any) -> None:
+    def add(self, stage: str, metric: str, value: float | None, unit: str, *, repeat: int = 0, **labels: Any) -> None:
         """Record one measurement; NaN/inf become NULL (a number we did not get is not a number).
 
         The metric must be in the catalogue with this unit (``raylife.measure.metrics``): a typo or a wrong unit
@@ -70,7 +71,7 @@ class TrialRecord:
             value = float(value)
             if not math.isfinite(value):
                 value = None
-        self.measurements.append(Measurement(stage, metric, value, unit, labels))
+        self.measurements.append(Measurement(stage, metric, value, unit, labels, repeat))
 
     def add_placement(self, stage: str, role: str, rank: int | None, node_id: str | None, environment: dict[str, Any]) -> None:
         self.placements.append(Placement(stage, role, rank, node_id, environment))
@@ -91,6 +92,7 @@ class TrialRecord:
         batch_size: int,
         concurrency: int | None = None,
         offered_rps: float | None = None,
+        repeat: int = 0,
     ) -> None:
         """Keep every request of a measurement (a ``measure.loadgen.Samples``) for the ``latencies`` table."""
         self.latencies.append(
@@ -99,7 +101,7 @@ class TrialRecord:
                 "offered_rps": offered_rps, "seq": list(samples.seq), "sent_s": list(samples.sent_s),
                 "latency_ms": list(samples.latency_ms), "ok": [o.ok for o in samples.outcomes],
                 "error": [o.error for o in samples.outcomes], "version": [o.version for o in samples.outcomes],
-                "replica": [o.replica for o in samples.outcomes],
+                "replica": [o.replica for o in samples.outcomes], "repeat": repeat,
             }
         )
 

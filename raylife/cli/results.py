@@ -17,9 +17,11 @@ from raylife.report.tables import (
     cluster_line,
     deployment_table,
     latency_table,
+    load_table,
     metrics_table,
     query_table,
     runs_table,
+    stats_table,
     summary_table,
     time_table,
 )
@@ -54,6 +56,8 @@ def show(
         info = store.run(run_id)
         rows = store.lifecycle(run_id)
         latencies = store.latency_summary(run_id)
+        loads, best_rates = store.load_summary(run_id), store.max_rps_at_slo(run_id)
+        stats = store.metric_stats([run_id])
         stage_times, trial_walls = store.stage_times(run_id), store.trial_walls(run_id)
         measured = store.measurements(run_id) if metrics else []
     console.print(
@@ -67,6 +71,13 @@ def show(
         console.print(deployed)
     for trial in dict.fromkeys(r["trial"] for r in latencies):
         console.print(latency_table([r for r in latencies if r["trial"] == trial], title=escape(f"latency · {trial}")))
+    for trial_id in dict.fromkeys(r["trial_id"] for r in loads):
+        rows_of = [r for r in loads if r["trial_id"] == trial_id]
+        console.print(load_table(rows_of, best_rates.get(trial_id),
+                                 title=escape(f"open-loop load ({rows_of[0]['arrival']}) · {rows_of[0]['trial']}")))
+    repeated = stats_table(stats, title="over repeats")
+    if repeated is not None:
+        console.print(repeated)
     split = time_table(stage_times, trial_walls, info)
     if split is not None:
         console.print(split)

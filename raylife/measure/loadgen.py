@@ -70,6 +70,18 @@ class Samples:
         ends = np.asarray(self.sent_s) + self.latencies / 1000.0
         return float(ends.max() - min(self.sent_s))
 
+    @classmethod
+    def concat(cls, parts: list[Samples]) -> Samples:
+        """Consecutive measurements as one: times stay relative to the first one's start, seq numbers continue."""
+        out = cls(t0=parts[0].t0)
+        for part in parts:
+            shift, base = part.t0 - out.t0, len(out.seq)
+            out.seq.extend(base + i for i in range(len(part.seq)))
+            out.sent_s.extend(s + shift for s in part.sent_s)
+            out.latency_ms.extend(part.latency_ms)
+            out.outcomes.extend(part.outcomes)
+        return out
+
     def errors(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for o in self.outcomes:

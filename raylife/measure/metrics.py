@@ -56,6 +56,11 @@ CATALOGUE: tuple[Metric, ...] = (
        "(labels: what, reason) — its metrics are NULL, not zero"),
     _m("trials_beside", "count", ANY_STAGE, "other trials of the run active at any moment of this stage (0: it ran alone; "
        "labels: max_concurrent_trials)"),
+    _m("host_load_1m", "load", ANY_STAGE, "the driver machine's 1-minute load average (runnable processes) at the stage's end"),
+    _m("host_busy_pct", "%", ANY_STAGE, "CPU busy on the driver's machine during the stage, every process, of all CPUs"),
+    _m("host_steal_pct", "%", ANY_STAGE, "CPU time the hypervisor gave other guests during the stage (Linux steal)"),
+    _m("host_other_pct", "%", ANY_STAGE, "CPU busy outside raylife's own process tree (driver, Ray, workers, replicas) "
+       "during the stage: other programs on the machine"),
     # train / retrain
     *_fit("train", "train"),
     *_fit("retrain", "retrain"),
@@ -96,10 +101,14 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("replica_rss_mb", "MiB", "deploy", "replica resident memory once the model is loaded"),
     _m("replicas", "count", "deploy", "replicas running"),
     # serve
-    *(_m(f"{p}_ms", "ms", "serve", f"{label} request latency (labels: path, batch_size, concurrency)")
+    *(_m(f"{p}_ms", "ms", "serve", f"{label} request latency (labels: path, batch_size, concurrency; thin = true when too few "
+         "samples lie beyond it to read it as exact)")
       for p, label in (("p50", "median"), ("p90", "90th percentile"), ("p95", "95th percentile"),
                        ("p99", "99th percentile"), ("p999", "99.9th percentile"), ("mean", "mean"), ("max", "largest"))),
-    _m("requests", "count", "serve", "measured requests of a cell"),
+    _m("requests", "count", "serve", "measured requests of a cell (those of its agreeing windows)"),
+    _m("windows", "count", "serve", "consecutive measurement windows the cell took to agree (stable_windows in a row)"),
+    _m("stable", "bool", "serve", "1 when the cell's last stable_windows windows agreed on throughput and p99 within "
+       "stability_tolerance; 0 when max_windows passed first (the figures are then the last windows', unsettled)"),
     _m("errors", "count", "serve", "failed requests of a cell"),
     _m("errors_by_reason", "count", "serve", "failed requests per reason"),
     _m("throughput_rps", "requests/s", "serve", "successful requests per second of a cell"),
@@ -110,6 +119,22 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("replica_recovery_s", "s", "serve", "a replica killed (faults.kill_replica_after_s) until a new one answers"),
     _m("recovery_failed_requests", "count", "serve", "requests that failed from the replica kill until a new one answered"),
     _m("recovery_p99_ms", "ms", "serve", "p99 latency of the requests sent between the replica kill and its replacement"),
+    # load (open loop, [load])
+    _m("achieved_rps", "requests/s", "load", "successful answers per second at an offered rate (label: offered_rps)"),
+    _m("sent", "count", "load", "requests sent at an offered rate"),
+    *(_m(f"{p}_ms", "ms", "load", f"{label} latency from the request's scheduled send time (queueing included)")
+      for p, label in (("p50", "median"), ("p90", "90th percentile"), ("p99", "99th percentile"), ("mean", "mean"),
+                       ("max", "largest"))),
+    _m("errors", "count", "load", "failed requests at an offered rate"),
+    _m("goodput_rps", "requests/s", "load", "answers within slo_p99_ms per second at an offered rate"),
+    _m("send_lag_p99_ms", "ms", "load", "99th percentile of how late the client sent requests after their scheduled time"),
+    _m("behind_schedule", "bool", "load", "1 when the client's p99 send lag exceeded 5 ms: it could not keep the schedule "
+       "and the rate's figures include its own delay"),
+    _m("max_rps_at_slo", "requests/s", "load", "the highest offered rate whose p99 stayed within slo_p99_ms with no failed "
+       "request (label bound = lower: the sweep never saturated; reason: none did)"),
+    _m("saturated", "bool", "load", "1 when some offered rate saturated the service (p99 over the SLO, failures, or "
+       "achieved below 90% of offered)"),
+    _m("saturation_rps", "requests/s", "load", "the first offered rate that saturated the service"),
     # update
     _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
     _m("failed_requests", "count", "update", "failed requests from the update call on"),
@@ -126,6 +151,31 @@ CATALOGUE: tuple[Metric, ...] = (
 )
 
 BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE for stage in m.stages}
+
+
+# Which way is better, for `compare` and `choose`: by unit, with the exceptions named. 0: neither (a fact or context).
+_LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs"}
+_HIGHER_UNITS = {"ratio", "requests/s", "samples/s"}
+_LOWER = {"errors", "failed_requests", "failures", "recovery_failed_requests", "behind_schedule", "windows",
+          "replicas_replaced", "usd", "train_usd", "retrain_usd", "deploy_usd", "usd_per_million_predictions",
+          "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "flops_per_sample", "params"}
+_HIGHER = {"stable"}
+_NEITHER = {"baseline_accuracy", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",
+            "trials_beside", "offline_accuracy"}
+
+
+def direction(name: str, unit: str | None = None) -> int:
+    """-1 when lower is better, +1 when higher is better, 0 when a change is neither."""
+    if name in _NEITHER:
+        return 0
+    if name in _LOWER:
+        return -1
+    if name in _HIGHER:
+        return 1
+    if unit is None:
+        found = next((m for m in CATALOGUE if m.name == name), None)
+        unit = found.unit if found else None
+    return -1 if unit in _LOWER_UNITS else 1 if unit in _HIGHER_UNITS else 0
 
 
 class UnknownMetric(ValueError):
@@ -185,6 +235,7 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("replica_load_s", "deploy", "replica_load_s", WHOLE),
     Column("replica_rss_mb", "deploy", "replica_rss_mb", WHOLE),
     Column("served_accuracy", "serve", "served_accuracy", HTTP),
+    Column("max_rps_at_slo", "load", "max_rps_at_slo"),
     Column("reconfigure_update_s", "update", "update_s", RECONFIGURE),
     Column("reconfigure_failed_requests", "update", "failed_requests", RECONFIGURE),
     Column("rollout_update_s", "update", "update_s", ROLLOUT),

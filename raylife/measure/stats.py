@@ -3,7 +3,9 @@ definition as DuckDB's quantile_cont, so stored summaries can be recomputed in S
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,3 +30,63 @@ def longest_gap(times: Sequence[float] | np.ndarray, start: float, end: float) -
     inside = np.sort(np.asarray([t for t in times if start <= t <= end], dtype=np.float64))
     edges = np.concatenate([[start], inside, [end]])
     return float(np.diff(edges).max()) if edges.size > 1 else 0.0
+
+
+# A percentile rests on the samples beyond it: p99 of 60 requests is the largest answer but one, not a tail.
+# Below these counts (ten samples at or beyond the percentile; p99 from fewer than 100, p99.9 from fewer than
+# 1,000) a stored percentile carries the label thin = true and is shown as such, not as if exact.
+MIN_SAMPLES = {"p90_ms": 100, "p95_ms": 200, "p99_ms": 1000, "p999_ms": 10_000}
+# The issue's floor (p99 from fewer than ~100, p99.9 from fewer than ~1,000) is the least we flag; we take
+# one tail sample more strictly: 10 samples at or beyond the percentile.
+MIN_SAMPLES = {"p90_ms": 10, "p95_ms": 20, "p99_ms": 100, "p999_ms": 1000}
+
+
+def thin(metric: str, samples: int) -> bool:
+    """Whether a percentile from ``samples`` values has too few behind it to be read as exact."""
+    return samples < MIN_SAMPLES.get(metric, 0)
+
+
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """Student's t quantile for a two-sided ``level`` interval with ``df`` degrees of freedom (SciPy)."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Repeated measurements of one metric: median, extremes and a 95% Student-t interval of the mean."""
+
+    n: int
+    median: float
+    low: float  # min
+    high: float  # max
+    mean: float
+    ci95_half: float | None  # None with one value: one run gives no interval
+    ci95_low: float | None
+    ci95_high: float | None
+
+
+def spread(values: Sequence[float] | np.ndarray) -> Spread | None:
+    """The summary the ``metric_stats`` view computes in SQL, in Python (for checks and tests)."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return None
+    half = None
+    if v.size > 1:
+        half = t_quantile(v.size - 1) * float(v.std(ddof=1)) / math.sqrt(v.size)
+    mean = float(v.mean())
+    return Spread(
+        n=int(v.size), median=float(np.median(v)), low=float(v.min()), high=float(v.max()), mean=mean,
+        ci95_half=half, ci95_low=None if half is None else mean - half, ci95_high=None if half is None else mean + half,
+    )
+
+
+def windows_agree(values: Sequence[float | None], tolerance: float) -> bool:
+    """perf_analyzer's stability rule: every value within ``tolerance`` (a fraction) of the values' mean."""
+    if not values or any(v is None or not np.isfinite(v) for v in values):
+        return False
+    mean = float(np.mean(values))
+    if mean == 0:
+        return all(v == 0 for v in values)
+    return all(abs(float(v) - mean) <= tolerance * abs(mean) for v in values)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from raylife.errors import PlanError, RaylifeError, close_matches
 from raylife.frameworks import FRAMEWORKS
 from raylife.plan.builders import check_options, read_builder
 from raylife.plan.identity import TrialName
-from raylife.suite.spec import DataSpec, FaultsSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
+from raylife.suite.spec import DataSpec, FaultsSpec, LoadSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
 from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 from raylife.workloads.reference import DataRef
 
@@ -34,7 +34,7 @@ def axis_values(train: TrainSpec, axis: str) -> list[Any]:
 
 # The development stages in lifecycle order; deployment stages are appended when the suite asks for them.
 DEVELOP_STAGES = ("train", "evaluate", "persist", "retrain")
-DEPLOY_STAGES = ("deploy", "serve", "update", "teardown")
+DEPLOY_STAGES = ("deploy", "serve", "load", "update", "teardown")
 
 # More trials than this is a matrix typo (three 300-value axes are 27 million trials), not a benchmark.
 MAX_TRIALS = 1000
@@ -83,6 +83,14 @@ class Trial:
     max_failures: int = 0  # worker failures one fit survives
     precision: str = "fp32"  # fp32 | bf16 | fp16: training and serving
     faults: FaultsSpec | None = None
+    load: LoadSpec | None = None  # open-loop load to the latency limit
+    repeat: int = 0  # which of the suite's `repeats` runs of this trial (0-based)
+    repeats: int = 1
+
+    @property
+    def run_key(self) -> str:
+        """Unique within a run: the name, and the repeat when the suite repeats trials."""
+        return self.name if self.repeats == 1 else f"{self.name}#{self.repeat + 1}"
 
     def params(self) -> dict[str, Any]:
         """Everything that defines the trial, as stored in ``trials.params``."""
@@ -94,6 +102,7 @@ class Trial:
         out["serve"] = self.serve.model_dump() if self.serve else None
         out["update"] = self.update.model_dump() if self.update else None
         out["faults"] = self.faults.model_dump() if self.faults else None
+        out["load"] = self.load.model_dump() if self.load else None
         return out
 
     @property
@@ -192,6 +201,9 @@ def _check_matrix(suite: SuiteSpec, source: str) -> None:
         total += count
         factors = [f"{frameworks} frameworks"] + [f"{axis} {n}" for axis, n in axes.items() if n > 1]
         parts.append(f"models[{m}] '{spec.name}': {' x '.join(factors)} = {count:,}")
+    if suite.repeats > 1:
+        total *= suite.repeats
+        parts.append(f"x repeats {suite.repeats}")
     if total > MAX_TRIALS:
         raise PlanError(f"the suite would run {total:,} trials ({'; '.join(parts)}); raylife runs at most {MAX_TRIALS:,} per suite",
                         where=_where(source, "train"), hint="shorten the lists in [train] (each list is a matrix axis)")
@@ -258,6 +270,9 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
     """All trials of the suite in run order; PlanError (naming the key) for anything that cannot run."""
     base = base_dir or (Path(source).parent if Path(source).exists() else Path.cwd())
     python_path = tuple(str((base / p).resolve()) for p in suite.run.python_path)
+    if suite.load is not None and suite.serve is None:
+        raise PlanError("[load] needs a [serve] section: open-loop load is sent to a deployment",
+                        where=_where(source, "load"), hint="add [serve], or remove [load]")
     if suite.update is not None and suite.serve is None:
         raise PlanError("[update] needs a [serve] section: an update rolls out to a deployment",
                         where=_where(source, "update"), hint="add [serve], or remove [update]")
@@ -300,7 +315,12 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
                     raise PlanError(f"two trials would both be '{trial.name}'", where=_where(source, key),
                                     hint="each [[models]] entry needs a distinct name or options")
             trials.extend(new)
-    return trials
+    if suite.repeats == 1:
+        return trials
+    # Repeat-major order (every trial once, then again): a slow drift of the machine spreads over all trials
+    # instead of biasing whichever trial ran last.
+    return [replace(t, index=r * len(trials) + t.index, repeat=r, repeats=suite.repeats)
+            for r in range(suite.repeats) for t in trials]
 
 
 def _trials_for(
@@ -336,7 +356,8 @@ def _trials_for(
         label = f"{model_spec.workload}.{label}"
     stages = [s for s in DEVELOP_STAGES if not (s == "retrain" and train.retrain_epochs == 0)]
     if suite.serve is not None:
-        stages += [s for s in DEPLOY_STAGES if s != "update" or suite.update is not None]
+        stages += [s for s in DEPLOY_STAGES if (s != "update" or suite.update is not None)
+                   and (s != "load" or suite.load is not None)]
     trials = []
     for values in itertools.product(*axes):
         setting = dict(zip(TRAIN_AXES, values))
@@ -378,6 +399,7 @@ def _trials_for(
             stages=tuple(stages),
             serve=suite.serve,
             update=suite.update,
+            load=suite.load,
             serve_format=serve_format,
             data_format=data_spec.format,
             data_path=data_path,

@@ -38,7 +38,7 @@ class RichProgress:
 
     def trial_started(self, trial: Trial) -> None:
         self.tasks[trial.index] = self.progress.add_task(
-            escape(trial.name), total=len(trial.stages), stage="", detail=""
+            escape(trial.run_key), total=len(trial.stages), stage="", detail=""
         )
 
     def stage_started(self, trial: Trial, stage: str) -> None:
@@ -56,7 +56,7 @@ class RichProgress:
         if record.status == "ok":
             accuracy = record.value("evaluate", "accuracy")
             self.console.print(
-                f"[green]✓[/] {escape(record.trial.name)}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
+                f"[green]✓[/] {escape(record.trial.run_key)}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
             )
         else:
-            self.console.print(f"[red]✗ {escape(record.trial.name)}  failed after {fmt.seconds(wall)}: {escape(record.error or '')}[/]")
+            self.console.print(f"[red]✗ {escape(record.trial.run_key)}  failed after {fmt.seconds(wall)}: {escape(record.error or '')}[/]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich import box
@@ -128,19 +129,102 @@ def deployment_table(rows: list[dict[str, Any]], title: str | None = None) -> Ta
     return table
 
 
+def _pct(value: float | None, thin: bool) -> Text | str:
+    """A percentile; one with too few samples beyond it is dimmed with a ~ (see the caption)."""
+    if fmt.missing(value):
+        return "–"
+    return Text(f"~{fmt.milliseconds(value)}", style="dim") if thin else fmt.milliseconds(value)
+
+
 def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """One trial's load measurements: a row per path x batch size x concurrency."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-    for name in ("path", "batch", "clients", "requests", "errors", "p50", "p90", "p99", "p99.9", "max", "req/s", "samples/s"):
+    thin = any(r.get("p99_thin") or r.get("p999_thin") for r in rows)
+    unstable = any(r.get("stable") == 0 for r in rows)
+    notes = []
+    if thin:
+        notes.append("~ thin: fewer than 100 (p99) or 1,000 (p99.9) answers behind it, not an exact percentile")
+    if unstable:
+        notes.append("unstable: the windows never agreed within the tolerance (figures of the last windows)")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  caption="; ".join(notes) or None, caption_justify="left")
+    for name in ("path", "batch", "clients", "requests", "errors", "p50", "p90", "p99", "p99.9", "max", "req/s",
+                 "samples/s", "windows"):
         table.add_column(name, justify="left" if name == "path" else "right", no_wrap=True)
     for r in rows:
+        stable = r.get("stable")
+        windows = "–" if fmt.missing(r.get("windows")) else f"{r['windows']:.0f}"
+        if stable == 0:
+            windows = Text(f"{windows} unstable", style="yellow")
         table.add_row(
             r["path"], str(r["batch_size"]), str(r["concurrency"]), fmt.number(r["requests"]), fmt.number(r["errors"]),
-            fmt.milliseconds(r["p50_ms"]), fmt.milliseconds(r["p90_ms"]), fmt.milliseconds(r["p99_ms"]),
-            fmt.milliseconds(r["p999_ms"]), fmt.milliseconds(r["max_ms"]),
+            fmt.milliseconds(r["p50_ms"]), fmt.milliseconds(r["p90_ms"]), _pct(r["p99_ms"], bool(r.get("p99_thin"))),
+            _pct(r["p999_ms"], bool(r.get("p999_thin"))), fmt.milliseconds(r["max_ms"]),
             "–" if fmt.missing(r["throughput_rps"]) else f"{r['throughput_rps']:.1f}",
-            "–" if fmt.missing(r["samples_per_s"]) else f"{r['samples_per_s']:.0f}",
+            "–" if fmt.missing(r["samples_per_s"]) else f"{r['samples_per_s']:.0f}", windows,
         )
+    return table
+
+
+def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: str | None = None) -> Table:
+    """One trial's open-loop sweep: a row per offered rate, and its max_rps_at_slo in the caption."""
+    slo = next((r["slo_p99_ms"] for r in rows if r.get("slo_p99_ms")), None)
+    caption = None
+    if best is not None:
+        labels = best.get("labels") or {}
+        value = best.get("value")
+        if fmt.missing(value):
+            caption = f"max_rps_at_slo: none ({labels.get('reason', 'no rate met the SLO')})"
+        else:
+            bound = " or more: the sweep never saturated (a lower bound)" if labels.get("bound") == "lower" else ""
+            caption = f"max_rps_at_slo {value:g} req/s at p99 ≤ {slo:g} ms{bound}"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, caption=caption,
+                  caption_justify="left")
+    for name in ("offered/s", "sent", "achieved/s", "goodput/s", "errors", "p50", "p99", "send lag p99", "schedule"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in rows:
+        within = not fmt.missing(r["p99_ms"]) and slo is not None and r["p99_ms"] <= slo and not r["errors"]
+        p99 = _pct(r["p99_ms"], bool(r.get("p99_thin")))
+        table.add_row(
+            f"{r['offered_rps']:g}", fmt.number(r["sent"]), f"{r['achieved_rps']:.1f}", f"{r['goodput_rps']:.1f}",
+            fmt.number(r["errors"]), fmt.milliseconds(r["p50_ms"]),
+            p99 if within else Text(str(p99), style="red"), fmt.milliseconds(r["send_lag_p99_ms"]),
+            Text("behind", style="yellow") if r.get("behind_schedule") else "kept",
+        )
+    return table
+
+
+# The metrics `show` summarises over repeats; every metric is in the metric_stats view.
+HEADLINE = ("accuracy", "train_wall_s", "epoch_s", "time_to_target_s", "train_samples_per_s", "bytes", "load_s",
+            "deploy_ready_s", "first_request_ms", "p50_ms", "p99_ms", "throughput_rps", "max_rps_at_slo", "update_s",
+            "overhead_s")
+
+
+def _labels_text(labels: dict[str, Any]) -> str:
+    keep = {k: v for k, v in labels.items() if k not in ("native", "note", "device", "slo_p99_ms", "arrival")}
+    return " ".join(f"{k}={v}" for k, v in keep.items())
+
+
+def _sig(value: float) -> str:
+    return f"{value:.4g}"
+
+
+def stats_table(rows: list[dict[str, Any]], title: str | None = None) -> Table | None:
+    """Metrics measured more than once (trial or serve repeats): median ± the 95% interval's half-width."""
+    rows = [r for r in rows if r["n"] > 1 and r["metric"] in HEADLINE and not fmt.missing(r["median"])]
+    if not rows:
+        return None
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, caption_justify="left",
+                  caption="median ± half-width of the 95% Student-t interval of the mean, over n repeats; "
+                  "every metric: raylife query \"select * from metric_stats\"")
+    for name in ("trial", "stage", "metric", "labels", "n", "median ± 95%", "min – max", "unit"):
+        table.add_column(name, justify="right" if name in ("n", "median ± 95%", "min – max") else "left", no_wrap=True)
+    order = {m: i for i, m in enumerate(HEADLINE)}
+    for r in sorted(rows, key=lambda r: (r["trial"], order[r["metric"]], str(r["labels"]))):
+        labels = r["labels"] if isinstance(r["labels"], dict) else json.loads(r["labels"] or "{}")
+        half = "" if fmt.missing(r["ci95_half"]) else f" ± {_sig(r['ci95_half'])}"
+        table.add_row(escape(r["trial"]), r["stage"], r["metric"], escape(_labels_text(labels)), str(r["n"]),
+                      f"{_sig(r['median'])}{half}{' ~' if r['thin'] else ''}",
+                      f"{_sig(r['min'])} – {_sig(r['max'])}", r["unit"])
     return table
 
 
@@ -186,7 +270,7 @@ def query_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
     return table
 
 
-STAGE_ORDER = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "update", "teardown", "overhead")
+STAGE_ORDER = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "load", "update", "teardown", "overhead")
 
 
 def time_table(stage_rows: list[dict[str, Any]], trial_rows: list[dict[str, Any]], run: dict[str, Any]) -> Table | None:

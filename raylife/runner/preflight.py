@@ -23,17 +23,17 @@ from raylife.suite.load import parse_suite
 
 @dataclass(frozen=True)
 class ResumePoint:
-    """A stored run to continue: its id, the trials it already holds (name → trial_id, status), its wall time."""
+    """A stored run to continue: its id, the trials it already holds (run key → trial_id, status), its wall time."""
 
     run_id: str
     stored: dict[str, dict[str, Any]] = field(default_factory=dict)
     wall_s: float = 0.0
 
     def done(self, trial: Trial) -> bool:
-        return self.stored.get(trial.name, {}).get("status") == "ok"
+        return self.stored.get(trial.run_key, {}).get("status") == "ok"
 
     def replaces(self, trial: Trial) -> str | None:
-        found = self.stored.get(trial.name)
+        found = self.stored.get(trial.run_key)
         return found["trial_id"] if found else None
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import raylife
 from raylife.errors import RaylifeError
+from raylife.measure import host_load
 from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
@@ -74,6 +75,14 @@ def _stop_serve() -> None:
     serve_control.shutdown_serve()
 
 
+def _add_host_load(record: TrialRecord, stage: str, load: host_load.HostLoad) -> None:
+    reason = {"reason": load.missing} if load.missing else {}
+    record.add(stage, "host_load_1m", load.load_avg_1m, "load")
+    record.add(stage, "host_busy_pct", load.busy_pct, "%", **reason)
+    record.add(stage, "host_steal_pct", load.steal_pct, "%", **reason)
+    record.add(stage, "host_other_pct", load.other_pct, "%", **reason)
+
+
 def run_trial(
     trial: Trial, run_id: str, storage: Path, observer: RunObserver, serve_client_host: str | None = None,
     neighbours: Neighbours | None = None,
@@ -107,7 +116,7 @@ def run_trial(
                 neighbours.enter_serving(trial.index)
                 serving = True
             observer.stage_started(trial, name)
-            started, started_unix = time.perf_counter(), time.time()
+            started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
             try:
                 STAGES.get(name)().run(ctx)
             finally:  # a failed stage's time counts too: it is where the trial's time went
@@ -115,6 +124,7 @@ def run_trial(
                 stages_s += elapsed
                 record.add(name, "stage_wall_s", elapsed, "s", started_unix=round(started_unix, 3))
                 record.add(name, "trials_beside", neighbours.beside(trial.index, started_unix, time.time()), "count")
+                _add_host_load(record, name, host_load.between(cpu_before, host_load.read()))
         record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.error = "failed", "interrupted"

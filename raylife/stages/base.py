@@ -24,6 +24,7 @@ STAGES: Registry[type[Stage]] = Registry(
         "retrain": "raylife.stages.retrain:RetrainStage",
         "deploy": "raylife.stages.deploy:DeployStage",
         "serve": "raylife.stages.serve:ServeStage",
+        "load": "raylife.stages.load:LoadStage",
         "update": "raylife.stages.update:UpdateStage",
         "teardown": "raylife.stages.teardown:TeardownStage",
     },

@@ -1,16 +1,26 @@
-"""serve: closed-loop load for every batch size x concurrency, through HTTP (and a DeploymentHandle)."""
+"""serve: closed-loop load for every batch size x concurrency, through HTTP (and a DeploymentHandle).
+
+Each cell measures consecutive windows until the last ``stable_windows`` agree on throughput and p99 within
+``stability_tolerance`` (perf_analyzer's rule), at most ``max_windows``; the stored figures are those of the
+agreeing windows, and a cell that never agreed is stored with ``stable = 0``. ``repeats`` measures every cell
+again on the same deployment, each repeat stored under its number.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from raylife.measure.http_client import JsonClient
-from raylife.measure.loadgen import closed_loop
+from raylife.measure.loadgen import Samples, closed_loop
 from raylife.measure.metrics import unit_of
-from raylife.measure.stats import latency_summary
 from raylife.measure.requests import RequestSet, accuracy_pair, handle_sender, http_sender
+from raylife.measure.stats import latency_summary, thin, windows_agree
 from raylife.stages.context import TrialContext
 from raylife.stages.faults import ReplicaKiller
+from raylife.suite.spec import ServeSpec
 
 
 def _sender(path: str, requests: RequestSet, ctx: TrialContext) -> tuple[Any, Any]:
@@ -19,6 +29,54 @@ def _sender(path: str, requests: RequestSet, ctx: TrialContext) -> tuple[Any, An
         client = JsonClient(app.url, spec.request_timeout_s)
         return http_sender(requests, client), client.close
     return handle_sender(requests, app.handle(), spec.request_timeout_s), lambda: None
+
+
+@dataclass(frozen=True)
+class Window:
+    samples: Samples
+    ok: int
+    wall_s: float
+    throughput_rps: float | None
+    p99_ms: float | None
+
+    @classmethod
+    def of(cls, samples: Samples) -> Window:
+        ok = samples.ok
+        wall = samples.wall_s
+        p99 = float(np.percentile(samples.latencies[ok], 99)) if ok.any() else None
+        return cls(samples, int(ok.sum()), wall, ok.sum() / wall if wall else None, p99)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One batch size x concurrency, measured to stability: the agreeing windows and every window sent."""
+
+    counted: list[Window]
+    windows: int
+    stable: bool
+    all_samples: list[Samples]
+
+    @property
+    def samples(self) -> Samples:
+        return Samples.concat([w.samples for w in self.counted])
+
+
+def measure_cell(send: Any, concurrency: int, spec: ServeSpec) -> Cell:
+    windows: list[Window] = []
+    k = spec.stable_windows
+    for number in range(spec.max_windows):
+        samples = closed_loop(
+            send, concurrency, requests=None if spec.duration_s else spec.requests, duration_s=spec.duration_s,
+            warmup=spec.warmup_requests if number == 0 else 0,
+        )
+        windows.append(Window.of(samples))
+        last = windows[-k:]
+        if len(last) == k and (k == 1 or (
+            windows_agree([w.throughput_rps for w in last], spec.stability_tolerance)
+            and windows_agree([w.p99_ms for w in last], spec.stability_tolerance)
+        )):
+            return Cell(last, len(windows), True, [w.samples for w in windows])
+    return Cell(windows[-k:], len(windows), False, [w.samples for w in windows])
 
 
 class ServeStage:
@@ -33,33 +91,23 @@ class ServeStage:
                                    timeout_s=spec.ready_timeout_s).start()
         for path in spec.paths:
             served = offline = total = 0
-            for batch_size in spec.batch_sizes:
-                requests = RequestSet(data.x, data.y, data.offline_pred, batch_size)
-                for concurrency in spec.concurrency:
-                    ctx.on_progress(f"{path} · batch {batch_size} · {concurrency} client{'s' if concurrency > 1 else ''}")
-                    send, close = _sender(path, requests, ctx)
-                    try:
-                        samples = closed_loop(
-                            send, concurrency, requests=None if spec.duration_s else spec.requests,
-                            duration_s=spec.duration_s, warmup=spec.warmup_requests,
-                        )
-                    finally:
-                        close()
-                    loads.append(samples)
-                    ok = samples.ok
-                    labels = {"path": path, "batch_size": batch_size, "concurrency": concurrency}
-                    for metric, value in latency_summary(samples.latencies[ok]).items():
-                        add(self.name, metric, value, "ms", **labels)
-                    wall = samples.wall_s
-                    add(self.name, "requests", len(samples), "count", **labels)
-                    add(self.name, "errors", int((~ok).sum()), "count", **labels)
-                    add(self.name, "throughput_rps", ok.sum() / wall if wall else None, "requests/s", **labels)
-                    add(self.name, "samples_per_s", ok.sum() * batch_size / wall if wall else None, "samples/s", **labels)
-                    for reason, count in samples.errors().items():
-                        add(self.name, "errors_by_reason", count, "count", reason=reason, **labels)
-                    ctx.record.add_latencies("serve", path, samples, batch_size, concurrency)
-                    s, o, n = accuracy_pair(samples, requests)
-                    served, offline, total = served + s, offline + o, total + n
+            for repeat in range(spec.repeats):
+                for batch_size in spec.batch_sizes:
+                    requests = RequestSet(data.x, data.y, data.offline_pred, batch_size)
+                    for concurrency in spec.concurrency:
+                        again = f" · repeat {repeat + 1}/{spec.repeats}" if spec.repeats > 1 else ""
+                        ctx.on_progress(f"{path} · batch {batch_size} · {concurrency} "
+                                        f"client{'s' if concurrency > 1 else ''}{again}")
+                        send, close = _sender(path, requests, ctx)
+                        try:
+                            cell = measure_cell(send, concurrency, spec)
+                        finally:
+                            close()
+                        loads.extend(cell.all_samples)
+                        samples = cell.samples
+                        self._store(ctx, cell, samples, path, batch_size, concurrency, repeat)
+                        s, o, n = accuracy_pair(samples, requests)
+                        served, offline, total = served + s, offline + o, total + n
             add(self.name, "served_accuracy", served / total if total else None, "ratio", path=path)
             add(self.name, "offline_accuracy", offline / total if total else None, "ratio", path=path,
                 note="the served format's offline predictions of the same inputs")
@@ -72,3 +120,25 @@ class ServeStage:
             add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
             add(self.name, "replica_peak_rss_mb", None, "MiB", error=str(exc)[:200])
+
+    def _store(self, ctx: TrialContext, cell: Cell, samples: Samples, path: str, batch_size: int, concurrency: int,
+               repeat: int) -> None:
+        def add(metric: str, value: Any, unit: str, **extra: Any) -> None:
+            ctx.record.add(self.name, metric, value, unit, repeat=repeat, path=path, batch_size=batch_size,
+                           concurrency=concurrency, **extra)
+
+        ok = samples.ok
+        answered = int(ok.sum())
+        for metric, value in latency_summary(samples.latencies[ok]).items():
+            add(metric, value, "ms", **({"thin": True} if thin(metric, answered) else {}))
+        wall = sum(w.wall_s for w in cell.counted)
+        add("requests", len(samples), "count")
+        add("errors", int((~ok).sum()), "count")
+        add("throughput_rps", answered / wall if wall else None, "requests/s")
+        add("samples_per_s", answered * batch_size / wall if wall else None, "samples/s")
+        add("windows", cell.windows, "count")
+        add("stable", int(cell.stable), "bool", tolerance=ctx.trial.serve.stability_tolerance,
+            stable_windows=ctx.trial.serve.stable_windows)
+        for reason, count in samples.errors().items():
+            add("errors_by_reason", count, "count", reason=reason)
+        ctx.record.add_latencies("serve", path, samples, batch_size, concurrency, repeat=repeat)

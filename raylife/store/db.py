@@ -16,7 +16,7 @@ import duckdb
 
 from raylife.errors import StoreError
 from raylife.records import TrialRecord, utcnow
-from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, VIEWS
+from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, views_sql
 
 DEFAULT_DB = "raylife.duckdb"
 # Reading results needs nothing outside the file: DuckDB itself refuses file and network access, extension
@@ -171,7 +171,7 @@ class Store:
             self.con.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
             )
-            self.con.execute(VIEWS)
+            self.con.execute(views_sql())
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -234,8 +234,11 @@ class Store:
             )
 
     def stored_trials(self, run_id: str) -> dict[str, dict[str, Any]]:
-        """The run's stored trials by name: trial_id and status."""
-        rows = self.rows("SELECT name, trial_id, status FROM trials WHERE run_id = ?", [run_id])
+        """The run's stored trials by run key (the name, and the repeat when the suite repeats): trial_id and status."""
+        rows = self.rows(
+            "SELECT CASE WHEN coalesce(CAST(params->>'$.repeats' AS INTEGER), 1) > 1 "
+            "THEN name || '#' || (coalesce(repeat, 0) + 1) ELSE name END AS name, trial_id, status "
+            "FROM trials WHERE run_id = ?", [run_id])
         return {r["name"]: r for r in rows}
 
     TRIAL_TABLES = ("latencies", "epochs", "placements", "measurements", "environments", "trials")
@@ -263,7 +266,7 @@ class Store:
                 "device": t.device, "num_workers": t.num_workers, "params": json.dumps(t.params()),
                 "status": record.status, "error": record.error, "traceback": record.traceback,
                 "started_at": record.started_at, "finished_at": record.finished_at, "wall_s": wall_s,
-                "variant": t.key.variant,
+                "variant": t.key.variant, "repeat": t.repeat,
             }])
             env = record.environment
             if env:
@@ -279,7 +282,7 @@ class Store:
                 }])
             self._insert("measurements", [
                 {"trial_id": record.trial_id, "stage": m.stage, "metric": m.metric, "value": m.value, "unit": m.unit,
-                 "labels": json.dumps(m.labels)}
+                 "labels": json.dumps(m.labels), "repeat": m.repeat}
                 for m in record.measurements
             ])
             for batch in record.latencies:
@@ -309,7 +312,7 @@ class Store:
         )
 
     LATENCY_COLUMNS = ("trial_id", "phase", "path", "batch_size", "concurrency", "offered_rps", "seq", "sent_s",
-                       "latency_ms", "ok", "error", "version", "replica")
+                       "latency_ms", "ok", "error", "version", "replica", "repeat")
 
     def _insert_latencies(self, trial_id: str, batch: dict[str, Any]) -> None:
         """Raw request samples through Arrow: ~0.1 s per million rows, where executemany takes minutes."""
@@ -330,6 +333,7 @@ class Store:
             "error": pa.array(batch["error"], pa.string()),
             "version": pa.array(batch["version"], pa.string()),
             "replica": pa.array(batch["replica"], pa.string()),
+            "repeat": pa.array([batch.get("repeat", 0)] * n, pa.int32()),
         })
         self.con.register("raylife_latency_batch", table)
         try:
@@ -398,6 +402,20 @@ class Store:
         return self.rows(
             "SELECT * FROM latency_summary WHERE run_id = ? ORDER BY trial_id, path, batch_size, concurrency", [run_id]
         )
+
+    def load_summary(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])
+
+    def max_rps_at_slo(self, run_id: str) -> dict[str, dict[str, Any]]:
+        """Per trial_id: the max_rps_at_slo measurement (value and labels)."""
+        rows = self.rows("SELECT trial_id, value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'",
+                         [run_id])
+        return {r["trial_id"]: {"value": r["value"], "labels": json.loads(r["labels"] or "{}")} for r in rows}
+
+    def metric_stats(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        marks = ", ".join("?" * len(run_ids))
+        return self.rows(f"SELECT * FROM metric_stats WHERE run_id IN ({marks}) ORDER BY run_id, trial, stage, metric",
+                         list(run_ids))
 
     def measurements(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows(

@@ -5,9 +5,11 @@ Bump SCHEMA_VERSION and append to MIGRATIONS for every change to the tables; vie
 
 from __future__ import annotations
 
+import functools
+
 from raylife.measure.metrics import LIFECYCLE_COLUMNS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -51,7 +53,8 @@ CREATE TABLE IF NOT EXISTS trials (
     started_at TIMESTAMP,
     finished_at TIMESTAMP,
     wall_s DOUBLE,
-    variant VARCHAR              -- the name without framework and workers: model, options, varying axes
+    variant VARCHAR,             -- the name without framework and workers: model, options, varying axes
+    "repeat" INTEGER DEFAULT 0   -- which of the suite's repeats of this trial (0-based)
 );
 
 CREATE TABLE IF NOT EXISTS environments (
@@ -81,7 +84,8 @@ CREATE TABLE IF NOT EXISTS measurements (
     metric VARCHAR NOT NULL,
     value DOUBLE,
     unit VARCHAR NOT NULL,
-    labels JSON
+    labels JSON,
+    "repeat" INTEGER DEFAULT 0   -- which repeat of the stage's own measurement ([serve] repeats)
 );
 
 -- Where each training worker (per rank) and serving replica of a trial ran: the node's own machine.
@@ -125,7 +129,8 @@ CREATE TABLE IF NOT EXISTS latencies (
     ok BOOLEAN,
     error VARCHAR,
     version VARCHAR,             -- the model version that answered
-    replica VARCHAR              -- the replica that answered
+    replica VARCHAR,             -- the replica that answered
+    "repeat" INTEGER DEFAULT 0   -- which repeat of the measurement ([serve] repeats)
 );
 """
 
@@ -135,6 +140,9 @@ MIGRATIONS: list[tuple[int, str]] = [
     (2, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS serve_start_s DOUBLE"),
     (3, "ALTER TABLE runs ADD COLUMN IF NOT EXISTS resumes INTEGER DEFAULT 0"),
     (4, "ALTER TABLE trials ADD COLUMN IF NOT EXISTS variant VARCHAR"),
+    (6, 'ALTER TABLE trials ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0;'
+        'ALTER TABLE measurements ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0;'
+        'ALTER TABLE latencies ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0'),
 ]
 
 
@@ -142,6 +150,11 @@ def _metric(stage: str, metric: str, alias: str, where: str = "") -> str:
     """One measurement as a column of the wide view."""
     cond = f"m.stage = '{stage}' AND m.metric = '{metric}'" + (f" AND {where}" if where else "")
     return f"max(m.value) FILTER (WHERE {cond}) AS {alias}"
+
+
+def _median(stage: str, metric: str, alias: str) -> str:
+    """A measurement as a column, the median over the stage's own repeats."""
+    return f"median(m.value) FILTER (WHERE m.stage = '{stage}' AND m.metric = '{metric}') AS {alias}"
 
 
 # The wide view's metric columns come from the metric catalogue (one place names them).
@@ -153,22 +166,46 @@ SELECT t.run_id, m.trial_id, t.name AS trial, t.workload, t.model, t.framework, 
        m.stage, m.metric, m.value, m.unit, m.labels, m.labels->>'format' AS format
 FROM measurements m JOIN trials t USING (trial_id);
 
+-- One row per trial and closed-loop cell; with [serve] repeats, the median over them (n says how many).
 CREATE OR REPLACE VIEW latency_summary AS
 SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model, m.labels->>'path' AS path,
        CAST(m.labels->>'batch_size' AS INTEGER) AS batch_size, CAST(m.labels->>'concurrency' AS INTEGER) AS concurrency,
-       {_metric('serve', 'requests', 'requests')},
-       {_metric('serve', 'errors', 'errors')},
-       {_metric('serve', 'p50_ms', 'p50_ms')},
-       {_metric('serve', 'p90_ms', 'p90_ms')},
-       {_metric('serve', 'p95_ms', 'p95_ms')},
-       {_metric('serve', 'p99_ms', 'p99_ms')},
-       {_metric('serve', 'p999_ms', 'p999_ms')},
-       {_metric('serve', 'mean_ms', 'mean_ms')},
-       {_metric('serve', 'max_ms', 'max_ms')},
-       {_metric('serve', 'throughput_rps', 'throughput_rps')},
-       {_metric('serve', 'samples_per_s', 'samples_per_s')}
+       count(DISTINCT m."repeat") AS repeats,
+       {_median('serve', 'requests', 'requests')},
+       {_median('serve', 'errors', 'errors')},
+       {_median('serve', 'p50_ms', 'p50_ms')},
+       {_median('serve', 'p90_ms', 'p90_ms')},
+       {_median('serve', 'p95_ms', 'p95_ms')},
+       {_median('serve', 'p99_ms', 'p99_ms')},
+       {_median('serve', 'p999_ms', 'p999_ms')},
+       {_median('serve', 'mean_ms', 'mean_ms')},
+       {_median('serve', 'max_ms', 'max_ms')},
+       {_median('serve', 'throughput_rps', 'throughput_rps')},
+       {_median('serve', 'samples_per_s', 'samples_per_s')},
+       coalesce(bool_or(m.labels->>'thin' = 'true') FILTER (WHERE m.metric = 'p99_ms'), false) AS p99_thin,
+       coalesce(bool_or(m.labels->>'thin' = 'true') FILTER (WHERE m.metric = 'p999_ms'), false) AS p999_thin,
+       min(m.value) FILTER (WHERE m.metric = 'stable') AS stable,
+       max(m.value) FILTER (WHERE m.metric = 'windows') AS windows
 FROM measurements m JOIN trials t USING (trial_id)
 WHERE m.stage = 'serve' AND m.labels->>'batch_size' IS NOT NULL AND m.metric != 'errors_by_reason'
+GROUP BY ALL;
+
+-- Open-loop load ([load]): one row per trial and offered rate.
+CREATE OR REPLACE VIEW load_summary AS
+SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model,
+       CAST(m.labels->>'offered_rps' AS DOUBLE) AS offered_rps, m.labels->>'arrival' AS arrival,
+       {_median('load', 'sent', 'sent')},
+       {_median('load', 'achieved_rps', 'achieved_rps')},
+       {_median('load', 'goodput_rps', 'goodput_rps')},
+       {_median('load', 'errors', 'errors')},
+       {_median('load', 'p50_ms', 'p50_ms')},
+       {_median('load', 'p99_ms', 'p99_ms')},
+       {_median('load', 'send_lag_p99_ms', 'send_lag_p99_ms')},
+       max(m.value) FILTER (WHERE m.metric = 'behind_schedule') AS behind_schedule,
+       coalesce(bool_or(m.labels->>'thin' = 'true') FILTER (WHERE m.metric = 'p99_ms'), false) AS p99_thin,
+       any_value(CAST(m.labels->>'slo_p99_ms' AS DOUBLE)) FILTER (WHERE m.metric = 'goodput_rps') AS slo_p99_ms
+FROM measurements m JOIN trials t USING (trial_id)
+WHERE m.stage = 'load' AND m.labels->>'offered_rps' IS NOT NULL
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW serving AS
@@ -184,6 +221,31 @@ SELECT trial_id,
        sum(errors) AS serve_errors
 FROM latency_summary WHERE path = 'http'
 GROUP BY trial_id;
+
+-- Every metric over its repeats (trial repeats x [serve] repeats), per run, trial and labels: median, extremes,
+-- and a 95% Student-t interval of the mean (t quantiles from SciPy, written in when the views are created).
+-- Labels that differ between repeats of the same measurement (when, where, which replica) are left out of the key.
+CREATE OR REPLACE VIEW metric_stats AS
+WITH m AS (
+    SELECT t.run_id, t.name AS trial, t.variant, t.model, t.framework, t.num_workers, m.stage, m.metric, m.unit,
+           CAST(json_merge_patch(coalesce(m.labels, '{{}}'),
+                '{{"started_unix": null, "node": null, "replica": null, "error": null, "thin": null, "stable": null}}')
+                AS VARCHAR) AS labels,
+           m.value, coalesce(m.labels->>'thin', 'false') = 'true' AS thin
+    FROM measurements m JOIN trials t USING (trial_id)
+    WHERE t.status = 'ok' AND m.metric NOT IN ('errors_by_reason', 'telemetry_unavailable')
+), g AS (
+    SELECT run_id, trial, any_value(variant) AS variant, any_value(model) AS model, any_value(framework) AS framework,
+           any_value(num_workers) AS num_workers, stage, metric, unit, labels,
+           count(value) AS n, median(value) AS median, min(value) AS min, max(value) AS max, avg(value) AS mean,
+           stddev_samp(value) AS sd, bool_or(thin) AS thin
+    FROM m GROUP BY run_id, trial, stage, metric, unit, labels
+)
+SELECT g.run_id, g.trial, g.variant, g.model, g.framework, g.num_workers, g.stage, g.metric, g.unit,
+       CAST(g.labels AS JSON) AS labels, g.n, g.median, g.min, g.max, g.mean, g.sd,
+       q.t * g.sd / sqrt(g.n) AS ci95_half, g.mean - q.t * g.sd / sqrt(g.n) AS ci95_low,
+       g.mean + q.t * g.sd / sqrt(g.n) AS ci95_high, g.thin
+FROM g LEFT JOIN (VALUES __T95_VALUES__) AS q(df, t) ON q.df = least(g.n - 1, 1000);
 
 CREATE OR REPLACE VIEW lifecycle AS
 SELECT t.run_id, t.trial_id, t.name AS trial, coalesce(t.variant, t.name) AS variant, t.workload, t.model, t.framework, t.dataset, t.device,
@@ -234,6 +296,15 @@ SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd
        l.rollout_update_s * r.serve_usd_per_s AS rollout_usd
 FROM rates r JOIN lifecycle l USING (trial_id) LEFT JOIN energy e USING (trial_id);
 """
+
+
+@functools.cache
+def views_sql() -> str:
+    """The views, with Student's t quantiles (95%, two-sided) for 1..1000 degrees of freedom written in."""
+    from scipy import stats
+
+    values = ", ".join(f"({df}, {t:.6f})" for df, t in enumerate(stats.t.ppf(0.975, range(1, 1001)), start=1))
+    return VIEWS.replace("__T95_VALUES__", values)
 
 
 def _names(sql: str, kind: str) -> list[str]:

@@ -161,9 +161,24 @@ class ServeSpec(StrictModel):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     request_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30
     ready_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 180
+    repeats: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="measure every cell this often on the same deployment (no retraining): confidence intervals"
+    )
+    stable_windows: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=3, description="a cell measures windows of `requests` (or duration_s) until this many in a row agree"
+    )
+    max_windows: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=6, description="windows before a cell that never agreed is stored with stable = 0"
+    )
+    stability_tolerance: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=0.10, description="windows agree when throughput and p99 are each within this fraction of their mean"
+    )
 
     @model_validator(mode="after")
     def _requests_or_duration(self) -> ServeSpec:
+        if self.max_windows < self.stable_windows:
+            raise ValueError(f"max_windows = {self.max_windows} is below stable_windows = {self.stable_windows}: "
+                             "a cell could never be stable")
         if self.requests is not None and self.duration_s is not None:
             raise ValueError("give requests or duration_s, not both: each serve cell stops at one of them")
         if self.requests is None and self.duration_s is None:
@@ -188,6 +203,56 @@ class UpdateSpec(StrictModel):
         description="Serve's extra replicas during a rollout; 0 (Serve's default) stops old replicas first",
     )
     timeout_s: Seconds = 120
+
+
+class SweepSpec(StrictModel):
+    """Offered rates that climb from ``start`` by ``factor`` until the service saturates or ``max`` is passed."""
+
+    start: Annotated[float, Field(gt=0, le=1_000_000)] = 5.0
+    factor: Annotated[float, Field(gt=1, le=100)] = 2.0
+    max: Annotated[float, Field(gt=0, le=1_000_000)] = 5000.0
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SweepSpec:
+        if self.max < self.start:
+            raise ValueError(f"max = {self.max:g} is below start = {self.start:g}")
+        return self
+
+
+class LoadSpec(StrictModel):
+    """Open-loop load to the latency limit (MLPerf Server): requests arrive on a schedule, whatever the answers do.
+
+    Each offered rate runs for ``duration_s``; latency counts from each request's *scheduled* send time, so a
+    client or server that falls behind shows as queueing delay instead of hiding it (no coordinated omission).
+    """
+
+    slo_p99_ms: Annotated[float, Field(gt=0, le=3_600_000)] = Field(
+        description="the latency limit: goodput counts answers within it; max_rps_at_slo is the highest offered "
+        "rate whose p99 stays within it"
+    )
+    arrival: Literal["poisson", "uniform", "gamma"] = Field(
+        default="poisson", description="inter-arrival times: exponential (Poisson), fixed, or gamma (burstiness)"
+    )
+    burstiness: Annotated[float, Field(gt=0, le=100)] = Field(
+        default=1.0, description="gamma shape for arrival = gamma: < 1 burstier than Poisson, > 1 smoother"
+    )
+    rates: Distinct[Annotated[float, Field(gt=0, le=1_000_000)]] | None = Field(
+        default=None, description="offered requests/s, each measured (instead of a sweep)"
+    )
+    sweep: SweepSpec | None = Field(default=None, description="climb until saturation (default when rates is not given)")
+    duration_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=5.0, description="per offered rate")
+    batch_size: Annotated[int, Field(ge=1, le=65_536)] = 1
+    max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=1024, description="connections the client may hold open; a request beyond them waits and counts late"
+    )
+
+    @model_validator(mode="after")
+    def _rates_or_sweep(self) -> LoadSpec:
+        if self.rates is not None and self.sweep is not None:
+            raise ValueError("give rates or sweep, not both")
+        if self.rates is None and self.sweep is None:
+            object.__setattr__(self, "sweep", SweepSpec())
+        return self
 
 
 class CostSpec(StrictModel):
@@ -259,12 +324,16 @@ class SuiteSpec(StrictModel):
     description: str = ""
     workload: str
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="data split, shuffling and initialisation")
+    repeats: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=1, description="run every trial this often: each metric gets a median and a 95% confidence interval"
+    )
     data: DataSpec = Field(default_factory=DataSpec)
     models: list[ModelSpec] = Field(min_length=1)
     train: TrainSpec = Field(default_factory=TrainSpec)
     persist: PersistSpec = Field(default_factory=PersistSpec)
     serve: ServeSpec | None = None
     update: UpdateSpec | None = None
+    load: LoadSpec | None = None
     cost: CostSpec = Field(default_factory=CostSpec)
     run: RunSpec = Field(default_factory=RunSpec)
     platforms: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")], PlatformSpec] = Field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""load: open-loop load at rising offered rates until the service saturates; the highest rate within the SLO.
+
+Per offered rate: achieved rate, p50/p99 (from the scheduled send time), errors, goodput (answers within
+``slo_p99_ms`` per second) and whether the client kept its schedule. Per trial: ``max_rps_at_slo``, the highest
+offered rate whose p99 stayed within the SLO with no failed request. A sweep stops at the first rate that
+saturates (p99 over the SLO, achieved below 90% of offered, or any failed request); one that reaches its
+``max`` unsaturated stores ``saturated = 0`` and its max_rps_at_slo as a lower bound (label ``bound``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from raylife.measure.open_loop import Scheduled, run_schedule, schedule, sweep_rates
+from raylife.measure.requests import RequestSet
+from raylife.measure.stats import latency_summary, thin
+from raylife.stages.context import TrialContext
+
+ACHIEVED_FLOOR = 0.9  # achieved below this fraction of offered: the service no longer keeps up
+
+
+class LoadStage:
+    name = "load"
+
+    def run(self, ctx: TrialContext) -> None:
+        spec, serve = ctx.trial.load, ctx.trial.serve
+        data, app = ctx.artifacts.need("serving_data"), ctx.artifacts.need("app")
+        requests = RequestSet(data.x, data.y, data.offline_pred, spec.batch_size)
+        rates = spec.rates if spec.rates is not None else sweep_rates(spec.sweep.start, spec.sweep.factor, spec.sweep.max)
+        within: list[float] = []
+        saturated_at: float | None = None
+        for step, rate in enumerate(rates):
+            ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s")
+            times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + step)
+            result = run_schedule(app.url, requests.bodies, requests.check, times, timeout_s=serve.request_timeout_s,
+                                  max_in_flight=spec.max_in_flight, duration_s=spec.duration_s)
+            p99, errors, achieved = self._store_rate(ctx, rate, result)
+            if p99 is not None and p99 <= spec.slo_p99_ms and errors == 0:
+                within.append(rate)
+            scheduled_rate = len(times) / spec.duration_s  # what the draw actually offered (Poisson varies)
+            if p99 is None or p99 > spec.slo_p99_ms or errors > 0 or achieved < ACHIEVED_FLOOR * scheduled_rate:
+                saturated_at = rate
+                if spec.rates is None:
+                    break  # a sweep climbs only until the service saturates
+        labels: dict[str, Any] = {"slo_p99_ms": spec.slo_p99_ms, "arrival": spec.arrival, "batch_size": spec.batch_size}
+        best = max(within, default=None)
+        if best is None:
+            labels["reason"] = "no offered rate kept p99 within the SLO without failed requests"
+        elif saturated_at is None or saturated_at < best:
+            labels["bound"] = "lower"  # the service never saturated up to the highest rate offered
+        add = ctx.record.add
+        add(self.name, "max_rps_at_slo", best, "requests/s", **labels)
+        add(self.name, "saturated", int(saturated_at is not None), "bool", **labels)
+        add(self.name, "saturation_rps", saturated_at, "requests/s", **labels)
+
+    def _store_rate(self, ctx: TrialContext, rate: float, result: Scheduled) -> tuple[float | None, int, float]:
+        spec = ctx.trial.load
+        samples = result.samples
+        ok = samples.ok
+        latencies = samples.latencies
+        span = max(spec.duration_s, samples.wall_s)
+        answered = int(ok.sum())
+        summary = latency_summary(latencies[ok])
+        labels = {"offered_rps": rate, "arrival": spec.arrival, "batch_size": spec.batch_size}
+
+        def add(metric: str, value: Any, unit: str, **extra: Any) -> None:
+            ctx.record.add(self.name, metric, value, unit, **labels, **extra)
+
+        achieved = answered / span
+        add("achieved_rps", achieved, "requests/s")
+        add("sent", len(samples), "count")
+        add("errors", int((~ok).sum()), "count")
+        for metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"):
+            add(metric, summary[metric], "ms", **({"thin": True} if thin(metric, answered) else {}))
+        add("goodput_rps", int((ok & (latencies <= spec.slo_p99_ms)).sum()) / span, "requests/s",
+            slo_p99_ms=spec.slo_p99_ms)
+        add("send_lag_p99_ms", float(np.percentile(result.lag_ms, 99)) if result.lag_ms.size else None, "ms")
+        add("behind_schedule", int(result.behind), "bool")
+        ctx.record.add_latencies("load", "http", samples, spec.batch_size, offered_rps=rate)
+        return summary["p99_ms"], int((~ok).sum()), achieved
