@@ -11,7 +11,8 @@ import raylife
 from raylife.cli.catalog import metrics, workloads
 from raylife.cli.cluster_command import cluster
 from raylife.cli.common import RaylifeGroup
-from raylife.cli.results import query, runs, show
+from raylife.cli.decide import choose, compare
+from raylife.cli.results import query, report, runs, show
 from raylife.cli.submit import submit
 from raylife.cli.suite_commands import plan, validate
 
@@ -50,6 +51,9 @@ app.command()(query)
 app.command()(workloads)
 app.command()(metrics)
 app.command()(cluster)
+app.command()(compare)
+app.command()(choose)
+app.command()(report)
 
 
 def main() -> None:

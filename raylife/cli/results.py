@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -83,6 +84,29 @@ def show(
         console.print(split)
     if metrics:
         console.print(metrics_table(measured, title="measurements"))
+
+
+def report(
+    run: Annotated[str, typer.Argument(help="Run id, a unique prefix of one, or 'last'.")] = "last",
+    db: DbOption = DEFAULT_DB_PATH,
+    out: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path("report.html"),
+) -> None:
+    """Write one self-contained HTML file (no network needed to view it) with the run's lifecycle table and plots:
+    latency vs batch size and concurrency, latency vs offered rate with the SLO, accuracy over training time, each
+    update's latency timeline, where the time went, and the accuracy–latency–size Pareto front."""
+    from raylife.report.html import gather, render
+
+    if out.exists() and out.is_dir():
+        raise StoreError("the report's path is a folder", where=str(out), hint="give a file name, e.g. -o report.html")
+    if not out.parent.exists():
+        raise StoreError("the report's folder does not exist", where=str(out.parent), hint="create it first")
+    with Store(db, read_only=True) as store:
+        run_id = store.resolve_run(run)
+        page = render(gather(store, run_id))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)  # a reader never sees half a report
+    console.print(f"Wrote {out} ({len(page) / 1e6:.1f} MB): run {run_id}")
 
 
 class OutputFormat(str, Enum):

@@ -52,6 +52,8 @@ class UpdateStage:
                 ctx.record.add(
                     self.name, metric, value, unit_of(self.name, metric), strategy=strategy, offered_rps=update.rate_rps,
                     max_surge_percent=update.max_surge_percent, replicas=spec.replicas,
+                    # the update window on the latencies' clock (sent_s), for the report's timeline
+                    window_start_s=round(t_update, 4), window_end_s=round(t_done, 4),
                 )
             ctx.record.add_latencies(f"update-{strategy}", "http", samples, update.batch_size, offered_rps=update.rate_rps)
 

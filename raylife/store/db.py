@@ -417,6 +417,14 @@ class Store:
         return self.rows(f"SELECT * FROM metric_stats WHERE run_id IN ({marks}) ORDER BY run_id, trial, stage, metric",
                          list(run_ids))
 
+    def candidates(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """Every finished trial of the runs: the lifecycle view's columns with the costs view's."""
+        marks = ", ".join("?" * len(run_ids))
+        return self.rows(
+            "SELECT l.*, c.train_usd, c.retrain_usd, c.deploy_usd, c.usd_per_million_predictions, c.reconfigure_usd, "
+            "c.rollout_usd, c.train_kwh, c.retrain_kwh FROM lifecycle l LEFT JOIN costs c USING (trial_id) "
+            f"WHERE l.run_id IN ({marks}) AND l.status = 'ok' ORDER BY l.run_id, l.trial", list(run_ids))
+
     def measurements(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows(
             "SELECT trial, stage, metric, value, unit, labels FROM metrics WHERE run_id = ? ORDER BY trial_id, stage, metric",
