@@ -1,10 +1,15 @@
 """Does raylife's load generator measure what an independent HTTP client measures?
 
     python benchmarks/serve_latency_crosscheck.py [--requests 400] [--rounds 3] [--concurrency 1 4]
+    python benchmarks/serve_latency_crosscheck.py --open-loop 10 30 [--duration 10] [--rounds 3]
 
 Deploys cnn_small (PyTorch, state_dict) on an embedded Ray Serve with raylife's own deploy stage, then, for each
 concurrency, alternates raylife's closed-loop client and `hey` (https://github.com/rakyll/hey, Debian package
 `hey`) against the same URL with the same request body, and compares the p50 latencies (median over rounds).
+
+``--open-loop RATE ...`` compares raylife's open-loop client (asyncio, the ``[load]`` stage's) at each offered rate
+against ``hey -q RATE -c 1 -z DURATION`` (one worker sending RATE requests per second): raylife with Poisson arrivals
+and with a fixed interval (hey's own), p50 from the scheduled send time.
 """
 
 from __future__ import annotations
@@ -46,12 +51,26 @@ def hey_p50_ms(url: str, body: Path, requests: int, concurrency: int) -> float:
     return float(re.search(r"50%+ in ([0-9.]+) secs", out).group(1)) * 1000
 
 
+def hey_rate_p50_ms(url: str, body: Path, rate: float, duration_s: float) -> tuple[float, int]:
+    out = subprocess.run(
+        ["hey", "-z", f"{duration_s:g}s", "-c", "1", "-q", f"{rate:g}", "-m", "POST", "-T", "application/json",
+         "-D", str(body), url], capture_output=True, text=True, check=True,
+    ).stdout
+    statuses = dict(re.findall(r"\[(\d{3})\]\s+(\d+) responses", out.split("Status code distribution:")[-1]))
+    if set(statuses) != {"200"}:
+        sys.exit(f"hey saw answers other than 200: {statuses}\n{out}")
+    return float(re.search(r"50%+ in ([0-9.]+) secs", out).group(1)) * 1000, int(statuses["200"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--open-loop", type=float, nargs="*", default=None, metavar="RATE",
+                        help="compare the open-loop client at these offered rates (requests/s) instead")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per open-loop measurement")
     args = parser.parse_args()
     if shutil.which("hey") is None:
         sys.exit("needs the `hey` HTTP load generator: apt-get install hey")
@@ -88,6 +107,25 @@ def main() -> None:
         requests = RequestSet(data.x[:1], data.y[:1], data.offline_pred[:1], 1)  # one body, as hey sends
         body = tmp / "body.json"
         body.write_bytes(requests.bodies[0])
+        if args.open_loop:
+            from raylife.measure.open_loop import run_schedule, schedule
+
+            print(f"{deployment.url}, batch 1, open loop, {args.duration:g} s per measurement, {args.rounds} rounds")
+            print(f"{'rate/s':>7} {'poisson p50':>12} {'uniform p50':>12} {'hey p50':>9} {'poisson':>8} {'uniform':>8}")
+            for rate in args.open_loop:
+                pois, unif, theirs = [], [], []
+                for r in range(args.rounds):
+                    for arrival, into in (("poisson", pois), ("uniform", unif)):
+                        res = run_schedule(deployment.url, requests.bodies, requests.check,
+                                           schedule(rate, args.duration, arrival, seed=r), timeout_s=30)
+                        assert res.samples.ok.all(), res.samples.errors()
+                        into.append(latency_summary(res.samples.latencies)["p50_ms"])
+                    theirs.append(hey_rate_p50_ms(deployment.url, body, rate, args.duration)[0])
+                a, u, b = statistics.median(pois), statistics.median(unif), statistics.median(theirs)
+                print(f"{rate:>7g} {a:>9.2f} ms {u:>9.2f} ms {b:>6.2f} ms {100 * (a - b) / b:>+7.1f}% {100 * (u - b) / b:>+7.1f}%"
+                      f"   (poisson {', '.join(f'{v:.2f}' for v in pois)}; uniform {', '.join(f'{v:.2f}' for v in unif)};"
+                      f" hey {', '.join(f'{v:.2f}' for v in theirs)})")
+            return
         print(f"{deployment.url}, batch 1, {args.requests} requests per measurement, {args.rounds} rounds")
         print(f"{'clients':>8} {'raylife p50':>12} {'hey p50':>9} {'difference':>11}")
         for concurrency in args.concurrency:
