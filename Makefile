@@ -4,7 +4,10 @@ VENV ?= .venv
 # CPU machines: pin PyTorch's CPU build. GPU machines: make install PIP_CONSTRAINTS=
 PIP_CONSTRAINTS ?= -c constraints/cpu.txt
 
-.PHONY: install smoke test benchmark clean
+.PHONY: install smoke test benchmark clean browser
+
+# The report test opens pages in a real headless Chromium (Debian's package); installed once if missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.installed: pyproject.toml constraints/cpu.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,7 +15,11 @@ $(VENV)/.installed: pyproject.toml constraints/cpu.txt
 	$(VENV)/bin/pip install $(PIP_CONSTRAINTS) -e '.[test]'
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		{ $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 smoke: install
 	$(VENV)/bin/raylife submit suites/smoke.toml

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,12 +31,12 @@ def schedule(rate_rps: float, duration_s: float, arrival: str = "poisson", burst
     of shape ``burstiness`` (1 is Poisson; below 1 burstier), all with mean 1 / rate_rps."""
     if arrival not in ARRIVALS:
         raise ValueError(f"arrival must be one of {ARRIVALS}, not {arrival!r}")
+    if arrival == "uniform":  # exact multiples: summed gaps would drift by rounding (0.1 x 10 < 1)
+        return np.arange(math.ceil(rate_rps * duration_s - 1e-9)) / rate_rps
     rng = np.random.default_rng(seed)
     n = int(rate_rps * duration_s * 1.5) + 16
     while True:
-        if arrival == "uniform":
-            gaps = np.full(n, 1.0 / rate_rps)
-        elif arrival == "poisson":
+        if arrival == "poisson":
             gaps = rng.exponential(1.0 / rate_rps, n)
         else:
             gaps = rng.gamma(burstiness, 1.0 / (rate_rps * burstiness), n)

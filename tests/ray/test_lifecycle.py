@@ -204,3 +204,35 @@ def test_smoke_energy_is_measured_or_its_absence_explained(smoke):
         reasons = [json.loads(m["labels"]) for m in missing]
         assert len(reasons) == 2 and all(r["what"] == "cpu_energy" and r["reason"] == rapl.reason for r in reasons)
     assert not rows(db, "SELECT 1 FROM metrics WHERE metric LIKE 'train_gpu_%'")  # CPU trials read no GPU counters
+
+
+def test_smoke_report_renders_every_plot_in_headless_chromium(smoke, tmp_path):
+    from tests.browser import open_page
+
+    _, db, _ = smoke
+    out = tmp_path / "report.html"
+    result = subprocess.run([*RAYLIFE, "report", "last", "--db", str(db), "-o", str(out)], capture_output=True,
+                            text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "<script src=" not in page and "cdn.plot.ly" not in page  # self-contained: no network when viewed
+    facts = open_page(out, """(() => {
+        const plots = [...document.querySelectorAll('section.plot')];
+        return {declared: Number(document.body.dataset.plots), sections: plots.length,
+                drawn: plots.filter(p => p.querySelector('svg.main-svg') && p.querySelector('.trace')).length,
+                titles: plots.map(p => (p.querySelector('.gtitle') || {textContent: ''}).textContent),
+                axes: plots.map(p => [...p.querySelectorAll('.xtitle, .ytitle')].map(t => t.textContent)),
+                rows: document.querySelectorAll('table.lifecycle tbody tr').length};
+    })()""")
+    (tmp_path / "report.png").write_bytes(facts.screenshot)
+    f = facts.facts
+    assert facts.console_errors == []
+    assert f["rows"] == 2  # the lifecycle table: both trials
+    # latency vs batch size and vs concurrency, latency vs offered rate, accuracy over training time,
+    # 2 trials x 2 update timelines, where the time went, the Pareto front
+    assert f["declared"] == f["sections"] == f["drawn"] == 10, f
+    titles = " | ".join(f["titles"])
+    for text in ("vs batch size", "vs concurrency", "vs offered rate", "over training time", "reconfigure update",
+                 "rollout update", "time went", "Pareto", "CPUs"):  # CPUs: the platform line under each title
+        assert text in titles, text
+    assert all(any("(ms)" in a or "(s)" in a or "(ratio)" in a for a in axes) for axes in f["axes"])

@@ -1,0 +1,170 @@
+"""Repeats with intervals, stable windows, open-loop load to the SLO, compare and choose — on real runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from tests.conftest import RAYLIFE, REPO
+from tests.ray.helpers import rows, submit
+
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+
+# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window.
+REPEATED = """
+name = "repeated"
+workload = "vision"
+repeats = 2
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+[train]
+epochs = 1
+retrain_epochs = 0
+[serve]
+batch_sizes = [1]
+concurrency = [1]
+requests = 40
+warmup_requests = 5
+stable_windows = 2
+max_windows = 3
+port = 8131
+[load]
+slo_p99_ms = 250
+rates = [10, 200]
+duration_s = 1.5
+"""
+
+# The same architecture, 8x as wide, train only: the injected slowdown (and its rerun, the noise).
+WIDE = """
+name = "wide"
+workload = "vision"
+repeats = 2
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 64 }
+[train]
+epochs = 1
+retrain_epochs = 0
+"""
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*RAYLIFE, *args], capture_output=True, text=True, timeout=120, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def repeated(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("repeated")
+    suite = tmp / "repeated.toml"
+    suite.write_text(REPEATED)
+    db = tmp / "r.duckdb"
+    result = submit(suite, db, tmp / "artifacts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    [run_id] = [r["run_id"] for r in rows(db, "SELECT run_id FROM runs")]
+    return db, run_id
+
+
+@pytest.fixture(scope="module")
+def wide_twice(tmp_path_factory, repeated):
+    db, _ = repeated
+    tmp = tmp_path_factory.mktemp("wide")
+    suite = tmp / "wide.toml"
+    suite.write_text(WIDE)
+    ids = []
+    for _ in range(2):
+        result = submit(suite, db, tmp / "artifacts")
+        assert result.returncode == 0, result.stdout + result.stderr
+        ids.append(rows(db, "SELECT run_id FROM runs WHERE suite = 'wide' ORDER BY submitted_at DESC LIMIT 1")[0]["run_id"])
+    return db, ids
+
+
+def test_repeats_give_every_metric_a_median_and_interval(repeated):
+    db, run_id = repeated
+    trials = rows(db, 'SELECT name, "repeat" FROM trials WHERE run_id = ? ORDER BY idx', [run_id])
+    assert [(t["name"], t["repeat"]) for t in trials] == [("cnn_small[width=8]/torch/w1", 0), ("cnn_small[width=8]/torch/w1", 1)]
+    stats = rows(db, "SELECT * FROM metric_stats WHERE run_id = ?", [run_id])
+    measured = [s for s in stats if s["median"] is not None]
+    assert measured and all(s["n"] == 2 for s in measured)
+    for s in measured:
+        assert s["min"] <= s["median"] <= s["max"]
+        assert s["ci95_low"] is not None and s["ci95_low"] <= s["mean"] <= s["ci95_high"], s
+    by_metric = {(s["stage"], s["metric"]): s for s in measured}
+    for key in [("train", "train_wall_s"), ("evaluate", "accuracy"), ("deploy", "deploy_ready_s"), ("serve", "p50_ms"),
+                ("load", "max_rps_at_slo"), ("train", "stage_wall_s"), ("serve", "host_busy_pct")]:
+        assert key in by_metric, key
+    wall = by_metric[("train", "train_wall_s")]
+    assert wall["ci95_high"] > wall["ci95_low"]  # two different timings: an interval of some width
+
+
+def test_stability_and_thin_percentiles_are_stored(repeated):
+    db, run_id = repeated
+    cells = rows(db, "SELECT * FROM latency_summary WHERE run_id = ?", [run_id])
+    assert len(cells) == 2
+    for c in cells:
+        assert c["stable"] in (0, 1) and 2 <= c["windows"] <= 3
+        assert c["requests"] == 80  # two agreeing windows of 40 (or the last two when none agreed)
+        assert c["p99_thin"] and c["p999_thin"]  # 80 answers: neither tail percentile is exact
+
+
+def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
+    db, run_id = repeated
+    load = rows(db, "SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])
+    assert [r["offered_rps"] for r in load] == [10, 200, 10, 200]
+    for r in load:
+        assert r["sent"] > 0 and r["achieved_rps"] > 0 and r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"]
+        assert 0 <= r["goodput_rps"] <= r["achieved_rps"] + 1e-9 and r["errors"] == 0
+        assert r["send_lag_p99_ms"] is not None and r["behind_schedule"] in (0, 1)
+    # 200 req/s is past what one fractional-CPU replica answers on this machine: it saturates.
+    assert all(r["achieved_rps"] < 0.9 * 200 or r["p99_ms"] > 250 for r in load if r["offered_rps"] == 200)
+    best = rows(db, "SELECT value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'", [run_id])
+    assert [b["value"] for b in best] == [10, 10]
+    assert all(json.loads(b["labels"])["slo_p99_ms"] == 250 for b in best)
+    # Raw samples keep their scheduled send time: Poisson gaps, not back-to-back sends.
+    sent = [r["sent_s"] for r in rows(db, "SELECT sent_s FROM latencies l JOIN trials t USING (trial_id) WHERE "
+                                          "t.run_id = ? AND phase = 'load' AND offered_rps = 10 ORDER BY sent_s", [run_id])]
+    assert sent and max(sent) < 1.5
+
+
+def test_show_prints_intervals_and_flags(repeated):
+    db, run_id = repeated
+    result = run("show", run_id, "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in ("over repeats", "median ± 95%", " ± ", "~ thin", "windows", "open-loop load (poisson)",
+                 "max_rps_at_slo 10 req/s at p99 ≤ 250 ms", "train_wall_s", "max_rps_at_slo"):
+        assert text in out, text
+
+
+def test_choose_answers_a_constraint_query(repeated):
+    db, run_id = repeated
+    ok = run("choose", run_id, "--db", str(db), "--max", "p99_ms=10s", "--min", "accuracy=0.05", "--by", "max_rps_at_slo")
+    assert ok.returncode == 0, ok.stderr
+    assert "1 trial meets every limit" in ok.stdout and "cnn_small[width=8]/torch/w1" in ok.stdout and "★" in ok.stdout
+    strict = run("choose", run_id, "--db", str(db), "--max", "p99_ms=0.001ms", "-f", "json")
+    [row] = json.loads(strict.stdout)
+    assert row["meets"] is False and row["broken"].startswith("p99_ms_small ") and "> 0.001 ms" in row["broken"]
+    bad = run("choose", run_id, "--db", str(db), "--max", "latency=3")
+    assert bad.returncode == 1 and bad.stderr.startswith("Error: unknown metric 'latency'") and "Traceback" not in bad.stderr
+
+
+def test_compare_flags_a_wider_model_and_not_a_rerun(repeated, wide_twice):
+    db, run_id = repeated
+    _, (wide, wide_again) = wide_twice
+    slower = run("compare", run_id, wide, "--db", str(db), "--match", "model", "--fail-on-regression", "-f", "json")
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    verdicts = {(c["stage"], c["metric"]): c["verdict"] for c in json.loads(slower.stdout)}
+    assert verdicts[("persist", "bytes")] == "regression"  # 8x as wide: more weights to store
+    assert verdicts[("model", "flops_per_sample")] == "regression"
+    assert "regressions beyond noise" in slower.stderr
+    rerun = run("compare", wide, wide_again, "--db", str(db), "--fail-on-regression")
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert " 0 regressions" in rerun.stdout
+    unmatched = run("compare", run_id, wide, "--db", str(db))  # names differ (width=8 vs 64): nothing in common
+    assert unmatched.returncode == 1 and "share no trial and metric" in unmatched.stderr
+    missing = run("compare", "nope", wide, "--db", str(db))
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: no run 'nope'")
