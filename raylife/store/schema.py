@@ -228,8 +228,10 @@ GROUP BY trial_id;
 CREATE OR REPLACE VIEW metric_stats AS
 WITH m AS (
     SELECT t.run_id, t.name AS trial, t.variant, t.model, t.framework, t.num_workers, m.stage, m.metric, m.unit,
-           CAST(json_merge_patch(coalesce(m.labels, '{{}}'),
-                '{{"started_unix": null, "node": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null}}')
+           CAST(json_merge_patch(json_merge_patch(coalesce(m.labels, '{{}}'),
+                '{{"started_unix": null, "node": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null}}'),
+                -- one replica's figure stays apart from the deployment's, whichever replica it was
+                CASE WHEN m.labels->>'replica' IS NOT NULL THEN '{{"per_replica": true}}' ELSE '{{}}' END)
                 AS VARCHAR) AS labels,
            m.value, coalesce(m.labels->>'thin', 'false') = 'true' AS thin
     FROM measurements m JOIN trials t USING (trial_id)
