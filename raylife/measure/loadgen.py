@@ -72,11 +72,11 @@ class Samples:
 
     @classmethod
     def concat(cls, parts: list[Samples]) -> Samples:
-        """Consecutive measurements as one: times stay relative to the first one's start, seq numbers continue."""
+        """Consecutive measurements as one: times stay relative to the first one's start, seq numbers kept."""
         out = cls(t0=parts[0].t0)
         for part in parts:
-            shift, base = part.t0 - out.t0, len(out.seq)
-            out.seq.extend(base + i for i in range(len(part.seq)))
+            shift = part.t0 - out.t0
+            out.seq.extend(part.seq)
             out.sent_s.extend(s + shift for s in part.sent_s)
             out.latency_ms.extend(part.latency_ms)
             out.outcomes.extend(part.outcomes)
@@ -103,10 +103,13 @@ def closed_loop(
     requests: int | None = None,
     duration_s: float | None = None,
     warmup: int = 0,
+    first_seq: int = 0,
 ) -> Samples:
     """``concurrency`` clients send back to back; ``warmup`` requests first (not recorded).
 
     Stops after ``requests`` measured requests, or after ``duration_s`` (requests in flight then finish).
+    Measured requests are numbered from ``first_seq`` (a window after others continues their numbering, so
+    request ``seq`` always carries the same inputs).
     """
     if (requests is None) == (duration_s is None):
         raise ValueError("give exactly one of requests or duration_s")
@@ -116,7 +119,7 @@ def closed_loop(
     def next_seq(limit: int | None, deadline: float | None) -> int | None:
         with lock:
             seq = next(counter)
-        if limit is not None and seq >= limit:
+        if limit is not None and seq >= limit + base:
             return None
         if deadline is not None and time.perf_counter() >= deadline:
             return None
@@ -136,9 +139,11 @@ def closed_loop(
         for t in threads:
             t.join()
 
+    base = 0
     if warmup:
         run(None, warmup, None)
-        counter = itertools.count()  # measured requests number from 0 again
+    counter = itertools.count(first_seq)  # measured requests number from first_seq
+    base = first_seq
     samples = Samples(t0=time.perf_counter())
     deadline = samples.t0 + duration_s if duration_s is not None else None
     run(samples, requests, deadline)

@@ -64,11 +64,13 @@ class Cell:
 def measure_cell(send: Any, concurrency: int, spec: ServeSpec) -> Cell:
     windows: list[Window] = []
     k = spec.stable_windows
+    sent = 0
     for number in range(spec.max_windows):
         samples = closed_loop(
             send, concurrency, requests=None if spec.duration_s else spec.requests, duration_s=spec.duration_s,
-            warmup=spec.warmup_requests if number == 0 else 0,
+            warmup=spec.warmup_requests if number == 0 else 0, first_seq=sent,
         )
+        sent += len(samples)
         windows.append(Window.of(samples))
         last = windows[-k:]
         if len(last) == k and (k == 1 or (
