@@ -69,18 +69,18 @@ def repeated(tmp_path_factory):
     return db, run_id
 
 
-@pytest.fixture(scope="module")
-def wide_twice(tmp_path_factory, repeated):
-    db, _ = repeated
-    tmp = tmp_path_factory.mktemp("wide")
+def run_wide(tmp, db) -> str:
     suite = tmp / "wide.toml"
     suite.write_text(WIDE)
-    ids = []
-    for _ in range(2):
-        result = submit(suite, db, tmp / "artifacts")
-        assert result.returncode == 0, result.stdout + result.stderr
-        ids.append(rows(db, "SELECT run_id FROM runs WHERE suite = 'wide' ORDER BY submitted_at DESC LIMIT 1")[0]["run_id"])
-    return db, ids
+    result = submit(suite, db, tmp / "artifacts")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return rows(db, "SELECT run_id FROM runs WHERE suite = 'wide' ORDER BY submitted_at DESC LIMIT 1")[0]["run_id"]
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory, repeated):
+    db, _ = repeated
+    return db, run_wide(tmp_path_factory.mktemp("wide"), db)
 
 
 def test_repeats_give_every_metric_a_median_and_interval(repeated):
@@ -152,19 +152,25 @@ def test_choose_answers_a_constraint_query(repeated):
     assert bad.returncode == 1 and bad.stderr.startswith("Error: unknown metric 'latency'") and "Traceback" not in bad.stderr
 
 
-def test_compare_flags_a_wider_model_and_not_a_rerun(repeated, wide_twice):
+def test_compare_flags_a_wider_model(repeated, wide):
     db, run_id = repeated
-    _, (wide, wide_again) = wide_twice
-    slower = run("compare", run_id, wide, "--db", str(db), "--match", "model", "--fail-on-regression", "-f", "json")
+    _, wide_id = wide
+    slower = run("compare", run_id, wide_id, "--db", str(db), "--match", "model", "--fail-on-regression", "-f", "json")
     assert slower.returncode == 1, slower.stdout + slower.stderr
     verdicts = {(c["stage"], c["metric"]): c["verdict"] for c in json.loads(slower.stdout)}
     assert verdicts[("persist", "bytes")] == "regression"  # 8x as wide: more weights to store
     assert verdicts[("model", "flops_per_sample")] == "regression"
     assert "regressions beyond noise" in slower.stderr
-    rerun = run("compare", wide, wide_again, "--db", str(db), "--fail-on-regression")
+    unmatched = run("compare", run_id, wide_id, "--db", str(db))  # names differ (width=8 vs 64): nothing in common
+    assert unmatched.returncode == 1 and "share no trial and metric" in unmatched.stderr
+    missing = run("compare", "nope", wide_id, "--db", str(db))
+    assert missing.returncode == 1 and missing.stderr.startswith("Error: no run 'nope'")
+
+
+@pytest.mark.slow
+def test_compare_does_not_flag_a_rerun(tmp_path, wide):
+    db, wide_id = wide
+    again = run_wide(tmp_path, db)
+    rerun = run("compare", wide_id, again, "--db", str(db), "--fail-on-regression")
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert " 0 regressions" in rerun.stdout
-    unmatched = run("compare", run_id, wide, "--db", str(db))  # names differ (width=8 vs 64): nothing in common
-    assert unmatched.returncode == 1 and "share no trial and metric" in unmatched.stderr
-    missing = run("compare", "nope", wide, "--db", str(db))
-    assert missing.returncode == 1 and missing.stderr.startswith("Error: no run 'nope'")

@@ -55,7 +55,8 @@ def saved_model(tmp_path_factory):
 
 
 def context(port: int, model_dir, tmp_path, extra: str = "", index: int = 0) -> TrialContext:
-    suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\n{extra}')
+    # One window per cell (stable_windows = 1): these tests count the requests of faults, not stability.
+    suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\nstable_windows = 1\n{extra}')
     trial = plan_trials(suite)[0]
     record = TrialRecord(run_id=f"test{index}", trial=trial)
     ctx = TrialContext(trial=trial, record=record, storage_dir=tmp_path)
