@@ -133,7 +133,7 @@ def fold(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int, dict[str,
     return out
 
 
-def _dominates(a: dict[str, float | None], b: dict[str, float | None], columns: list[str]) -> bool:
+def dominates(a: dict[str, float | None], b: dict[str, float | None], columns: list[str]) -> bool:
     at_least, strictly = True, False
     for c in columns:
         x, y = a[c], b[c]
@@ -163,6 +163,6 @@ def choose(rows: list[dict[str, Any]], limits: list[Limit], by: str | None) -> t
     if by:
         sign = better(by)
         passing.sort(key=lambda c: (c.values[by] is None, -sign * (c.values[by] or 0.0)))
-    front = [c for c in passing if not any(_dominates(o.values, c.values, named) for o in passing if o is not c)]
+    front = [c for c in passing if not any(dominates(o.values, c.values, named) for o in passing if o is not c)]
     passing = [Candidate(**{**c.__dict__, "pareto": c in front}) for c in passing]
     return passing, failing, named

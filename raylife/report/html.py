@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from raylife.report.choose import _dominates, fold
+from raylife.report.choose import dominates, fold
 
 STAGES = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "load", "update", "teardown")
 LIFECYCLE_TABLE = (
@@ -209,7 +209,7 @@ def pareto_figure(data: ReportData) -> Any | None:
     if not points:
         return None
     named = ["accuracy", "p50_ms_small", "native_bytes"]
-    front = [t for t, v in points if not any(_dominates(o, v, named) for _, o in points if o is not v)]
+    front = [t for t, v in points if not any(dominates(o, v, named) for _, o in points if o is not v)]
     sizes = [v.get("native_bytes") or 0 for _, v in points]
     biggest = max(sizes) or 1
     fig = go.Figure()
