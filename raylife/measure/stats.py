@@ -35,9 +35,6 @@ def longest_gap(times: Sequence[float] | np.ndarray, start: float, end: float) -
 # A percentile rests on the samples beyond it: p99 of 60 requests is the largest answer but one, not a tail.
 # Below these counts (ten samples at or beyond the percentile; p99 from fewer than 100, p99.9 from fewer than
 # 1,000) a stored percentile carries the label thin = true and is shown as such, not as if exact.
-MIN_SAMPLES = {"p90_ms": 100, "p95_ms": 200, "p99_ms": 1000, "p999_ms": 10_000}
-# The floor (p99 from fewer than ~100, p99.9 from fewer than ~1,000) is the least we flag; we take
-# one tail sample more strictly: 10 samples at or beyond the percentile.
 MIN_SAMPLES = {"p90_ms": 10, "p95_ms": 20, "p99_ms": 100, "p999_ms": 1000}
 
 
