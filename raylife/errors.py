@@ -48,6 +48,10 @@ class ClusterError(RaylifeError):
     """The Ray cluster cannot be reached or cannot fit what the suite asks for."""
 
 
+class StorageError(RaylifeError):
+    """storage_path cannot be used: an unknown scheme, no bucket, no credentials, an unreachable endpoint."""
+
+
 class StoreError(RaylifeError):
     """The results database cannot be opened, written, or queried as asked."""
 

@@ -10,8 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,20 @@ def resume_checkpoint() -> tuple[str | None, int]:
     directory = checkpoint.to_directory()
     progress = Path(directory) / PROGRESS_FILE
     return directory, json.loads(progress.read_text())["epochs_done"] if progress.exists() else 0
+
+
+@contextmanager
+def local_checkpoint(location: str) -> Iterator[str]:
+    """The checkpoint to start from as a folder on this worker's disk, for as long as the model loads from it: the
+    folder itself when the storage is one, else a copy of the object store's that is removed afterwards."""
+    from raylife.storage import fetch
+
+    copy = fetch(location)
+    try:
+        yield str(copy.local)
+    finally:
+        if copy.copied:
+            shutil.rmtree(copy.local, ignore_errors=True)
 
 
 def loop_of(config: dict[str, Any]) -> LoopConfig:

@@ -80,7 +80,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class"),
     _m("eval_samples", "count", "evaluate", "test samples scored"),
     _m("eval_predict_s", "s", "evaluate", "predicting the whole test split, model loaded"),
-    _m("checkpoint_load_s", "s", "evaluate", "loading the final checkpoint for evaluation"),
+    _m("checkpoint_load_s", "s", "evaluate", "loading the final checkpoint for evaluation (from the node's disk)"),
+    _m("checkpoint_fetch_s", "s", "evaluate", "copying the final checkpoint down from an object-store storage_path to "
+       "the evaluating node (absent when storage_path is a folder)"),
     _m("split_samples", "count", "evaluate", "samples in each split (label: split)"),
     _m("quality_measured", "bool", "evaluate", "0 where no accuracy is measured (random inputs)"),
     # model facts
@@ -93,11 +95,15 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("first_predict_s", "s", "persist", "first prediction of the loaded format (64 samples)"),
     _m("bytes", "bytes", "persist", "size on disk of the saved format"),
     _m("roundtrip_max_abs_diff", "logit", "persist", "largest difference between loaded and original model outputs"),
+    _m("upload_s", "s", "persist", "copying the saved format up to an object-store storage_path (save_s is the local "
+       "write before it; absent when storage_path is a folder)"),
     # deploy
     _m("deploy_ready_s", "s", "deploy", "Serve config applied until every replica answers"),
     _m("first_request_ms", "ms", "deploy", "the first (cold) request"),
     _m("replica_init_s", "s", "deploy", "replica constructor, framework import included"),
-    _m("replica_load_s", "s", "deploy", "model load from the served format, inside the replica"),
+    _m("replica_load_s", "s", "deploy", "model load from the served format, inside the replica (from its node's disk)"),
+    _m("replica_fetch_s", "s", "deploy", "copying the served format down from an object-store storage_path into the "
+       "replica's node, before replica_load_s (label: replica; absent when storage_path is a folder)"),
     _m("replica_rss_mb", "MiB", "deploy", "replica resident memory once the model is loaded"),
     _m("replicas", "count", "deploy", "replicas running"),
     # serve

@@ -179,11 +179,14 @@ def _check_builders(info: ModelInfo, spec: ModelSpec, frameworks: list[str], opt
 
 
 def check_storage(path: str, where: str) -> None:
-    """The storage path must be one the runner can write: a filesystem path (a shared mount on a cluster)."""
-    if "://" in path:
+    """A path, or a URI of a filesystem pyarrow (and so Ray Train) reads; that it can be written is checked once,
+    before Ray starts (``raylife.storage.check_writable``)."""
+    from raylife.storage import SCHEME_HINT, URI_SCHEMES, Location, is_uri
+
+    if is_uri(path) and Location(path).scheme not in URI_SCHEMES:
         raise PlanError(
-            f"storage_path '{path}' is a URI; raylife needs a filesystem path (on a multi-node cluster, a shared mount)",
-            where=where, hint="mount the bucket (e.g. with a CSI driver or s3fs) and give the mount path",
+            f"storage_path '{Location(path).redacted()}' has scheme '{Location(path).scheme}', which raylife cannot "
+            f"write to (it reads {', '.join(s + '://' for s in URI_SCHEMES)})", where=where, hint=SCHEME_HINT,
         )
 
 

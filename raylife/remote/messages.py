@@ -168,6 +168,7 @@ class EvalResult:
     synthetic_data: bool
     environment: Mapping[str, Any]
     device: str = "cpu"  # where the checkpoint was scored
+    fetch_s: float | None = None  # copying the checkpoint down from an object store; None when it was on disk
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,7 @@ class SavedFormat:
     params: int
     roundtrip_max_abs_diff: float
     device: str = "cpu"  # where the reloaded format was timed and checked
+    upload_s: float | None = None  # copying the saved folder up to an object store; None when saved in place
 
 
 @dataclass(frozen=True, eq=False)

@@ -5,6 +5,7 @@ here, never on the driver."""
 from __future__ import annotations
 
 import shutil
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,7 @@ from raylife.remote.messages import (
     ServingData,
     WorkerProbe,
 )
+from raylife.storage import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
 
@@ -68,6 +70,21 @@ class TrialActor:
         self.probes: list[WorkerProbe] = []
         self.faults: list[FaultEvent] = []
         self._splits: tuple[DataRef, Splits] | None = None
+        self._copies: dict[str, Copy] = {}  # object-store folder → its copy on this node
+
+    def local(self, location: str) -> Copy:
+        """A folder of the trial's storage on this node's disk; copied down once (the checkpoint serves evaluate
+        and persist, the saved format persist and serving data)."""
+        if location not in self._copies:
+            self._copies[location] = fetch(location)
+        return self._copies[location]
+
+    def discard_copies(self) -> None:
+        """Remove what ``local`` copied down (the trial's end; the folders stay in the object store)."""
+        for copy in self._copies.values():
+            if copy.copied:
+                shutil.rmtree(copy.local, ignore_errors=True)
+        self._copies.clear()
 
     def splits(self, data: DataRef) -> Splits:
         """The trial's data, loaded once (seeded: the same rows as every worker's)."""
@@ -76,14 +93,30 @@ class TrialActor:
         return self._splits[1]
 
     def evaluate(self, data: DataRef, checkpoint: str, measures_quality: bool) -> EvalResult:
-        return evaluate_checkpoint(self.backend, checkpoint, self.splits(data), measures_quality, self.device)
+        copy = self.local(checkpoint)
+        result = evaluate_checkpoint(self.backend, str(copy.local), self.splits(data), measures_quality, self.device)
+        return replace(result, fetch_s=copy.seconds if copy.copied else None)
 
     def persist(self, data: DataRef, checkpoint: str, formats: list[str], out_dir: str) -> list[SavedFormat]:
-        return persist_formats(self.framework, self.backend, checkpoint, formats, out_dir, self.splits(data),
-                               self.device, self.precision)
+        """Save next to the checkpoint's copy on this node, then (object store) copy each format's folder up."""
+        target = Location.parse(out_dir)
+        local_dir = Path(tempfile.mkdtemp(prefix="raylife-saved-")) if target.remote else None
+        results = persist_formats(self.framework, self.backend, str(self.local(checkpoint).local), formats,
+                                  str(local_dir or target.uri), self.splits(data), self.device, self.precision)
+        if local_dir is None:
+            return results
+        uploaded = []
+        for r in results:
+            where = target.child(r.format).uri
+            sent = upload(Path(r.path), where)
+            self._copies[where] = Copy(Path(r.path), 0.0, sent.bytes, copied=True)  # serving data reads it here
+            uploaded.append(replace(r, path=where, upload_s=sent.seconds))
+        self._copies[f"scratch:{local_dir}"] = Copy(local_dir, 0.0, 0, copied=True)
+        return uploaded
 
     def serving_data(self, data: DataRef, fmt: str, model_dir: str) -> ServingData:
-        return serving_data(self.backend, fmt, model_dir, self.splits(data), self.device, self.precision)
+        return serving_data(self.backend, fmt, str(self.local(model_dir).local), self.splits(data), self.device,
+                            self.precision)
 
     def put_epoch(self, record: EpochRecord) -> None:
         self.epochs.append(record)
@@ -131,7 +164,8 @@ class TrialActor:
         return FitResult(
             fit_start_unix=fit_start,
             fit_end_unix=fit_end,
-            checkpoint=result.checkpoint.path if result.checkpoint else None,
+            # a URI when the storage is an object store (Ray Train returns the path inside its filesystem)
+            checkpoint=Location.parse(storage_path).within(result.checkpoint.path).uri if result.checkpoint else None,
             epochs=tuple(self.epochs),
             probes=tuple(sorted(self.probes, key=lambda p: p.rank)),
             faults=tuple(self.faults),

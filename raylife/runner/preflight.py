@@ -16,6 +16,7 @@ from raylife.errors import StoreError
 from raylife.plan import Trial
 from raylife.plan.trials import check_storage
 from raylife.runner.cluster import check_fits, check_reachable, embedded_resources
+from raylife.storage import Location, check_writable
 from raylife.store import Store, check_results_file
 from raylife.suite import SuiteSpec
 from raylife.suite.load import parse_suite
@@ -41,7 +42,7 @@ class ResumePoint:
 class Checked:
     """What preflight established; ``run_suite`` takes it so nothing is checked twice."""
 
-    storage: Path
+    storage: Location
     address: str | None
     resume: ResumePoint | None = None
 
@@ -61,8 +62,10 @@ def preflight(
     source: str = "<suite>",
 ) -> Checked:
     storage = storage_path or suite.run.storage_path
-    check_storage(storage, "--storage-path" if storage_path else f"{source}, run.storage_path")
+    where = "--storage-path" if storage_path else f"{source}, run.storage_path"
+    check_storage(storage, where)
     check_results_file(db_path)
+    check_writable(Location.parse(storage), where)
     if address == "local":
         address = None  # Ray's own word for "start one here"
     if address:
@@ -72,7 +75,7 @@ def preflight(
         check_fits(trials, embedded_resources(num_cpus, need_gpus), source)
         _check_serve_port(suite)
     point = _resume_point(suite, trials, Path(db_path), resume) if resume else None
-    return Checked(storage=Path(storage).expanduser().resolve(), address=address, resume=point)
+    return Checked(storage=Location.parse(storage), address=address, resume=point)
 
 
 def _check_serve_port(suite: SuiteSpec) -> None:

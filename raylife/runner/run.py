@@ -17,6 +17,7 @@ from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, co
 from raylife.runner.neighbours import Alone, Neighbours, serving_stage
 from raylife.runner.observer import RunObserver, SilentObserver
 from raylife.runner.preflight import Checked, preflight
+from raylife.storage import Location
 from raylife.store import Store, new_run_id
 from raylife.suite import SuiteSpec
 
@@ -84,7 +85,7 @@ def _add_host_load(record: TrialRecord, stage: str, load: host_load.HostLoad) ->
 
 
 def run_trial(
-    trial: Trial, run_id: str, storage: Path, observer: RunObserver, serve_client_host: str | None = None,
+    trial: Trial, run_id: str, storage: Location, observer: RunObserver, serve_client_host: str | None = None,
     neighbours: Neighbours | None = None,
 ) -> TrialRecord:
     """All stages of one trial; an exception fails this trial only, with its error and traceback kept.
@@ -100,7 +101,7 @@ def run_trial(
     ctx = TrialContext(
         trial=trial,
         record=record,
-        storage_dir=storage / run_id / record.trial_id,
+        storage=storage.child(run_id, record.trial_id),
         on_progress=lambda text: observer.detail(trial, text),
     )
     if serve_client_host:
@@ -181,7 +182,8 @@ def run_suite(
     serve_started = False
     try:
         check_fits(todo, cluster.info, suite_path)
-        check_shared_storage(str(checked.storage), cluster.info["node_list"], suite_path)
+        if not checked.storage.remote:  # an object store is one place for every node by nature
+            check_shared_storage(checked.storage.uri, cluster.info["node_list"], suite_path)
         serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose) if todo else (0.0, None)
         serve_started = serve_start_s > 0
         store = Store(db_path)

@@ -15,7 +15,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 # Tune's new console output prints an experiment box and a TensorBoard hint even at verbose=0; the legacy reporter
@@ -28,6 +27,7 @@ from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.neighbours import Coordinator, Event, RemoteNeighbours
 from raylife.runner.observer import RunObserver
+from raylife.storage import Location
 
 TUNE_TRIAL_RESOURCES = {"memory": 1}  # the trainable only waits on its stages; Tune needs a non-empty request
 
@@ -86,14 +86,14 @@ def _trainable(config: dict[str, Any], trials: dict[int, Trial], run_id: str, st
     from raylife.runner.run import run_trial
 
     trial = trials[config["index"]]
-    record = run_trial(trial, run_id, Path(storage), _RemoteObserver(coordinator), serve_client_host,
+    record = run_trial(trial, run_id, Location(storage), _RemoteObserver(coordinator), serve_client_host,
                        RemoteNeighbours(coordinator))
     ray.get(coordinator.put_record.remote(trial.index, record))
     tune.report({"ok": record.status == "ok"})
 
 
 def run_side_by_side(
-    trials: list[Trial], *, run_id: str, storage: Path, max_concurrent: int, max_serving: int,
+    trials: list[Trial], *, run_id: str, storage: Location, max_concurrent: int, max_serving: int,
     observer: RunObserver, serve_client_host: str | None, store_record: Callable[[TrialRecord], None],
 ) -> None:
     """Run ``trials`` at most ``max_concurrent`` at a time; ``store_record`` gets each record as its trial ends."""
@@ -138,7 +138,7 @@ def run_side_by_side(
 
     _DRIVERS[run_id] = _Driver(forward_events, finish)
     trainable = tune.with_resources(
-        tune.with_parameters(_trainable, trials=by_index, run_id=run_id, storage=str(storage),
+        tune.with_parameters(_trainable, trials=by_index, run_id=run_id, storage=storage.uri,
                              serve_client_host=serve_client_host, coordinator=coordinator),
         TUNE_TRIAL_RESOURCES,
     )
@@ -147,7 +147,7 @@ def run_side_by_side(
         param_space={"index": tune.grid_search([t.index for t in trials])},
         tune_config=tune.TuneConfig(max_concurrent_trials=max_concurrent, reuse_actors=False),
         run_config=tune.RunConfig(
-            name=f"tune-{run_id}", storage_path=str(storage.resolve() / run_id), callbacks=[DriverCallback(run_id)],
+            name=f"tune-{run_id}", storage_path=storage.child(run_id).uri, callbacks=[DriverCallback(run_id)],
             verbose=0, log_to_file=True,
         ),
     )

@@ -11,8 +11,8 @@ update has reached every replica and whether replicas were replaced.
 from __future__ import annotations
 
 import os
+import shutil
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from starlette.requests import Request
 from raylife.frameworks import FRAMEWORKS
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
+from raylife.storage import fetch
 
 
 @serve.deployment(name="ModelServer")
@@ -60,11 +61,23 @@ class ModelServer:
         self.environment = fingerprint()  # after timing: where this replica runs, for the placements table
 
     def _load(self, model_dir: str, version: str) -> None:
+        copy = fetch(model_dir)  # an object store's folder comes down to this node first, timed on its own
         started = time.perf_counter()
-        predictor = self.backend.formats[self.format].load(Path(model_dir), self.device, self.precision)
-        self.loads.append({"version": version, "load_s": time.perf_counter() - started, "at_unix": time.time()})
+        predictor = self.backend.formats[self.format].load(copy.local, self.device, self.precision)
+        self.loads.append({"version": version, "load_s": time.perf_counter() - started, "at_unix": time.time(),
+                           "fetch_s": copy.seconds if copy.copied else None})
         # Swap both together: an answer's version always names the weights that produced it.
         self.predictor, self.version, self.model_dir = predictor, version, model_dir
+        self._drop_copy()
+        self.copy = copy
+
+    def _drop_copy(self) -> None:
+        old = getattr(self, "copy", None)
+        if old is not None and old.copied:
+            shutil.rmtree(old.local, ignore_errors=True)
+
+    def __del__(self) -> None:  # Serve calls it when it stops the replica: the model's copy goes with it
+        self._drop_copy()
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """New weights into this live replica (a ``user_config`` update); a no-op for the ones it has."""

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ray
@@ -17,6 +16,7 @@ from raylife.plan import Trial
 from raylife.records import TrialRecord
 from raylife.remote.messages import ServingData
 from raylife.remote.trial_actor import TRAIN_ENV_VARS, TrialActor
+from raylife.storage import Location
 
 if TYPE_CHECKING:
     from raylife.serving.control import ServeApp
@@ -50,7 +50,7 @@ class TrialArtifacts:
 class TrialContext:
     trial: Trial
     record: TrialRecord
-    storage_dir: Path  # this trial's artifacts: checkpoints, saved formats
+    storage: Location  # this trial's artifacts: checkpoints, saved formats (a folder or an object-store URI)
     on_progress: Callable[[str], None] = lambda detail: None
     artifacts: TrialArtifacts = field(default_factory=TrialArtifacts)
     _actor: Any = None
@@ -93,8 +93,16 @@ class TrialContext:
                 )
                 .remote(self.trial.framework, self.threads, self.trial.device, self.trial.precision)
             )
-            self.add_cleanup(lambda: ray.kill(self._actor))
+            self.add_cleanup(self._stop_trial_actor)
         return self._actor
+
+    def _stop_trial_actor(self) -> None:
+        if self.storage.remote:  # its copies of the object store's folders on its node's disk go with it
+            try:
+                ray.get(self._actor.discard_copies.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 - a dead actor has nothing left to remove that we could reach
+                pass
+        ray.kill(self._actor)
 
     def add_cleanup(self, fn: Callable[[], None]) -> None:
         self._cleanups.append(fn)

@@ -92,5 +92,7 @@ class DeployStage:
         add(self.name, "replicas", len(stats), "count")
         for replica, s in stats.items():
             add(self.name, "replica_load_s", s["loads"][0]["load_s"], "s", format=t.serve_format, replica=replica)
+            if s["loads"][0].get("fetch_s") is not None:
+                add(self.name, "replica_fetch_s", s["loads"][0]["fetch_s"], "s", format=t.serve_format, replica=replica)
             add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MiB", replica=replica)
             ctx.record.add_placement(self.name, "replica", None, s.get("node_id"), dict(s.get("environment") or {}))

@@ -33,6 +33,8 @@ class EvaluateStage:
         add(self.name, "eval_samples", out.samples, "count", split="test")
         add(self.name, "eval_predict_s", out.predict_s, "s", device=out.device)
         add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
+        if out.fetch_s is not None:
+            add(self.name, "checkpoint_fetch_s", out.fetch_s, "s")
         for split, size in out.split_sizes.items():
             add(self.name, "split_samples", size, "count", split=split)
         ctx.artifacts.data_source = out.data_source

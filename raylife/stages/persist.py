@@ -13,7 +13,7 @@ class PersistStage:
         formats = list(ctx.trial.formats)
         ctx.on_progress(f"saving and reloading {', '.join(formats)}")
         ref = ctx.on_trial_actor(
-            "persist", ctx.trial.data, ctx.artifacts.need("checkpoint"), formats, str(ctx.storage_dir / "models")
+            "persist", ctx.trial.data, ctx.artifacts.need("checkpoint"), formats, ctx.storage.child("models").uri
         )
         results: list[SavedFormat] = ctx.wait(ref, f"persist of {ctx.trial.name}")
         add = ctx.record.add
@@ -25,4 +25,6 @@ class PersistStage:
             add(self.name, "bytes", r.bytes, "bytes", **labels)
             add(self.name, "params", r.params, "count", **labels)
             add(self.name, "roundtrip_max_abs_diff", r.roundtrip_max_abs_diff, "logit", **labels)
+            if r.upload_s is not None:
+                add(self.name, "upload_s", r.upload_s, "s", **labels)
             ctx.artifacts.models[r.format] = r.path

@@ -54,7 +54,7 @@ def run_training(
     actor = ctx.trial_actor()
     ctx.on_progress(f"starting {t.num_workers} worker{'s' if t.num_workers > 1 else ''}")
     ref = actor.fit.remote(
-        loop_config(ctx, split, epochs, init_checkpoint, fault), fit_resources(ctx), str(ctx.storage_dir), phase,
+        loop_config(ctx, split, epochs, init_checkpoint, fault), fit_resources(ctx), ctx.storage.uri, phase,
         ctx.extra_env(),
     )
 

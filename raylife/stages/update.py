@@ -27,7 +27,7 @@ class UpdateStage:
         [saved] = ctx.wait(
             ctx.on_trial_actor(
                 "persist", t.data, ctx.artifacts.need("retrained_checkpoint"), [t.serve_format],
-                str(ctx.storage_dir / "models-retrained"),
+                ctx.storage.child("models-retrained").uri,
             ),
             f"saving the retrained model of {t.name}",
         )

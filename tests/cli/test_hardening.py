@@ -129,7 +129,7 @@ SUITES = [
     ('[persist]\nformats = { torchh = ["native"] }', "unknown framework 'torchh' in persist.formats"),
     ('[persist]\nformats = ["native", "native"]', "'native' is listed twice"),
     ('[run]\nstorage_path = ""', 'run.storage_path = "" is invalid: String should have at least 1 character'),
-    ('[run]\nstorage_path = "s3://bucket/x"', "storage_path 's3://bucket/x' is a URI"),
+    ('[run]\nstorage_path = "ftp://host/x"', "storage_path 'ftp://host/x' has scheme 'ftp', which raylife cannot write to"),
     ("[serve]\nrequests = 10\nduration_s = 2", "[serve] is invalid: give requests or duration_s, not both"),
     ('[serve]\n[update]\nstrategies = ["rollout", "rollout"]', "update.strategies = ['rollout', 'rollout'] is invalid: 'rollout' is listed twice"),
     ('[serve]\npaths = ["http", "http"]', "'http' is listed twice"),
@@ -216,9 +216,20 @@ def test_address_auto_without_a_cluster(write_suite, db_path, tmp_path, monkeypa
     assert "--address auto found no running Ray cluster on this machine" in line
 
 
-def test_storage_uri_on_the_command_line(write_suite, db_path):
-    line = one_error(invoke("submit", write_suite(MINIMAL_SUITE), "--db", db_path, "--storage-path", "gs://b/x"))
-    assert "storage_path 'gs://b/x' is a URI" in line and "(--storage-path)" in line
+def test_storage_uri_of_an_unknown_scheme_on_the_command_line(write_suite, db_path):
+    line = one_error(invoke("submit", write_suite(MINIMAL_SUITE), "--db", db_path, "--storage-path", "foo://b/x"))
+    assert "storage_path 'foo://b/x' has scheme 'foo'" in line and "(--storage-path)" in line
+
+
+def test_an_object_store_that_cannot_be_written_is_refused_before_ray(write_suite, db_path, s3_uri):
+    """A real S3 endpoint without the bucket: one line that names the URI (never its secret) and the store's reason;
+    no database written, no Ray started."""
+    uri = s3_uri("x").replace("@raylife/", "@missing-bucket/")
+    result = invoke("submit", write_suite(MINIMAL_SUITE), "--db", db_path, "--storage-path", uri)
+    line = one_error(result)
+    assert line.startswith("Error: cannot write to storage_path s3://***@missing-bucket/x?"), line
+    assert "NO_SUCH_BUCKET" in line and "(--storage-path)" in line and "test:test" not in result.output
+    assert not Path(db_path).exists()
 
 
 def test_foreign_and_newer_files_are_refused_before_ray(write_suite, tmp_path):

@@ -13,6 +13,7 @@ from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.stages import STAGES, TrialContext
 from raylife.serving import control as sc
+from raylife.storage import Location
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 from tests.ray.helpers import submit
@@ -59,7 +60,7 @@ def context(port: int, model_dir, tmp_path, extra: str = "", index: int = 0) -> 
     suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\nstable_windows = 1\n{extra}')
     trial = plan_trials(suite)[0]
     record = TrialRecord(run_id=f"test{index}", trial=trial)
-    ctx = TrialContext(trial=trial, record=record, storage_dir=tmp_path)
+    ctx = TrialContext(trial=trial, record=record, storage=Location.parse(tmp_path))
     ctx.artifacts.models = {"state_dict": str(model_dir)}
     return ctx
 

@@ -8,7 +8,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from raylife.frameworks.worker import WorkerSession, loop_of, make_recipe, resume_checkpoint, write_progress
+from raylife.frameworks.worker import (
+    WorkerSession,
+    local_checkpoint,
+    loop_of,
+    make_recipe,
+    resume_checkpoint,
+    write_progress,
+)
 from raylife.remote.messages import WorkerProbe
 
 
@@ -34,7 +41,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     with strategy.scope():
         if resume_dir or loop.init_checkpoint:
-            model = backend.load_checkpoint(resume_dir or loop.init_checkpoint)
+            with local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
+                model = backend.load_checkpoint(directory)
         else:
             model = backend.build_model(recipe)
         model.compile(

@@ -17,6 +17,7 @@ from raylife.remote.messages import WorkerProbe
 from raylife.frameworks.worker import (
     WorkerSession,
     epoch_order,
+    local_checkpoint,
     loop_of,
     make_recipe,
     per_worker_batch,
@@ -55,7 +56,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     model = backend.build_model(recipe)
     if resume_dir or loop.init_checkpoint:
-        model = backend.load_checkpoint(resume_dir or loop.init_checkpoint)
+        with local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
+            model = backend.load_checkpoint(directory)
     device = ray.train.torch.get_device()
     model = ray.train.torch.prepare_model(model)  # moves to device; DDP-wraps when world > 1
     plain = model.module if hasattr(model, "module") else model
