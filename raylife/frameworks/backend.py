@@ -82,6 +82,11 @@ class Backend(ABC):
         """The model placed where ``predict`` should run it ("cpu" or "gpu")."""
         return model
 
+    def gpu_memory_peak_mb(self) -> dict[str, float]:
+        """The framework's own count of the largest GPU memory this process used, in MiB (``allocated`` by
+        tensors, ``reserved`` by its caching allocator); empty where it has not used a GPU."""
+        return {}
+
     def build_model(self, recipe: Mapping[str, Any]) -> Any:
         builder = import_object(recipe["builder"], what="model builder")
         return builder(

@@ -47,6 +47,19 @@ def _fit(prefix: str, stage: str) -> list[Metric]:
     ]
 
 
+def _hardware(prefix: str, stage: str, who: str) -> list[Metric]:
+    """Energy and GPU counters of a non-training stage, read by the processes that do its work (``who``)."""
+    return [
+        _m(f"{prefix}_cpu_energy_j", "J", stage, f"CPU package energy (RAPL) of the nodes {who} ran on over the stage, "
+           "other processes on them included; NULL where RAPL is not readable"),
+        _m(f"{prefix}_gpu_energy_j", "J", stage, f"energy of the GPUs {who} used over the stage (NVML counter, each GPU "
+           "once)"),
+        _m(f"{prefix}_gpu_util_pct", "%", stage, f"mean GPU utilisation seen by {who} (NVML, sampled every 0.1 s)"),
+        _m(f"{prefix}_gpu_power_w", "W", stage, f"mean GPU power seen by {who} (NVML)"),
+        _m(f"{prefix}_gpu_mem_peak_mb", "MiB", stage, f"largest GPU memory in use on the GPU {who} used (NVML)"),
+    ]
+
+
 CATALOGUE: tuple[Metric, ...] = (
     # run and trial bookkeeping: where the time went
     _m("stage_wall_s", "s", ANY_STAGE, "wall time of the stage on the driver, start to end (its row's stage says which; "
@@ -85,6 +98,7 @@ CATALOGUE: tuple[Metric, ...] = (
        "the evaluating node (absent when storage_path is a folder)"),
     _m("split_samples", "count", "evaluate", "samples in each split (label: split)"),
     _m("quality_measured", "bool", "evaluate", "0 where no accuracy is measured (random inputs)"),
+    *_hardware("eval", "evaluate", "the evaluating process (the trial's actor)"),
     # model facts
     _m("params", "count", ("model", "persist"), "trainable parameters"),
     _m("flops_per_sample", "FLOPs", "model", "one forward pass, multiply and add counted apart; NULL where not countable"),
@@ -122,6 +136,13 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("served_accuracy", "ratio", "serve", "accuracy of the served answers"),
     _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs"),
     _m("replica_peak_rss_mb", "MiB", "serve", "largest replica resident memory during the load"),
+    _m("replica_gpu_allocated_peak_mb", "MiB", "serve", "largest GPU memory the replica's tensors held since it started, "
+       "by the framework's own count (label: replica)"),
+    _m("replica_gpu_reserved_peak_mb", "MiB", "serve", "largest GPU memory the replica's caching allocator reserved "
+       "since it started (PyTorch; label: replica)"),
+    *_hardware("serve", "serve", "the replicas"),
+    *_hardware("load", "load", "the replicas"),
+    *_hardware("update", "update", "the replicas (old and new)"),
     _m("replica_recovery_s", "s", "serve", "a replica killed (faults.kill_replica_after_s) until a new one answers"),
     _m("recovery_failed_requests", "count", "serve", "requests that failed from the replica kill until a new one answered"),
     _m("recovery_p99_ms", "ms", "serve", "p99 latency of the requests sent between the replica kill and its replacement"),
@@ -164,7 +185,8 @@ _LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs"}
 _HIGHER_UNITS = {"ratio", "requests/s", "samples/s"}
 _LOWER = {"errors", "failed_requests", "failures", "recovery_failed_requests", "behind_schedule", "windows",
           "replicas_replaced", "usd", "train_usd", "retrain_usd", "deploy_usd", "usd_per_million_predictions",
-          "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "flops_per_sample", "params"}
+          "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
+          "params"}
 _HIGHER = {"stable"}
 _NEITHER = {"baseline_accuracy", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",
             "trials_beside", "offline_accuracy"}

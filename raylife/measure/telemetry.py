@@ -153,3 +153,121 @@ class Telemetry:
             elif "gpu_energy_j" not in gpu:
                 missing["gpu_energy"] = getattr(self.nvml, "_energy_reason", "no energy counter")
         return Reading(cpu_energy_j=cpu, missing=missing, **gpu)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A long-lived process's hardware counters at one moment (a Serve replica's, read through its ``stats``).
+
+    The energy counters are the devices' own (RAPL per CPU package, NVML per GPU), not the process's: two marks taken
+    by *any* processes on the same node (or GPU) bound that device's energy between them, so a rollout that
+    replaces every replica is still measured. Utilisation and power are this process's samples, summed.
+    """
+
+    at_unix: float
+    node: str  # which machine the CPU counters belong to
+    cpu_energy_uj: tuple[tuple[str, int, int], ...] = ()  # (domain, counter, wrap range) per package
+    gpu: str | None = None  # NVML's UUID of the GPU this process uses
+    gpu_energy_mj: int | None = None
+    samples: int = 0
+    util_sum: float = 0.0
+    power_sum: float = 0.0
+    gpu_mem_peak_mb: float | None = None  # NVML used, largest since this process started sampling
+    missing: tuple[tuple[str, str], ...] = ()  # (what, why not)
+
+
+class Meter:
+    """Samples this process's GPU every ``interval_s`` from ``start`` on, and reads the counters on demand (``mark``).
+
+    A replica lives through several stages; each stage takes marks at its ends and ``between`` turns them into one
+    ``Reading``. No thread runs where there is nothing to sample (no GPU).
+    """
+
+    def __init__(self, gpu: bool, node: str, rapl_root: Path = RAPL_ROOT, interval_s: float = 0.1) -> None:
+        self.node = node
+        self.rapl = Rapl(rapl_root)
+        self.nvml = Nvml(interval_s=interval_s) if gpu else None
+        self.uuid: str | None = None
+
+    def start(self) -> Meter:
+        if self.nvml is not None and not self.nvml.reason:
+            try:
+                uuid = self.nvml.nvml.nvmlDeviceGetUUID(self.nvml.handle)
+                self.uuid = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+            except Exception:  # noqa: BLE001 - without a UUID the GPU is known by its index on this node
+                self.uuid = f"{self.node}/gpu0"
+            self.nvml.start()
+        return self
+
+    def mark(self) -> Mark:
+        missing = dict([("cpu_energy", self.rapl.reason)] if self.rapl.reason else [])
+        cpu: tuple[tuple[str, int, int], ...] = ()
+        if not self.rapl.reason:
+            try:
+                cpu = tuple((d.name, int((d / "energy_uj").read_text()), int((d / "max_energy_range_uj").read_text()))
+                            for d in self.rapl.domains)
+            except OSError as exc:  # energy_uj is root-only on many kernels (CVE-2020-8694)
+                missing["cpu_energy"] = f"RAPL not readable: {exc.strerror or exc}"
+        energy = None
+        samples: list[tuple[float, float, float]] = []
+        if self.nvml is not None:
+            if self.nvml.reason:
+                missing["gpu"] = self.nvml.reason
+            else:
+                samples = list(self.nvml._samples)
+                try:
+                    energy = int(self.nvml.nvml.nvmlDeviceGetTotalEnergyConsumption(self.nvml.handle))
+                except Exception as exc:  # noqa: BLE001 - pre-Volta GPUs have no energy counter
+                    missing["gpu_energy"] = f"NVML energy counter unsupported: {exc}"
+        return Mark(
+            at_unix=time.time(), node=self.node, cpu_energy_uj=cpu, gpu=self.uuid, gpu_energy_mj=energy,
+            samples=len(samples), util_sum=sum(s[0] for s in samples), power_sum=sum(s[1] for s in samples),
+            gpu_mem_peak_mb=max((s[2] for s in samples), default=None), missing=tuple(sorted(missing.items())),
+        )
+
+
+def _delta(before: int, after: int, wrap: int) -> int:
+    return after - before if after >= before else after + wrap - before  # one wrap at most between two marks
+
+
+def between(before: dict[str, Mark], after: dict[str, Mark]) -> Reading:
+    """What the devices of a set of processes (keyed by id: replicas) did between two rounds of marks.
+
+    Energy: per CPU package and per GPU, the earliest ``before`` counter to the latest ``after`` one of that device,
+    summed over devices; None when a device seen at the end was not seen at the start (its start is unknown).
+    Utilisation and power: the mean over processes of their own samples in between (a new process: since it
+    started). Memory: the largest any of them saw.
+    """
+    missing = dict(m for mark in after.values() for m in mark.missing)
+
+    def device_energy(key: Any, counters: Any) -> float | None:
+        first: dict[Any, Any] = {}
+        last: dict[Any, Any] = {}
+        for mark in sorted(before.values(), key=lambda m: m.at_unix):
+            for dev, value in counters(mark):
+                first.setdefault(key(mark, dev), (value, mark))
+        for mark in sorted(after.values(), key=lambda m: m.at_unix):
+            for dev, value in counters(mark):
+                last[key(mark, dev)] = (value, mark)
+        if not last or any(k not in first for k in last):
+            return None
+        return float(sum(_delta(first[k][0][0], last[k][0][0], last[k][0][1]) for k in last))
+
+    cpu_uj = device_energy(lambda m, d: (m.node, d), lambda m: [(d, (v, w)) for d, v, w in m.cpu_energy_uj])
+    gpu_mj = device_energy(lambda m, d: d, lambda m: [(m.gpu, (m.gpu_energy_mj, 0))] if m.gpu and m.gpu_energy_mj is not None else [])
+    utils, powers = [], []
+    for key, end in after.items():
+        start = before.get(key)
+        n = end.samples - (start.samples if start else 0)
+        if n > 0:
+            utils.append((end.util_sum - (start.util_sum if start else 0.0)) / n)
+            powers.append((end.power_sum - (start.power_sum if start else 0.0)) / n)
+    peaks = [m.gpu_mem_peak_mb for m in after.values() if m.gpu_mem_peak_mb is not None]
+    return Reading(
+        cpu_energy_j=cpu_uj / 1e6 if cpu_uj is not None else None,
+        gpu_energy_j=gpu_mj / 1000.0 if gpu_mj is not None else None,
+        gpu_util_mean_pct=sum(utils) / len(utils) if utils else None,
+        gpu_power_mean_w=sum(powers) / len(powers) if powers else None,
+        gpu_mem_peak_mb=max(peaks) if peaks else None,
+        missing=missing,
+    )

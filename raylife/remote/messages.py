@@ -169,6 +169,7 @@ class EvalResult:
     environment: Mapping[str, Any]
     device: str = "cpu"  # where the checkpoint was scored
     fetch_s: float | None = None  # copying the checkpoint down from an object store; None when it was on disk
+    telemetry: Reading = field(default_factory=Reading)  # energy and GPU counters while loading and scoring
 
 
 @dataclass(frozen=True)

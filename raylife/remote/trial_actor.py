@@ -18,6 +18,7 @@ from raylife.frameworks import FRAMEWORKS, Framework
 from raylife.frameworks.backend import Backend, directory_bytes, read_recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.quality import classification_quality, majority_baseline
+from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
 from raylife.remote.messages import (
     EpochRecord,
@@ -94,8 +95,10 @@ class TrialActor:
 
     def evaluate(self, data: DataRef, checkpoint: str, measures_quality: bool) -> EvalResult:
         copy = self.local(checkpoint)
-        result = evaluate_checkpoint(self.backend, str(copy.local), self.splits(data), measures_quality, self.device)
-        return replace(result, fetch_s=copy.seconds if copy.copied else None)
+        splits = self.splits(data)
+        meter = Telemetry(gpu=self.device == "gpu").start()
+        result = evaluate_checkpoint(self.backend, str(copy.local), splits, measures_quality, self.device)
+        return replace(result, fetch_s=copy.seconds if copy.copied else None, telemetry=meter.stop())
 
     def persist(self, data: DataRef, checkpoint: str, formats: list[str], out_dir: str) -> list[SavedFormat]:
         """Save next to the checkpoint's copy on this node, then (object store) copy each format's folder up."""

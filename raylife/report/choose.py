@@ -30,6 +30,7 @@ COLUMNS.update({
     "train_usd": ("USD", "train_usd"), "retrain_usd": ("USD", "retrain_usd"), "deploy_usd": ("USD", "deploy_usd"),
     "usd_per_million_predictions": ("USD", "usd_per_million_predictions"), "reconfigure_usd": ("USD", "reconfigure_usd"),
     "rollout_usd": ("USD", "rollout_usd"), "train_kwh": ("kWh", "train_kwh"), "retrain_kwh": ("kWh", "retrain_kwh"),
+    "eval_kwh": ("kWh", "eval_kwh"), "serve_kwh": ("kWh", "serve_kwh"),
 })
 
 _SIZES = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from raylife.frameworks import FRAMEWORKS
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
+from raylife.measure.telemetry import Meter
 from raylife.storage import fetch
 
 
@@ -43,6 +44,8 @@ class ModelServer:
     ) -> None:
         started = time.perf_counter()
         self.rss = RssSampler(interval_s=0.1).start()
+        # the devices' energy and (on a GPU) utilisation, power and memory, read by each stage at its ends
+        self.meter = Meter(gpu=device == "gpu", node=ray.get_runtime_context().get_node_id()).start()
         self.format = format
         self.device, self.precision = device, precision  # gpu: the replica was given num_gpus; fails if none is seen
         self.input_dtype = np.dtype(input_dtype)  # JSON has no dtypes: token and id inputs are integers
@@ -114,6 +117,8 @@ class ModelServer:
             "requests": self.requests,
             "node_id": ray.get_runtime_context().get_node_id(),
             "environment": self.environment,
+            "meter": self.meter.mark(),
+            "gpu_memory_peak_mb": self.backend.gpu_memory_peak_mb(),
         }
 
 

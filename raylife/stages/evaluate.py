@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from raylife.remote.messages import EvalResult
 from raylife.stages.context import TrialContext
+from raylife.stages.hardware import record_reading
 
 
 def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> EvalResult:
@@ -35,6 +36,7 @@ class EvaluateStage:
         add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
         if out.fetch_s is not None:
             add(self.name, "checkpoint_fetch_s", out.fetch_s, "s")
+        record_reading(ctx, self.name, out.telemetry, gpu=out.device == "gpu")
         for split, size in out.split_sizes.items():
             add(self.name, "split_samples", size, "count", split=split)
         ctx.artifacts.data_source = out.data_source

@@ -17,6 +17,7 @@ from raylife.measure.open_loop import Scheduled, run_schedule, schedule, sweep_r
 from raylife.measure.requests import RequestSet
 from raylife.measure.stats import latency_summary, thin
 from raylife.stages.context import TrialContext
+from raylife.stages.hardware import ReplicaMeter
 
 ACHIEVED_FLOOR = 0.9  # achieved below this fraction of offered: the service no longer keeps up
 
@@ -31,6 +32,7 @@ class LoadStage:
         rates = spec.rates if spec.rates is not None else sweep_rates(spec.sweep.start, spec.sweep.factor, spec.sweep.max)
         within: list[float] = []
         saturated_at: float | None = None
+        meter = ReplicaMeter(lambda: app.replica_stats(serve.replicas, timeout_s=10))
         for step, rate in enumerate(rates):
             ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s")
             times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + step)
@@ -54,6 +56,7 @@ class LoadStage:
         add(self.name, "max_rps_at_slo", best, "requests/s", **labels)
         add(self.name, "saturated", int(saturated_at is not None), "bool", **labels)
         add(self.name, "saturation_rps", saturated_at, "requests/s", **labels)
+        meter.stop(ctx, self.name, ctx.trial.serve_device == "gpu")
 
     def _store_rate(self, ctx: TrialContext, rate: float, result: Scheduled) -> tuple[float | None, int, float]:
         spec = ctx.trial.load

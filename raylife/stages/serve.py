@@ -20,6 +20,7 @@ from raylife.measure.requests import RequestSet, accuracy_pair, handle_sender, h
 from raylife.measure.stats import latency_summary, thin, windows_agree
 from raylife.stages.context import TrialContext
 from raylife.stages.faults import ReplicaKiller
+from raylife.stages.hardware import ReplicaMeter
 from raylife.suite.spec import ServeSpec
 
 
@@ -88,6 +89,8 @@ class ServeStage:
         spec, data = ctx.trial.serve, ctx.artifacts.need("serving_data")
         add = ctx.record.add
         faults, killer, loads = ctx.trial.faults, None, []
+        app, gpu = ctx.artifacts.need("app"), ctx.trial.serve_device == "gpu"
+        meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
         if faults is not None and faults.kill_replica_after_s is not None:
             killer = ReplicaKiller(ctx.artifacts.need("app"), spec.replicas, faults.kill_replica_after_s,
                                    timeout_s=spec.ready_timeout_s).start()
@@ -118,10 +121,18 @@ class ServeStage:
             for metric, value in killer.recovery(loads).items():
                 add(self.name, metric, value, unit_of(self.name, metric), after_s=faults.kill_replica_after_s, **({"error": killer.error} if killer.error else {}))
         try:
-            stats = ctx.artifacts.need("app").replica_stats(spec.replicas, timeout_s=10)
+            stats = app.replica_stats(spec.replicas, timeout_s=10)
             add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
             add(self.name, "replica_peak_rss_mb", None, "MiB", error=str(exc)[:200])
+            return
+        meter.stop(ctx, self.name, gpu, after=stats)
+        if gpu:
+            for replica, s in stats.items():
+                peaks = s.get("gpu_memory_peak_mb") or {}
+                add(self.name, "replica_gpu_allocated_peak_mb", peaks.get("allocated"), "MiB", replica=replica)
+                if ctx.trial.framework == "torch":
+                    add(self.name, "replica_gpu_reserved_peak_mb", peaks.get("reserved"), "MiB", replica=replica)
 
     def _store(self, ctx: TrialContext, cell: Cell, samples: Samples, path: str, batch_size: int, concurrency: int,
                repeat: int) -> None:

@@ -13,6 +13,7 @@ from raylife.measure.updates import update_metrics
 from raylife.remote.messages import SavedFormat, ServingData
 from raylife.serving.control import ServeApp, ServeDeployError
 from raylife.stages.context import TrialContext
+from raylife.stages.hardware import ReplicaMeter
 
 
 class UpdateStage:
@@ -35,6 +36,7 @@ class UpdateStage:
         for number, strategy in enumerate(update.strategies, start=2):
             version = f"{strategy}-{number}"
             ctx.on_progress(f"{strategy}: {update.rate_rps:g} req/s, steady")
+            meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
             client = JsonClient(app.url, spec.request_timeout_s)
             loop = OpenLoop(http_sender(requests, client), update.rate_rps).start()
             try:
@@ -47,6 +49,7 @@ class UpdateStage:
                 samples = loop.stop()
                 client.close()
             app.wait_running(update.timeout_s)
+            meter.stop(ctx, self.name, t.serve_device == "gpu", strategy=strategy)  # old replicas' and new ones'
             metrics = update_metrics(samples, t_update, t_done, version)
             for metric, value in metrics.items():
                 ctx.record.add(

@@ -285,11 +285,16 @@ WITH held AS (
 ), energy AS (
     SELECT trial_id,
            sum(value) FILTER (WHERE metric IN ('train_cpu_energy_j', 'train_gpu_energy_j')) / 3.6e6 AS train_kwh,
-           sum(value) FILTER (WHERE metric IN ('retrain_cpu_energy_j', 'retrain_gpu_energy_j')) / 3.6e6 AS retrain_kwh
+           sum(value) FILTER (WHERE metric IN ('retrain_cpu_energy_j', 'retrain_gpu_energy_j')) / 3.6e6 AS retrain_kwh,
+           sum(value) FILTER (WHERE metric IN ('eval_cpu_energy_j', 'eval_gpu_energy_j')) / 3.6e6 AS eval_kwh,
+           -- the replicas' nodes and GPUs while they answered: closed-loop cells, the open-loop sweep, the updates
+           sum(value) FILTER (WHERE metric IN ('serve_cpu_energy_j', 'serve_gpu_energy_j', 'load_cpu_energy_j',
+                                               'load_gpu_energy_j', 'update_cpu_energy_j', 'update_gpu_energy_j'))
+               / 3.6e6 AS serve_kwh
     FROM measurements GROUP BY trial_id
 )
 SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd, r.gpu_hour_usd,
-       r.train_gpus, r.serve_gpus, e.train_kwh, e.retrain_kwh,
+       r.train_gpus, r.serve_gpus, e.train_kwh, e.retrain_kwh, e.eval_kwh, e.serve_kwh,
        l.train_wall_s * r.train_usd_per_s AS train_usd,
        l.retrain_wall_s * r.train_usd_per_s AS retrain_usd,
        l.deploy_ready_s * r.serve_usd_per_s AS deploy_usd,

@@ -129,9 +129,9 @@ def test_tensorflow_trains_data_parallel_on_two_workers(write_suite, tmp_path):
 def test_smoke_keeps_every_request_and_its_percentiles_recompute_in_sql(smoke):
     _, db, _ = smoke
     cells = rows(db, "SELECT trial_id, batch_size, concurrency, count(*) AS n FROM latencies WHERE phase = 'serve' GROUP BY ALL")
-    # Each cell keeps the requests of its three agreeing windows of 60 (or of its last three, when unstable).
+    # Each cell keeps the requests of its three agreeing windows of 40 (or of its last three, when unstable).
     assert sorted((c["batch_size"], c["concurrency"], c["n"]) for c in cells) == sorted(
-        [(b, c, 180) for b in (1, 8) for c in (1, 2)] * 2
+        [(b, c, 120) for b in (1, 8) for c in (1, 2)] * 2
     )
     recomputed = {
         (r["trial_id"], r["batch_size"], r["concurrency"]): r
@@ -148,9 +148,9 @@ def test_smoke_keeps_every_request_and_its_percentiles_recompute_in_sql(smoke):
         raw = recomputed[(summary["trial_id"], summary["batch_size"], summary["concurrency"])]
         for column in ("p50_ms", "p90_ms", "p95_ms", "p99_ms", "p999_ms", "mean_ms", "max_ms"):
             assert summary[column] == pytest.approx(raw[column], rel=1e-9), column
-        assert summary["requests"] == 180 and summary["errors"] == 0
+        assert summary["requests"] == 120 and summary["errors"] == 0
         assert summary["windows"] >= 3 and summary["stable"] in (0, 1)
-        assert summary["p99_thin"] is False and summary["p999_thin"] is True  # 180 answers: p99.9 is not exact
+        assert summary["p99_thin"] is False and summary["p999_thin"] is True  # 120 answers: p99.9 is not exact
 
 
 def test_smoke_served_predictions_match_offline_ones(smoke):
@@ -199,16 +199,24 @@ def test_smoke_energy_is_measured_or_its_absence_explained(smoke):
     _, db, _ = smoke
     rapl = Rapl()
     rapl.start()
-    energy = rows(db, "SELECT trial, value FROM metrics WHERE metric = 'train_cpu_energy_j'")
     missing = rows(db, "SELECT trial, labels FROM metrics WHERE metric = 'telemetry_unavailable'")
-    assert len(energy) == 2  # one per trial, measured or NULL — never absent
-    if rapl.reason is None:
-        assert all(e["value"] > 0 for e in energy)
-    else:  # e.g. a VM without /sys/class/powercap: NULL, and the reason once per trial — never a zero
-        assert all(e["value"] is None for e in energy)
+    # the fits' workers, the evaluating actor and the replicas (closed loop, open loop, each update) each read it
+    for metric, per_trial in (("train_cpu_energy_j", 1), ("retrain_cpu_energy_j", 1), ("eval_cpu_energy_j", 1),
+                              ("serve_cpu_energy_j", 1), ("load_cpu_energy_j", 1), ("update_cpu_energy_j", 2)):
+        energy = rows(db, "SELECT trial, value, unit FROM metrics WHERE metric = ?", [metric])
+        assert len(energy) == 2 * per_trial, metric  # measured or NULL — never absent
+        assert {e["unit"] for e in energy} == {"J"}
+        if rapl.reason is None:
+            assert all(e["value"] > 0 for e in energy), metric
+        else:  # e.g. a VM without /sys/class/powercap: NULL — never a zero
+            assert all(e["value"] is None for e in energy), metric
+    if rapl.reason is not None:  # and the reason once per trial
         reasons = [json.loads(m["labels"]) for m in missing]
         assert len(reasons) == 2 and all(r["what"] == "cpu_energy" and r["reason"] == rapl.reason for r in reasons)
-    assert not rows(db, "SELECT 1 FROM metrics WHERE metric LIKE 'train_gpu_%'")  # CPU trials read no GPU counters
+    # CPU trials read no GPU counters, in any stage
+    assert not rows(db, "SELECT 1 FROM metrics WHERE metric LIKE '%_gpu_%' AND metric NOT LIKE '%_kwh'")
+    costs = rows(db, "SELECT train_kwh, eval_kwh, serve_kwh FROM costs")
+    assert len(costs) == 2 and all((c["serve_kwh"] is None) == (rapl.reason is not None) for c in costs)
 
 
 def test_smoke_report_renders_every_plot_in_headless_chromium(smoke, tmp_path):

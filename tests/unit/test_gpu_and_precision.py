@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from raylife.errors import ClusterError, PlanError
-from raylife.measure.telemetry import Rapl, Telemetry
+from raylife.measure.telemetry import Mark, Meter, Rapl, Telemetry, between
 from raylife.plan import plan_trials
 from raylife.runner.cluster import check_fits, cpu_has_bf16
 from raylife.serving.control import deploy_config
@@ -115,6 +115,54 @@ def test_telemetry_says_why_when_the_hardware_does_not_tell(tmp_path):
         assert reading.missing["gpu"] == "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
     else:
         assert "gpu" in reading.missing or reading.gpu_energy_j is not None
+
+
+def test_a_replicas_meter_reads_the_packages_counter_at_each_mark(tmp_path):
+    write_rapl(tmp_path, 10_000_000)
+    meter = Meter(gpu=False, node="n1", rapl_root=tmp_path).start()
+    first = meter.mark()
+    write_rapl(tmp_path, 14_000_000)
+    second = meter.mark()
+    assert first.cpu_energy_uj == (("intel-rapl:0", 10_000_000, 262143328850),)  # the package, not its sub-domain
+    assert between({"r1": first}, {"r1": second}).cpu_energy_j == pytest.approx(4.0)
+    assert first.gpu is None and first.samples == 0 and first.missing == ()
+    bare = Meter(gpu=False, node="n1", rapl_root=tmp_path / "none").start().mark()
+    assert dict(bare.missing)["cpu_energy"].startswith("no RAPL on this machine") and bare.cpu_energy_uj == ()
+
+
+def mark(at, node="n1", cpu=None, gpu=None, energy=None, samples=0, util=0.0, power=0.0, peak=None, wrap=10**9):
+    return Mark(at_unix=at, node=node, cpu_energy_uj=(("intel-rapl:0", cpu, wrap),) if cpu is not None else (),
+                gpu=gpu, gpu_energy_mj=energy, samples=samples, util_sum=util, power_sum=power, gpu_mem_peak_mb=peak)
+
+
+def test_devices_are_counted_once_however_many_replicas_share_them():
+    # two replicas on one node, sharing one GPU at 0.5 each: one package and one GPU, not two of each
+    before = {"a": mark(0, cpu=1_000_000, gpu="GPU-1", energy=5_000, samples=10, util=100, power=500),
+              "b": mark(0.1, cpu=1_000_500, gpu="GPU-1", energy=5_010, samples=12, util=120, power=600)}
+    after = {"a": mark(9, cpu=3_000_000, gpu="GPU-1", energy=95_000, samples=30, util=1100, power=2500, peak=800),
+             "b": mark(9.1, cpu=3_000_100, gpu="GPU-1", energy=95_100, samples=32, util=1320, power=2600, peak=900)}
+    r = between(before, after)
+    assert r.cpu_energy_j == pytest.approx((3_000_100 - 1_000_000) / 1e6)  # earliest start to latest end
+    assert r.gpu_energy_j == pytest.approx((95_100 - 5_000) / 1000)
+    assert r.gpu_util_mean_pct == pytest.approx(((1100 - 100) / 20 + (1320 - 120) / 20) / 2)
+    assert r.gpu_power_mean_w == pytest.approx(((2500 - 500) / 20 + (2600 - 600) / 20) / 2)
+    assert r.gpu_mem_peak_mb == 900
+
+
+def test_a_rollout_that_replaces_every_replica_is_still_measured_on_the_same_devices():
+    before = {"old": mark(0, cpu=500, gpu="GPU-1", energy=1_000, samples=5, util=50, power=100)}
+    after = {"new": mark(20, cpu=900_000_500, gpu="GPU-1", energy=61_000, samples=10, util=400, power=1500)}
+    r = between(before, after)
+    assert r.cpu_energy_j == pytest.approx(900.0) and r.gpu_energy_j == pytest.approx(60.0)
+    assert r.gpu_util_mean_pct == pytest.approx(40.0)  # the new replica's own samples, since it started
+
+
+def test_a_device_without_a_start_gives_no_energy_rather_than_part_of_it():
+    before = {"a": mark(0, node="n1", cpu=100)}
+    after = {"a": mark(5, node="n1", cpu=200), "b": mark(5, node="n2", cpu=900)}
+    assert between(before, after).cpu_energy_j is None
+    wrapped = between({"a": mark(0, cpu=900, wrap=1000)}, {"a": mark(1, cpu=100, wrap=1000)})
+    assert wrapped.cpu_energy_j == pytest.approx(200 / 1e6)  # the package counter wrapped once
 
 
 @pytest.mark.torch

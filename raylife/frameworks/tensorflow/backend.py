@@ -85,6 +85,14 @@ class TensorflowBackend(Backend):
     def gpu_visible(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
 
+    def gpu_memory_peak_mb(self) -> dict[str, float]:
+        if not tf.config.list_physical_devices("GPU"):
+            return {}
+        try:  # TensorFlow's allocator counts what tensors hold; it has no separate reserve figure
+            return {"allocated": tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20}
+        except (ValueError, RuntimeError):  # the GPU was never initialised in this process
+            return {}
+
     def predict(self, model: tf.keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         # Direct calls rather than model.predict, which builds a tf.data pipeline per call: the same
         # plain forward pass the PyTorch backend times.

@@ -134,6 +134,11 @@ class TorchBackend(Backend):
     def to_device(self, model: torch.nn.Module, device: str) -> torch.nn.Module:
         return model.to(torch_device(device))
 
+    def gpu_memory_peak_mb(self) -> dict[str, float]:
+        if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
+            return {}
+        return {"allocated": torch.cuda.max_memory_allocated() / 2**20, "reserved": torch.cuda.max_memory_reserved() / 2**20}
+
     def predict(self, model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Logits on the model's own device (inputs copied there, outputs back): the copies are part of the time."""
         model.eval()
