@@ -32,9 +32,10 @@ warmup_requests = 5
 stable_windows = 2
 max_windows = 3
 port = 8131
+request_timeout_s = 5
 [load]
 slo_p99_ms = 250
-rates = [10, 200]
+rates = [10, 400]
 duration_s = 1.5
 """
 
@@ -114,13 +115,16 @@ def test_stability_and_thin_percentiles_are_stored(repeated):
 def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
     db, run_id = repeated
     load = rows(db, "SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])
-    assert [r["offered_rps"] for r in load] == [10, 200, 10, 200]
+    assert [r["offered_rps"] for r in load] == [10, 400, 10, 400]
     for r in load:
         assert r["sent"] > 0 and r["achieved_rps"] > 0 and r["p50_ms"] > 0 and r["p99_ms"] >= r["p50_ms"]
-        assert 0 <= r["goodput_rps"] <= r["achieved_rps"] + 1e-9 and r["errors"] == 0
+        assert 0 <= r["goodput_rps"] <= r["achieved_rps"] + 1e-9
         assert r["send_lag_p99_ms"] is not None and r["behind_schedule"] in (0, 1)
-    # 200 req/s is past what one fractional-CPU replica answers on this machine: it saturates.
-    assert all(r["achieved_rps"] < 0.9 * 200 or r["p99_ms"] > 250 for r in load if r["offered_rps"] == 200)
+    assert all(r["errors"] == 0 for r in load if r["offered_rps"] == 10)
+    # 400 req/s is past what one fractional-CPU replica answers on this machine (200 was answered in one repeat and
+    # not in the other): fewer answers than offered, a p99 past the SLO, or requests that timed out — saturated.
+    assert all(r["achieved_rps"] < 0.9 * 400 or r["p99_ms"] > 250 or r["errors"] > 0
+               for r in load if r["offered_rps"] == 400)
     best = rows(db, "SELECT value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'", [run_id])
     assert [b["value"] for b in best] == [10, 10]
     assert all(json.loads(b["labels"])["slo_p99_ms"] == 250 for b in best)

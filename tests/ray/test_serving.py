@@ -129,7 +129,7 @@ def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, sa
 
     STAGES.register("seed", Seed)
     trial = replace(trial, stages=("seed", "deploy", "explode", "teardown"))
-    record = run_trial(trial, "test2", tmp_path, SilentObserver())
+    record = run_trial(trial, "test2", Location.parse(tmp_path), SilentObserver())
     assert record.status == "failed" and record.error == "RuntimeError: boom after deploy"
     assert [a for a in __import__("ray").serve.status().applications if a.startswith(sc.APP_PREFIX)] == []
     assert replica_actors() == []
