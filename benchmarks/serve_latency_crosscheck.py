@@ -86,6 +86,7 @@ def main() -> None:
     from raylife.stages import STAGES, TrialContext
     from raylife.serving import control as sc
     from raylife.measure.requests import RequestSet, http_sender
+    from raylife.storage import Location
     from raylife.suite import parse_suite
 
     tmp = Path(tempfile.mkdtemp())
@@ -99,7 +100,7 @@ def main() -> None:
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     sc.start_serve("127.0.0.1", args.port, check_port=True)
     trial = plan_trials(parse_suite(SUITE.format(port=args.port)))[0]
-    ctx = TrialContext(trial=trial, record=TrialRecord(run_id="crosscheck", trial=trial), storage_dir=tmp)
+    ctx = TrialContext(trial=trial, record=TrialRecord(run_id="crosscheck", trial=trial), storage=Location.parse(tmp))
     ctx.artifacts.models = {"state_dict": str(model_dir)}
     try:
         STAGES.get("deploy")().run(ctx)

@@ -161,13 +161,14 @@ def raylife_train_stage(framework: str, epochs: int, storage: str) -> tuple[floa
     from raylife.plan import plan_trials
     from raylife.records import TrialRecord
     from raylife.stages import STAGES, TrialContext
+    from raylife.storage import Location
     from raylife.suite import load_suite
 
     suite, _ = load_suite(REPO / "suites" / "smoke.toml")
     [trial] = [t for t in plan_trials(suite, str(REPO / "suites" / "smoke.toml")) if t.framework == framework]
     trial = replace(trial, epochs=epochs, target_accuracy=None)
     record = TrialRecord(run_id=f"bench{time.time_ns()}", trial=trial)
-    ctx = TrialContext(trial=trial, record=record, storage_dir=Path(storage) / record.trial_id)
+    ctx = TrialContext(trial=trial, record=record, storage=Location.parse(storage).child(record.trial_id))
     started = time.perf_counter()
     try:
         STAGES.get("train")().run(ctx)

@@ -273,6 +273,25 @@ def query_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
 STAGE_ORDER = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "load", "update", "teardown", "overhead")
 
 
+def busy_seconds(trial_rows: list[dict[str, Any]]) -> float:
+    """Seconds during which at least one trial ran (the union of their [started_at, finished_at] spans); the sum of
+    their walls where the times are not known."""
+    spans = sorted((t["started_at"], t["finished_at"]) for t in trial_rows if t.get("started_at") and t.get("finished_at"))
+    if len(spans) < len(trial_rows):
+        return sum(t["wall_s"] or 0 for t in trial_rows)
+    total, current = 0.0, None
+    for start, end in spans:
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            total += (current[1] - current[0]).total_seconds()
+        current = (start, end)
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds()
+    return total
+
+
 def time_table(stage_rows: list[dict[str, Any]], trial_rows: list[dict[str, Any]], run: dict[str, Any]) -> Table | None:
     """Where the run's time went: each trial's stages and raylife's overhead, then Ray and Serve start-up."""
     if not stage_rows:
@@ -281,11 +300,14 @@ def time_table(stage_rows: list[dict[str, Any]], trial_rows: list[dict[str, Any]
     for r in stage_rows:
         by_trial.setdefault(r["trial_id"], {})[r["stage"]] = r["value"]
     stages = [s for s in STAGE_ORDER if any(s in t for t in by_trial.values())]
-    trials_s = sum(t["wall_s"] or 0 for t in trial_rows)
+    summed = sum(t["wall_s"] or 0 for t in trial_rows)
+    trials_s = busy_seconds(trial_rows)  # side by side, trials overlap: the time any trial ran, counted once
     ray_s, serve_s, wall_s = run.get("ray_start_s") or 0, run.get("serve_start_s") or 0, run.get("wall_s")
     rest = wall_s - ray_s - serve_s - trials_s if wall_s is not None else None
-    caption = (f"run {fmt.seconds(wall_s)} = Ray start-up {fmt.seconds(ray_s)} + Serve start-up {fmt.seconds(serve_s)}"
-               f" + trials {fmt.seconds(trials_s)} + driver (connect, checks, storing) {fmt.seconds(rest)}")
+    side = f" (side by side; {fmt.seconds(summed)} summed)" if summed > trials_s * 1.01 else ""
+    serve = f" + Serve start-up {fmt.seconds(serve_s)}" if run.get("serve_start_s") is not None else ""
+    caption = (f"run {fmt.seconds(wall_s)} = Ray start-up {fmt.seconds(ray_s)}{serve}"
+               f" + trials {fmt.seconds(trials_s)}{side} + driver (connect, checks, storing) {fmt.seconds(rest)}")
     table = Table(title="where the time went (s)", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
     table.add_column("trial", no_wrap=True)
     for stage in stages:

@@ -440,7 +440,8 @@ class Store:
         )
 
     def trial_walls(self, run_id: str) -> list[dict[str, Any]]:
-        return self.rows("SELECT trial_id, name AS trial, wall_s FROM trials WHERE run_id = ? ORDER BY idx", [run_id])
+        return self.rows("SELECT trial_id, name AS trial, wall_s, started_at, finished_at FROM trials WHERE run_id = ? "
+                         "ORDER BY idx", [run_id])
 
     def schema(self) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Every table and view of the file with its columns and their types."""

@@ -11,7 +11,7 @@ from tests.ray.helpers import metric, rows, submit
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def two_node_cluster():
     from ray.cluster_utils import Cluster
 
@@ -69,6 +69,7 @@ def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_clus
     assert not db.exists()
 
 
+@pytest.mark.slow  # a whole embedded run (~35 s here) guarding one regression; the default run stays within budget
 def test_the_embedded_ray_ignores_a_cluster_already_running_here(two_node_cluster, write_suite, tmp_path):
     """Without --address raylife must measure on its own embedded Ray, never join a `ray start` cluster."""
     suite = write_suite("""

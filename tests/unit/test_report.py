@@ -6,7 +6,7 @@ from rich.console import Console
 
 from raylife.plan import plan_trials
 from raylife.report import format as fmt
-from raylife.report.tables import plan_table, summary_table
+from raylife.report.tables import busy_seconds, plan_table, summary_table, time_table
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 
@@ -83,3 +83,24 @@ def test_progress_lines_keep_brackets():
     progress.trial_finished(TrialRecord(run_id="r", trial=trial, status="failed", error="E [x]", finished_at=utcnow()))
     text = console.export_text()
     assert "✗ cnn_small[width=8]/torch/w1  failed after" in text and "E [x]" in text
+
+
+def test_trials_side_by_side_count_their_overlap_once_in_where_the_time_went():
+    from datetime import datetime, timedelta
+
+    t0 = datetime(2026, 11, 28, 10, 0, 0)
+
+    def trial(name, start, end):
+        return {"trial_id": name, "trial": name, "wall_s": float(end - start),
+                "started_at": t0 + timedelta(seconds=start), "finished_at": t0 + timedelta(seconds=end)}
+
+    side_by_side = [trial("a", 0, 60), trial("b", 10, 50), trial("c", 55, 100), trial("d", 120, 130)]
+    assert busy_seconds(side_by_side) == 110.0  # 0–100 and 120–130
+    assert busy_seconds([{"wall_s": 7.0}, {"wall_s": 3.0}]) == 10.0  # no times known: the walls, summed
+    stages = [{"trial_id": t["trial_id"], "stage": "train", "value": t["wall_s"]} for t in side_by_side]
+    table = time_table(stages, side_by_side, {"ray_start_s": 5.0, "serve_start_s": None, "wall_s": 130.0})
+    console = Console(width=200, record=True)
+    console.print(table)
+    text = " ".join(console.export_text().split())  # the caption wraps at the table's width
+    assert "= Ray start-up 5.0 s + trials 110.0 s (side by side; 2.6 min summed)" in text and "driver (connect, checks, storing) 15.0 s" in text
+    assert "-" not in text.split("driver")[1]  # never a negative remainder
