@@ -56,33 +56,8 @@ def torch_only():
 
 @pytest.fixture(scope="session")
 def s3_uri() -> Iterator[Callable[[str], str]]:
-    """A real S3 API (moto's server) on a free local port with a bucket ``raylife``; yields ``uri(prefix)``, a URI
-    that carries the credentials and endpoint, so every process reading it (Ray workers included) needs nothing else."""
-    import socket
-    import subprocess
-    import time
+    """A real S3 API (moto's server) on a free local port with a bucket ``raylife``; yields ``uri(prefix)``."""
+    from tests.s3_server import local_s3
 
-    import pyarrow.fs
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    query = f"endpoint_override=127.0.0.1:{port}&scheme=http&region=us-east-1"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("moto's S3 server did not start") from None
-                time.sleep(0.2)
-        fs, _ = pyarrow.fs.FileSystem.from_uri(f"s3://test:test@raylife?{query}&allow_bucket_creation=true")
-        fs.create_dir("raylife")
-        yield lambda prefix: f"s3://test:test@raylife/{prefix}?{query}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with local_s3("raylife") as uri:
+        yield uri
