@@ -74,7 +74,9 @@ class Nvml:
     def __init__(self, index: int = 0, interval_s: float = 0.1) -> None:
         self.reason: str | None = None
         self.interval_s = interval_s
-        self._samples: list[tuple[float, float, float]] = []  # (util %, power W, used MiB)
+        # Running sums, not a list: a replica samples at 10 Hz for as long as it lives.
+        self.samples, self.util_sum, self.power_sum = 0, 0.0, 0.0
+        self.mem_peak_mb: float | None = None
         self._stop = threading.Event()
         try:
             import pynvml  # nvidia-ml-py
@@ -96,7 +98,10 @@ class Nvml:
                 util = n.nvmlDeviceGetUtilizationRates(self.handle).gpu
                 power = n.nvmlDeviceGetPowerUsage(self.handle) / 1000.0
                 used = n.nvmlDeviceGetMemoryInfo(self.handle).used / 1024**2
-                self._samples.append((float(util), float(power), float(used)))
+                self.samples += 1
+                self.util_sum += float(util)
+                self.power_sum += float(power)
+                self.mem_peak_mb = max(float(used), self.mem_peak_mb or 0.0)
             except Exception:  # noqa: BLE001 - a sample that fails is a sample not taken
                 pass
             self._stop.wait(self.interval_s)
@@ -120,10 +125,10 @@ class Nvml:
         out: dict[str, Any] = {}
         if self._energy0 is not None:
             out["gpu_energy_j"] = (self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) - self._energy0) / 1000.0
-        if self._samples:
-            out["gpu_util_mean_pct"] = sum(s[0] for s in self._samples) / len(self._samples)
-            out["gpu_power_mean_w"] = sum(s[1] for s in self._samples) / len(self._samples)
-            out["gpu_mem_peak_mb"] = max(s[2] for s in self._samples)
+        if self.samples:
+            out["gpu_util_mean_pct"] = self.util_sum / self.samples
+            out["gpu_power_mean_w"] = self.power_sum / self.samples
+            out["gpu_mem_peak_mb"] = self.mem_peak_mb
         return out
 
 
@@ -209,20 +214,19 @@ class Meter:
             except OSError as exc:  # energy_uj is root-only on many kernels (CVE-2020-8694)
                 missing["cpu_energy"] = f"RAPL not readable: {exc.strerror or exc}"
         energy = None
-        samples: list[tuple[float, float, float]] = []
-        if self.nvml is not None:
-            if self.nvml.reason:
-                missing["gpu"] = self.nvml.reason
-            else:
-                samples = list(self.nvml._samples)
-                try:
-                    energy = int(self.nvml.nvml.nvmlDeviceGetTotalEnergyConsumption(self.nvml.handle))
-                except Exception as exc:  # noqa: BLE001 - pre-Volta GPUs have no energy counter
-                    missing["gpu_energy"] = f"NVML energy counter unsupported: {exc}"
+        gpu = self.nvml if self.nvml is not None and not self.nvml.reason else None
+        if self.nvml is not None and self.nvml.reason:
+            missing["gpu"] = self.nvml.reason
+        if gpu is not None:
+            try:
+                energy = int(gpu.nvml.nvmlDeviceGetTotalEnergyConsumption(gpu.handle))
+            except Exception as exc:  # noqa: BLE001 - pre-Volta GPUs have no energy counter
+                missing["gpu_energy"] = f"NVML energy counter unsupported: {exc}"
         return Mark(
             at_unix=time.time(), node=self.node, cpu_energy_uj=cpu, gpu=self.uuid, gpu_energy_mj=energy,
-            samples=len(samples), util_sum=sum(s[0] for s in samples), power_sum=sum(s[1] for s in samples),
-            gpu_mem_peak_mb=max((s[2] for s in samples), default=None), missing=tuple(sorted(missing.items())),
+            samples=gpu.samples if gpu else 0, util_sum=gpu.util_sum if gpu else 0.0,
+            power_sum=gpu.power_sum if gpu else 0.0, gpu_mem_peak_mb=gpu.mem_peak_mb if gpu else None,
+            missing=tuple(sorted(missing.items())),
         )
 
 

@@ -130,6 +130,43 @@ def test_a_replicas_meter_reads_the_packages_counter_at_each_mark(tmp_path):
     assert dict(bare.missing)["cpu_energy"].startswith("no RAPL on this machine") and bare.cpu_energy_uj == ()
 
 
+class FakeGpu:
+    """NVML's answers for a GPU this machine does not have: the running sums are what is under test, not NVML."""
+
+    def __init__(self):
+        self.reads = 0
+
+    def nvmlDeviceGetUtilizationRates(self, handle):  # noqa: N802 - NVML's names
+        self.reads += 1
+        return type("U", (), {"gpu": 40 + 20 * (self.reads % 2)})()  # 60, 40, 60, …: mean 50
+
+    def nvmlDeviceGetPowerUsage(self, handle):  # noqa: N802
+        return 150_000  # mW
+
+    def nvmlDeviceGetMemoryInfo(self, handle):  # noqa: N802
+        return type("M", (), {"used": (1000 + self.reads) * 2**20})()
+
+    def nvmlDeviceGetTotalEnergyConsumption(self, handle):  # noqa: N802
+        return 5_000 + 100 * self.reads  # mJ
+
+    def nvmlDeviceGetUUID(self, handle):  # noqa: N802
+        return "GPU-fake"
+
+
+def test_a_long_lived_meter_keeps_running_sums_of_its_gpu_samples(tmp_path):
+    import time
+
+    meter = Meter(gpu=True, node="n1", rapl_root=tmp_path, interval_s=0.01)
+    meter.nvml.reason, meter.nvml.nvml, meter.nvml.handle = None, FakeGpu(), object()
+    meter.start()
+    time.sleep(0.3)
+    mark = meter.mark()
+    meter.nvml._stop.set()
+    assert mark.gpu == "GPU-fake" and mark.samples >= 5 and not hasattr(meter.nvml, "_samples")
+    assert mark.util_sum / mark.samples == pytest.approx(50, abs=10) and mark.power_sum / mark.samples == 150.0
+    assert mark.gpu_mem_peak_mb >= 1000 + mark.samples - 1 and mark.gpu_energy_mj >= 5_000
+
+
 def mark(at, node="n1", cpu=None, gpu=None, energy=None, samples=0, util=0.0, power=0.0, peak=None, wrap=10**9):
     return Mark(at_unix=at, node=node, cpu_energy_uj=(("intel-rapl:0", cpu, wrap),) if cpu is not None else (),
                 gpu=gpu, gpu_energy_mj=energy, samples=samples, util_sum=util, power_sum=power, gpu_mem_peak_mb=peak)
