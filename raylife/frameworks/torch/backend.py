@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +30,11 @@ def torch_device(device: str) -> torch.device:
 
 
 def autocast(device: torch.device, precision: str) -> Any:
-    """Mixed precision for bf16/fp16 (weights stay fp32), a no-op context for fp32."""
-    return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES.get(precision, torch.float32),
-                          enabled=precision in AUTOCAST_DTYPES)
+    """Mixed precision for bf16/fp16 (weights stay fp32); for fp32 no context at all — a disabled ``torch.autocast``
+    still saves and restores the autocast state on every entry, a cost paid per step and per request."""
+    if precision not in AUTOCAST_DTYPES:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=AUTOCAST_DTYPES[precision])
 
 
 def _numpy_predictor(module: Any, device: str = "cpu", precision: str = "fp32") -> Predictor:
