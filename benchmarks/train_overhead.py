@@ -10,6 +10,8 @@ the median of each and their ratio for
 - ``fit``: the ``fit()`` call itself — raylife's ``train_wall_s`` against the bare fit's; target <= 1.1;
 - ``samples/s``: steady-state training throughput (the median epoch but the first, training steps only) — raylife's loop
   against the bare loop; target >= 0.95 (no per-step host sync in raylife's loop);
+- ``loop alone`` (PyTorch): the bare epoch and raylife's ``train_epoch`` alternating epoch by epoch in this process
+  (no Ray, so no worker or machine drift between the two); target >= 0.95;
 - ``stage``: raylife's whole train stage on the driver (its trial actor's start, the fit, collecting the workers'
   reports) against the bare script's ``fit()`` plus its trainer construction.
 
@@ -39,12 +41,57 @@ from raylife.remote.trial_actor import TRAIN_ENV_VARS  # noqa: E402 - after the 
 os.environ.update(TRAIN_ENV_VARS)  # Train v2 reads them in the process that calls fit(): the same for both sides
 
 
+def bare_torch_epoch(model: Any, optimizer: Any, x: Any, y: Any, order: Any, batch: int) -> float:
+    """One epoch of the plainest PyTorch loop; returns its seconds."""
+    import torch
+    from torch import nn
+
+    model.train()
+    started = time.perf_counter()
+    for i in range(0, len(order), batch):
+        idx = order[i : i + batch]
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
+        loss.backward()
+        optimizer.step()
+    return time.perf_counter() - started
+
+
+def torch_loops_in_one_process(epochs: int) -> tuple[float, float]:
+    """(bare, raylife) steady-state samples/s of the training steps alone, their epochs alternating in this process:
+    the bare epoch against raylife's own ``train_epoch`` (the function its Ray Train workers run), on the same model,
+    data and batch, one thread each. Alternating epoch by epoch puts both under the same drift of a shared machine."""
+    import numpy as np
+    import torch
+
+    from raylife.frameworks.torch.train_loop import train_epoch
+    from raylife.registry import import_object
+    from raylife.workloads import WORKLOADS
+
+    torch.set_num_threads(1)
+    x, y = WORKLOADS.get("vision").load_splits("digits", 0)["train"]
+    input_shape = x.shape[1:]
+
+    def build() -> tuple[Any, Any]:
+        torch.manual_seed(0)
+        model = import_object("raylife.workloads.vision.torch_models:cnn_small")(input_shape, 10)
+        return model, torch.optim.Adam(model.parameters(), lr=0.003)
+
+    (bare_model, bare_opt), (our_model, our_opt) = build(), build()
+    device = torch.device("cpu")
+    bare_s, our_s = [], []
+    for epoch in range(epochs):
+        order = np.random.default_rng([0, epoch]).permutation(len(y))
+        bare_s.append(bare_torch_epoch(bare_model, bare_opt, x, y, order, 32))
+        our_s.append(train_epoch(our_model, our_opt, None, x, y, order, 32, device, "fp32", lambda step: None)[2])
+    return steady_samples_per_s(bare_s, len(y)), steady_samples_per_s(our_s, len(y))
+
+
 def bare_torch_loop(config: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import ray.train
     import ray.train.torch
     import torch
-    from torch import nn
 
     from raylife.registry import import_object
     from raylife.workloads import WORKLOADS
@@ -58,16 +105,8 @@ def bare_torch_loop(config: dict[str, Any]) -> dict[str, Any]:
     optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
     epoch_times = []
     for epoch in range(config["epochs"]):
-        model.train()
-        order = np.random.default_rng([0, epoch]).permutation(len(y))
-        started = time.perf_counter()
-        for i in range(0, len(order), config["batch"]):
-            idx = order[i : i + config["batch"]]
-            optimizer.zero_grad(set_to_none=True)
-            loss = nn.functional.cross_entropy(model(torch.from_numpy(x[idx])), torch.from_numpy(y[idx]))
-            loss.backward()
-            optimizer.step()
-        epoch_times.append(time.perf_counter() - started)
+        epoch_times.append(bare_torch_epoch(model, optimizer, x, y, np.random.default_rng([0, epoch]).permutation(len(y)),
+                                            config["batch"]))
         model.eval()
         with torch.inference_mode():
             accuracy = (model(torch.from_numpy(x_val)).argmax(1).numpy() == y_val).mean()
@@ -189,6 +228,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--frameworks", nargs="+", default=["torch", "tensorflow"])
     args = parser.parse_args()
+
+    if "torch" in args.frameworks:
+        bare_sps, our_sps = torch_loops_in_one_process(max(args.epochs, 20) * 2)
+        print(f"torch loop alone, in one process, epochs alternating: steady-state samples/s bare {bare_sps:.0f} vs "
+              f"raylife's train_epoch {our_sps:.0f} → ratio {our_sps / bare_sps:.3f} (target >= 0.95)", flush=True)
 
     import ray
 

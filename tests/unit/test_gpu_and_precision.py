@@ -73,12 +73,13 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused():
     assert cpu_has_bf16("Features\t: fp asimd bf16\n") is True  # Arm
 
 
-def test_the_gpu_suite_stops_before_ray_starts_on_a_machine_without_a_gpu(tmp_path):
-    result = subprocess.run([*RAYLIFE, "submit", str(SUITES / "gpu.toml"), "--db", str(tmp_path / "g.duckdb")],
+@pytest.mark.parametrize("suite, counts", [("gpu.toml", "8 of 16"), ("gpu_quick.toml", "2 of 4")])
+def test_the_gpu_suites_stop_before_ray_starts_on_a_machine_without_a_gpu(tmp_path, suite, counts):
+    result = subprocess.run([*RAYLIFE, "submit", str(SUITES / suite), "--db", str(tmp_path / "g.duckdb")],
                             capture_output=True, text=True, timeout=120, cwd=REPO,
                             env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 1
-    assert result.stderr.startswith("Error: 8 of 16 trials need a GPU (first: cnn_small/torch/w1/gpu/fp32) but the "
+    assert result.stderr.startswith(f"Error: {counts} trials need a GPU (first: cnn_small/torch/w1/gpu/fp32) but the "
                                     "machine has none"), result.stderr
     assert result.stderr.count("\n") == 1 and not (tmp_path / "g.duckdb").exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,50 @@ def _evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.devi
     return loss_sum / len(y), correct / len(y)
 
 
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    x: np.ndarray,
+    y: np.ndarray,
+    order: np.ndarray,
+    batch: int,
+    device: torch.device,
+    precision: str,
+    on_step: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, int, float]:
+    """One epoch's training steps over ``order``: (the loss summed over its samples, still on the device; samples;
+    seconds of the steps alone). ``on_step(step)`` runs before each step (fault injection, the first step's time).
+
+    The loss stays on the device and is read once per epoch: a per-step ``.item()`` is a host sync that stalls a GPU.
+    """
+    model.train()
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+    seen = 0
+    start = time.perf_counter()
+    for step, i in enumerate(range(0, len(order), batch)):
+        if on_step is not None:
+            on_step(step)
+        idx = order[i : i + batch]
+        xb = torch.from_numpy(x[idx]).to(device)
+        yb = torch.from_numpy(y[idx]).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        with autocast(device, precision):
+            loss = nn.functional.cross_entropy(model(xb).float(), yb)
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        loss_sum.add_(loss.detach(), alpha=len(idx))  # one kernel; float32 into the float64 sum
+        seen += len(idx)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # the epoch ends when its kernels have run, not when they were queued
+    return loss_sum, seen, time.perf_counter() - start
+
+
 def train_loop(config: dict[str, Any]) -> WorkerProbe:
     import ray.train
     import ray.train.torch
@@ -71,32 +116,12 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     for epoch in range(session.resumed_from_epoch, loop.epochs):
         order = epoch_order(len(y), loop.seed, epoch, session.rank, session.world)
         steps = session.steps(len(order), batch)
-        model.train()
-        # Summed on the device and read once per epoch: a per-step .item() is a host sync that stalls a GPU.
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        seen = 0
-        start = time.perf_counter()
-        for step, i in enumerate(range(0, len(order), batch)):
+
+        def on_step(step: int, epoch: int = epoch, steps: int = steps) -> None:
             session.maybe_fail(epoch, step, steps)
-            idx = order[i : i + batch]
-            xb = torch.from_numpy(x[idx]).to(device)
-            yb = torch.from_numpy(y[idx]).to(device)
             session.mark_step()
-            optimizer.zero_grad(set_to_none=True)
-            with autocast(device, loop.precision):
-                loss = nn.functional.cross_entropy(model(xb).float(), yb)
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            loss_sum.add_(loss.detach(), alpha=len(idx))  # one kernel; float32 into the float64 sum
-            seen += len(idx)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)  # the epoch ends when its kernels have run, not when they were queued
-        epoch_s = time.perf_counter() - start
+
+        loss_sum, seen, epoch_s = train_epoch(model, optimizer, scaler, x, y, order, batch, device, loop.precision, on_step)
         sums = torch.stack([loss_sum, torch.tensor(float(seen), dtype=torch.float64, device=device)])
         if distributed:
             dist.all_reduce(sums)  # the loss over every worker's samples, not just rank 0's
