@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU figures: cnn_small in PyTorch, CPU vs GPU and fp32 vs bf16, whole lifecycle (suites/gpu_quick.toml), then
+# The GPU figures: cnn_small in PyTorch, CPU vs GPU and fp32 vs bf16, whole lifecycle (benchmarks/gpu_quick.toml), then
 # the GPU-only tests, then one table: training samples/s, p50 at batch 1 and 32, peak GPU memory, GPU energy.
 #
 #   bash benchmarks/gpu_figures.sh [OUTDIR]        # from the project root, on a machine with one NVIDIA GPU
@@ -23,7 +23,7 @@ raylife() { "${run[@]}" python3 -m raylife "$@"; }
 cpus=$(nproc)
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || { echo "Error: no NVIDIA GPU here (nvidia-smi failed)" >&2; exit 1; }
 
-suite=suites/gpu_quick.toml
+suite=benchmarks/gpu_quick.toml
 if grep -qwE 'avx512_bf16|amx_bf16|bf16' /proc/cpuinfo; then
     timeout 900 "${run[@]}" python3 -m raylife submit "$suite" --db "$db" --num-cpus "$cpus" || echo "submit ended with $?"
 else

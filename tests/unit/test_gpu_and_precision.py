@@ -73,9 +73,10 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_refused():
     assert cpu_has_bf16("Features\t: fp asimd bf16\n") is True  # Arm
 
 
-@pytest.mark.parametrize("suite, counts", [("gpu.toml", "8 of 16"), ("gpu_quick.toml", "2 of 4")])
+@pytest.mark.parametrize("suite, counts", [(SUITES / "gpu.toml", "8 of 16"), (REPO / "benchmarks" / "gpu_quick.toml", "2 of 4")],
+                         ids=["gpu", "gpu_quick"])
 def test_the_gpu_suites_stop_before_ray_starts_on_a_machine_without_a_gpu(tmp_path, suite, counts):
-    result = subprocess.run([*RAYLIFE, "submit", str(SUITES / suite), "--db", str(tmp_path / "g.duckdb")],
+    result = subprocess.run([*RAYLIFE, "submit", str(suite), "--db", str(tmp_path / "g.duckdb")],
                             capture_output=True, text=True, timeout=120, cwd=REPO,
                             env={**__import__("os").environ, "CUDA_VISIBLE_DEVICES": ""})
     assert result.returncode == 1
