@@ -28,6 +28,7 @@ COLUMNS.update({
     "p99_ms_large": ("ms", "p99_ms"), "peak_throughput_rps": ("requests/s", "throughput_rps"),
     "peak_samples_per_s": ("samples/s", "samples_per_s"), "trial_wall_s": ("s", "stage_wall_s"),
     "train_usd": ("USD", "train_usd"), "retrain_usd": ("USD", "retrain_usd"), "deploy_usd": ("USD", "deploy_usd"),
+    "evaluate_usd": ("USD", "evaluate_usd"), "persist_usd": ("USD", "persist_usd"),
     "usd_per_million_predictions": ("USD", "usd_per_million_predictions"), "reconfigure_usd": ("USD", "reconfigure_usd"),
     "rollout_usd": ("USD", "rollout_usd"), "train_kwh": ("kWh", "train_kwh"), "retrain_kwh": ("kWh", "retrain_kwh"),
     "eval_kwh": ("kWh", "eval_kwh"), "serve_kwh": ("kWh", "serve_kwh"),

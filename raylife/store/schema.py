@@ -276,14 +276,20 @@ WITH held AS (
            -- replicas hold GPUs when they serve on one: [serve] device, or the trial's own
            CASE WHEN coalesce(t.params->>'$.serve.device', t.params->>'$.device') = 'gpu'
                 THEN CAST(t.params->>'$.serve.replicas' AS DOUBLE) * coalesce(CAST(t.params->>'$.serve.gpus_per_replica' AS DOUBLE), 1)
-                ELSE 0 END AS serve_gpus
+                ELSE 0 END AS serve_gpus,
+           -- the trial's actor evaluates and persists with one worker's threads, on the GPU for a GPU trial
+           CAST(t.params->>'$.cpus_per_worker' AS DOUBLE) AS actor_cpus,
+           CASE WHEN t.params->>'$.device' = 'gpu' THEN 1 ELSE 0 END AS actor_gpus
     FROM trials t
 ), rates AS (
     SELECT *, (train_cpus * cpu_hour_usd + train_gpus * gpu_hour_usd) / 3600 AS train_usd_per_s,
-           (serve_cpus * cpu_hour_usd + serve_gpus * gpu_hour_usd) / 3600 AS serve_usd_per_s
+           (serve_cpus * cpu_hour_usd + serve_gpus * gpu_hour_usd) / 3600 AS serve_usd_per_s,
+           (actor_cpus * cpu_hour_usd + actor_gpus * gpu_hour_usd) / 3600 AS actor_usd_per_s
     FROM held
 ), energy AS (
     SELECT trial_id,
+           max(value) FILTER (WHERE stage = 'evaluate' AND metric = 'stage_wall_s') AS evaluate_wall_s,
+           max(value) FILTER (WHERE stage = 'persist' AND metric = 'stage_wall_s') AS persist_wall_s,
            sum(value) FILTER (WHERE metric IN ('train_cpu_energy_j', 'train_gpu_energy_j')) / 3.6e6 AS train_kwh,
            sum(value) FILTER (WHERE metric IN ('retrain_cpu_energy_j', 'retrain_gpu_energy_j')) / 3.6e6 AS retrain_kwh,
            sum(value) FILTER (WHERE metric IN ('eval_cpu_energy_j', 'eval_gpu_energy_j')) / 3.6e6 AS eval_kwh,
@@ -294,9 +300,11 @@ WITH held AS (
     FROM measurements GROUP BY trial_id
 )
 SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd, r.gpu_hour_usd,
-       r.train_gpus, r.serve_gpus, e.train_kwh, e.retrain_kwh, e.eval_kwh, e.serve_kwh,
+       r.train_gpus, r.serve_gpus, r.actor_gpus AS evaluate_gpus, e.train_kwh, e.retrain_kwh, e.eval_kwh, e.serve_kwh,
        l.train_wall_s * r.train_usd_per_s AS train_usd,
        l.retrain_wall_s * r.train_usd_per_s AS retrain_usd,
+       e.evaluate_wall_s * r.actor_usd_per_s AS evaluate_usd,
+       e.persist_wall_s * r.actor_usd_per_s AS persist_usd,
        l.deploy_ready_s * r.serve_usd_per_s AS deploy_usd,
        r.serve_usd_per_s / l.peak_samples_per_s * 1e6 AS usd_per_million_predictions,
        l.reconfigure_update_s * r.serve_usd_per_s AS reconfigure_usd,

@@ -242,6 +242,29 @@ def test_costs_multiply_measured_times_by_held_resources(db_path):
     assert cost["retrain_usd"] is None  # not measured, not invented
 
 
+def test_costs_charge_gpus_for_training_evaluation_persisting_and_replicas(db_path):
+    suite = parse_suite(MINIMAL_SUITE + 'frameworks = "torch"\n[train]\ndevice = "gpu"\ncpus_per_worker = 2\n'
+                        "[serve]\nreplicas = 2\ncpus_per_replica = 1\ngpus_per_replica = 0.5\n"
+                        "[cost]\ncpu_hour_usd = 3.6\ngpu_hour_usd = 36\n")
+    trial = plan_trials(suite)[0]
+    record = TrialRecord(run_id="r1", trial=trial, status="ok", finished_at=utcnow())
+    record.add("train", "train_wall_s", 100.0, "s")
+    record.add("evaluate", "stage_wall_s", 5.0, "s", started_unix=1.0)
+    record.add("persist", "stage_wall_s", 3.0, "s", started_unix=2.0)
+    record.add("deploy", "deploy_ready_s", 10.0, "s")
+    with Store(db_path) as store:
+        begin(store)
+        store.write_trial(record, CLUSTER)
+        [cost] = store.rows("SELECT * FROM costs")
+    # $0.001 per CPU second, $0.01 per GPU second
+    assert (cost["train_gpus"], cost["evaluate_gpus"], cost["serve_gpus"]) == (1, 1, 1.0)
+    assert cost["train_usd"] == pytest.approx(100 * (2 * 0.001 + 0.01))
+    assert cost["evaluate_usd"] == pytest.approx(5 * (2 * 0.001 + 0.01))  # the actor: one worker's CPUs and a GPU
+    assert cost["persist_usd"] == pytest.approx(3 * (2 * 0.001 + 0.01))
+    assert cost["deploy_usd"] == pytest.approx(10 * (2 * 0.001 + 2 * 0.5 * 0.01))  # two half-GPU replicas
+    assert cost["retrain_usd"] is None and cost["train_kwh"] is None  # not measured, not invented
+
+
 def test_only_catalogued_metrics_with_their_units_are_recorded(trial):
     from raylife.measure.metrics import UnknownMetric
 
