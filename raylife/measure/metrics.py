@@ -184,8 +184,8 @@ BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE f
 _LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs"}
 _HIGHER_UNITS = {"ratio", "requests/s", "samples/s"}
 _LOWER = {"errors", "failed_requests", "failures", "recovery_failed_requests", "behind_schedule", "windows",
-          "replicas_replaced", "usd", "train_usd", "retrain_usd", "evaluate_usd", "persist_usd", "deploy_usd", "usd_per_million_predictions",
-          "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
+          "replicas_replaced", "usd", "train_usd", "retrain_usd", "evaluate_usd", "persist_usd", "deploy_usd",
+          "usd_per_million_predictions", "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
           "params"}
 _HIGHER = {"stable"}
 _NEITHER = {"baseline_accuracy", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",

@@ -421,9 +421,9 @@ class Store:
         """Every finished trial of the runs: the lifecycle view's columns with the costs view's."""
         marks = ", ".join("?" * len(run_ids))
         return self.rows(
-            "SELECT l.*, c.train_usd, c.retrain_usd, c.evaluate_usd, c.persist_usd, c.deploy_usd, c.usd_per_million_predictions, "
-            "c.reconfigure_usd, "
-            "c.rollout_usd, c.train_kwh, c.retrain_kwh, c.eval_kwh, c.serve_kwh FROM lifecycle l LEFT JOIN costs c USING (trial_id) "
+            "SELECT l.*, c.train_usd, c.retrain_usd, c.evaluate_usd, c.persist_usd, c.deploy_usd, "
+            "c.usd_per_million_predictions, c.reconfigure_usd, c.rollout_usd, c.train_kwh, c.retrain_kwh, c.eval_kwh, "
+            "c.serve_kwh FROM lifecycle l LEFT JOIN costs c USING (trial_id) "
             f"WHERE l.run_id IN ({marks}) AND l.status = 'ok' ORDER BY l.run_id, l.trial", list(run_ids))
 
     def measurements(self, run_id: str) -> list[dict[str, Any]]:

@@ -286,7 +286,7 @@ WITH held AS (
            (serve_cpus * cpu_hour_usd + serve_gpus * gpu_hour_usd) / 3600 AS serve_usd_per_s,
            (actor_cpus * cpu_hour_usd + actor_gpus * gpu_hour_usd) / 3600 AS actor_usd_per_s
     FROM held
-), energy AS (
+), measured AS (
     SELECT trial_id,
            max(value) FILTER (WHERE stage = 'evaluate' AND metric = 'stage_wall_s') AS evaluate_wall_s,
            max(value) FILTER (WHERE stage = 'persist' AND metric = 'stage_wall_s') AS persist_wall_s,
@@ -309,7 +309,7 @@ SELECT r.run_id, r.trial_id, r.trial, r.framework, r.num_workers, r.cpu_hour_usd
        r.serve_usd_per_s / l.peak_samples_per_s * 1e6 AS usd_per_million_predictions,
        l.reconfigure_update_s * r.serve_usd_per_s AS reconfigure_usd,
        l.rollout_update_s * r.serve_usd_per_s AS rollout_usd
-FROM rates r JOIN lifecycle l USING (trial_id) LEFT JOIN energy e USING (trial_id);
+FROM rates r JOIN lifecycle l USING (trial_id) LEFT JOIN measured e USING (trial_id);
 """
 
 
