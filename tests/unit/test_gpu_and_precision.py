@@ -238,3 +238,34 @@ def test_on_a_gpu_the_predictor_runs_on_cuda():
     predict = _numpy_predictor(model, "gpu", "bf16")
     assert next(model.parameters()).is_cuda
     assert predict(np.zeros((4, 8, 8, 1), np.float32)).shape == (4, 10)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "fp16"])
+def test_a_torch_epoch_learns_at_each_precision_and_counts_every_sample(precision):
+    """raylife's epoch of training steps (what its Ray Train workers run): fp32 with no autocast or scaler, bf16 under
+    autocast, fp16 through a GradScaler (CPU autocast runs fp16 too, so the scaler path is checked without a GPU)."""
+    import numpy as np
+    import torch
+
+    from raylife.frameworks.torch.train_loop import train_epoch
+    from raylife.workloads.vision.torch_models import cnn_small
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    x = (rng.normal(size=(200, 8, 8, 1)) + y[:, None, None, None] * 2).astype(np.float32)  # two separable classes
+    model = cnn_small((8, 8, 1), 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu") if precision == "fp16" else None
+    device = torch.device("cpu")
+    steps: list[int] = []
+    losses = []
+    for epoch in range(3):
+        order = rng.permutation(len(y))
+        loss_sum, seen, seconds = train_epoch(model, optimizer, scaler, x, y, order, 32, device, precision, steps.append)
+        assert seen == len(y) and seconds > 0
+        assert loss_sum.dtype == torch.float64 and loss_sum.device == device  # summed where it trains, read once
+        losses.append(loss_sum.item() / seen)
+    assert steps == list(range(7)) * 3  # on_step before each of the 7 steps (200 / 32, rounded up)
+    assert losses[-1] < losses[0] * 0.5, losses
