@@ -164,14 +164,27 @@ def test_a_steady_service_is_stable_after_the_agreeing_windows():
     import time
 
     from raylife.measure.loadgen import Outcome
-    from raylife.stages.serve import measure_cell
+    from raylife.measure.stats import windows_agree
+    from raylife.stages.serve import Window, measure_cell
 
     def steady(seq):
         time.sleep(0.002)
         return Outcome(ok=True)
 
-    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=6, stability_tolerance=0.5))
-    assert cell.stable and cell.windows == 3 and len(cell.counted) == 3
+    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=8, stability_tolerance=0.5))
+    # Three windows is the usual answer, but one scheduling hiccup on a shared machine can push a 2 ms request's p99
+    # out of tolerance, so the test checks the rule itself: it stopped at the first three windows that agree, and
+    # counted exactly those.
+    assert cell.stable and 3 <= cell.windows <= 8 and len(cell.counted) == 3
+    assert [w.samples for w in cell.counted] == cell.all_samples[-3:]
+    assert windows_agree([w.p99_ms for w in cell.counted], 0.5)
+    assert windows_agree([w.throughput_rps for w in cell.counted], 0.5)
+    earlier = [Window.of(s) for s in cell.all_samples[:-1]]
+    assert not any(
+        windows_agree([w.p99_ms for w in earlier[j - 3:j]], 0.5)
+        and windows_agree([w.throughput_rps for w in earlier[j - 3:j]], 0.5)
+        for j in range(3, len(earlier) + 1)
+    )
     assert len(cell.samples) == 90  # the agreeing windows' requests, together
 
 
