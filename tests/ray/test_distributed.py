@@ -39,9 +39,10 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def test_four_trials_run_two_at_a_time_on_their_platforms_and_serve_one_at_a_time(
+def test_two_trials_run_side_by_side_on_their_platforms_and_serve_one_at_a_time(
     two_platform_cluster, write_suite, tmp_path
 ):
+    # Two trials are the fewest that can overlap (and must not while serving); one per platform, so each node is used.
     suite = write_suite("""
         name = "side-by-side"
         workload = "vision"
@@ -50,7 +51,6 @@ def test_four_trials_run_two_at_a_time_on_their_platforms_and_serve_one_at_a_tim
         frameworks = ["torch"]
         [train]
         epochs = 1
-        batch_size = [32, 64]
         platform = ["small", "large"]
         retrain_epochs = 0
         [platforms.small]
@@ -69,7 +69,7 @@ def test_four_trials_run_two_at_a_time_on_their_platforms_and_serve_one_at_a_tim
     result = submit(suite, db, tmp_path / "shared", "--address", two_platform_cluster.address, timeout=800)
     assert result.returncode == 0, result.stdout + result.stderr
     trials = rows(db, "SELECT name, status FROM trials ORDER BY idx")
-    assert [t["status"] for t in trials] == ["ok"] * 4  # every trial reached the one database writer
+    assert [t["status"] for t in trials] == ["ok"] * 2  # every trial reached the one database writer
 
     develop = stage_windows(db, ("train", "evaluate", "persist"))
     serving = stage_windows(db, ("deploy", "serve", "teardown"))

@@ -80,7 +80,9 @@ def test_open_loop_keeps_its_rate_while_answers_are_slow():
     samples = loop.stop()
     assert 40 <= len(samples) <= 60
     gaps = np.diff(sorted(samples.sent_s))
-    assert gaps.max() < 0.1  # sending never waited for the slow answers
+    # sending never waited for the slow answers (that would make every gap ~0.2 s); a quantile, not the max, so
+    # that one scheduling stall of a shared host does not read as waiting
+    assert np.quantile(gaps, 0.9) < 0.1
 
 
 def test_request_set_scores_answers_against_labels():
