@@ -58,15 +58,28 @@ def run_training(
         ctx.extra_env(),
     )
 
+    # Progress is best effort and never blocks: the actor may still be importing its framework (seconds on a loaded
+    # machine, while the first fit queues behind its constructor), so a poll only reads an answer that has arrived
+    # and otherwise leaves the question pending. A slow answer must not fail a trial whose fit is fine.
+    pending: list = []
+
     def poll() -> None:
-        progress = ray.get(actor.progress.remote(), timeout=10)
-        if progress.last:
-            ctx.on_progress(f"epoch {progress.epochs_done}/{epochs} · val acc {progress.last.accuracy:.3f}")
+        if pending:
+            ready, _ = ray.wait(pending, timeout=0)
+            if not ready:
+                return
+            try:
+                progress = ray.get(pending.pop())
+            except Exception:  # noqa: BLE001 - the actor's death reaches us through the fit's own result
+                return
+            if progress.last:
+                ctx.on_progress(f"epoch {progress.epochs_done}/{epochs} · val acc {progress.last.accuracy:.3f}")
+        pending.append(actor.progress.remote())
 
     try:
         out: FitResult = ctx.wait(ref, f"{phase} of {t.name}", poll)
     except Exception as exc:
-        faults = ray.get(actor.fault_events.remote(), timeout=10) if fault is not None else []
+        faults = _fault_events(actor) if fault is not None else []
         if faults:
             raise FitFailed(
                 f"{phase} failed after the injected worker failure in epoch {faults[0].epoch + 1} (rank {faults[0].rank}): "
@@ -79,6 +92,14 @@ def run_training(
         raise RuntimeError(f"{phase} finished without a checkpoint")
     ctx.record.add_epochs(phase, out.epochs)
     return out
+
+
+def _fault_events(actor: object) -> list:
+    """The injected faults the actor saw; none when it cannot say (its own failure must not hide the fit's)."""
+    try:
+        return ray.get(actor.fault_events.remote(), timeout=30)
+    except Exception:  # noqa: BLE001 - the fit's exception is the one to report
+        return []
 
 
 def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) -> None:
