@@ -104,12 +104,14 @@ def deploy_config(
     resources: dict[str, float] | None = None,
     labels: dict[str, str] | None = None,
     gpus_per_replica: float = 0.0,
+    graceful_shutdown: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
     deployment: dict[str, Any] = {
         "name": DEPLOYMENT,
         "num_replicas": replicas,
         "max_ongoing_requests": max_ongoing_requests,
+        **(graceful_shutdown or {}),
         "user_config": user_config,
         "ray_actor_options": {
             "num_cpus": cpus_per_replica,

@@ -63,6 +63,7 @@ class DeployStage:
                 "max_surge_percent": t.update.max_surge_percent if t.update else None,
                 "resources": dict(t.platform_resources), "labels": dict(t.platform_labels),
                 "gpus_per_replica": spec.gpus_per_replica if on_gpu else 0.0,
+                "graceful_shutdown": spec.graceful_shutdown(),
             },
         )
         ctx.artifacts.app = app

@@ -173,6 +173,18 @@ class ServeSpec(StrictModel):
     stability_tolerance: Annotated[float, Field(gt=0, le=10)] = Field(
         default=0.10, description="windows agree when throughput and p99 are each within this fraction of their mean"
     )
+    # Serve's own settings for a stopping replica. Unset, Serve's defaults apply (and are what teardown_s and a
+    # rollout's figures measure): a stopping replica checks for requests still running every 2 s, so a teardown takes
+    # at least 2 s even when idle.
+    graceful_shutdown_wait_loop_s: Annotated[float, Field(gt=0, le=3600)] | None = Field(
+        default=None, description="how often a stopping replica checks for unfinished requests (Serve's default: 2 s)")
+    graceful_shutdown_timeout_s: Annotated[float, Field(ge=0, le=3600)] | None = Field(
+        default=None, description="the longest a stopping replica waits for unfinished requests (Serve's default: 20 s)")
+
+    def graceful_shutdown(self) -> dict[str, float]:
+        """The graceful-shutdown settings this suite sets, as Serve's deployment options name them."""
+        return {k: v for k, v in (("graceful_shutdown_wait_loop_s", self.graceful_shutdown_wait_loop_s),
+                                  ("graceful_shutdown_timeout_s", self.graceful_shutdown_timeout_s)) if v is not None}
 
     @model_validator(mode="after")
     def _requests_or_duration(self) -> ServeSpec:

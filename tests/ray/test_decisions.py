@@ -33,6 +33,7 @@ stable_windows = 2
 max_windows = 3
 port = 8131
 request_timeout_s = 5
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 [load]
 slo_p99_ms = 250
 rates = [10, 400]

@@ -62,6 +62,7 @@ def test_two_trials_run_side_by_side_on_their_platforms_and_serve_one_at_a_time(
         concurrency = [1]
         requests = 20
         warmup_requests = 2
+        graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
         [run]
         max_concurrent_trials = 2
     """)

@@ -36,6 +36,7 @@ concurrency = [1]
 requests = 20
 warmup_requests = 5
 stable_windows = 1
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 """
 
 

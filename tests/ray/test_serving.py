@@ -56,8 +56,10 @@ def saved_model(tmp_path_factory):
 
 
 def context(port: int, model_dir, tmp_path, extra: str = "", index: int = 0) -> TrialContext:
-    # One window per cell (stable_windows = 1): these tests count the requests of faults, not stability.
-    suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\nstable_windows = 1\n{extra}')
+    # One window per cell (stable_windows = 1): these tests count the requests of faults, not stability; and
+    # replicas that stop at once (Serve's 2 s graceful-shutdown loop would only add waiting to every cleanup).
+    suite = parse_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\nstable_windows = 1\n'
+                        f'graceful_shutdown_wait_loop_s = 0.1\n{extra}')
     trial = plan_trials(suite)[0]
     record = TrialRecord(run_id=f"test{index}", trial=trial)
     ctx = TrialContext(trial=trial, record=record, storage=Location.parse(tmp_path))
@@ -193,3 +195,19 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
     # with the only replica dead, the requests of the window waited for its replacement or failed
     assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
     assert values["requests"][0] == 400
+
+
+def test_graceful_shutdown_settings_are_what_serve_runs_the_replicas_with(serve_port, saved_model, tmp_path):
+    from ray.serve.context import _get_global_client
+
+    ctx = context(serve_port, saved_model, tmp_path, index=5)  # context() sets graceful_shutdown_wait_loop_s
+    try:
+        STAGES.get("deploy")().run(ctx)
+        details = _get_global_client().get_serve_details()
+        [deployment] = details["applications"][ctx.artifacts.app.name]["deployments"].values()
+        assert deployment["deployment_config"]["graceful_shutdown_wait_loop_s"] == 0.1
+        STAGES.get("teardown")().run(ctx)
+    finally:
+        ctx.close()
+    [teardown] = [m.value for m in ctx.record.measurements if m.metric == "teardown_s"]
+    assert teardown > 0 and sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"

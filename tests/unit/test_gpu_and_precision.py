@@ -54,6 +54,25 @@ def test_a_gpu_replica_asks_serve_for_its_fraction_of_a_gpu():
     assert "num_gpus" not in cpu["applications"][0]["deployments"][0]["ray_actor_options"]
 
 
+def test_graceful_shutdown_settings_reach_serve_only_when_the_suite_sets_them():
+    from ray.serve.schema import ServeDeploySchema
+
+    from raylife.suite.spec import ServeSpec
+
+    def deployment(spec: ServeSpec) -> dict:
+        config = deploy_config("raylife-x", {}, {"version": "v"}, replicas=1, cpus_per_replica=1, max_ongoing_requests=8,
+                               env_vars={}, host="127.0.0.1", port=8000, graceful_shutdown=spec.graceful_shutdown())
+        ServeDeploySchema.model_validate(config)  # what Serve itself accepts
+        return config["applications"][0]["deployments"][0]
+
+    default = deployment(ServeSpec())
+    assert not any(key.startswith("graceful_shutdown") for key in default)  # Serve's own defaults, measured as such
+    quick = deployment(ServeSpec(graceful_shutdown_wait_loop_s=0.1, graceful_shutdown_timeout_s=5))
+    assert (quick["graceful_shutdown_wait_loop_s"], quick["graceful_shutdown_timeout_s"]) == (0.1, 5)
+    [trial] = plan(TORCH + "[serve]\ngraceful_shutdown_wait_loop_s = 0.25\n")
+    assert trial.params()["serve"]["graceful_shutdown_wait_loop_s"] == 0.25  # stored with the trial
+
+
 def test_gpus_are_checked_for_workers_and_replicas():
     trials = plan(TORCH + '[train]\ndevice = "gpu"\n[serve]\nreplicas = 3\ngpus_per_replica = 0.5\n')
     with pytest.raises(ClusterError, match=r"1 of 1 trials need a GPU .* but the machine has none"):
