@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import ray
 
 from raylife.errors import RaylifeError
-from raylife.remote.messages import FaultPlan, FitResources, FitResult, LoopConfig, WorkerProbe
+from raylife.remote.messages import FaultEvent, FaultPlan, FitResources, FitResult, LoopConfig, WorkerProbe
 from raylife.stages.context import TrialContext
 
 
@@ -61,7 +63,7 @@ def run_training(
     # Progress is best effort and never blocks: the actor may still be importing its framework (seconds on a loaded
     # machine, while the first fit queues behind its constructor), so a poll only reads an answer that has arrived
     # and otherwise leaves the question pending. A slow answer must not fail a trial whose fit is fine.
-    pending: list = []
+    pending: list[ray.ObjectRef] = []  # at most one unanswered progress call
 
     def poll() -> None:
         if pending:
@@ -94,7 +96,7 @@ def run_training(
     return out
 
 
-def _fault_events(actor: object) -> list:
+def _fault_events(actor: Any) -> list[FaultEvent]:
     """The injected faults the actor saw; none when it cannot say (its own failure must not hide the fit's)."""
     try:
         return ray.get(actor.fault_events.remote(), timeout=30)
