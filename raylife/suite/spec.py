@@ -183,8 +183,7 @@ class ServeSpec(StrictModel):
 
     def graceful_shutdown(self) -> dict[str, float]:
         """The graceful-shutdown settings this suite sets, as Serve's deployment options name them."""
-        return {k: v for k, v in (("graceful_shutdown_wait_loop_s", self.graceful_shutdown_wait_loop_s),
-                                  ("graceful_shutdown_timeout_s", self.graceful_shutdown_timeout_s)) if v is not None}
+        return self.model_dump(include={"graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s"}, exclude_none=True)
 
     @model_validator(mode="after")
     def _requests_or_duration(self) -> ServeSpec:
