@@ -78,6 +78,7 @@ def main() -> None:
     import ray
 
     from raylife.frameworks import FRAMEWORKS
+    from raylife.frameworks.model import Recipe
     from raylife.measure.http_client import JsonClient
     from raylife.measure.loadgen import closed_loop
     from raylife.measure.stats import latency_summary
@@ -91,8 +92,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp())
     backend = FRAMEWORKS.get("torch").load_backend()
-    recipe = {"builder": "raylife.workloads.vision.torch_models:cnn_small", "input_shape": [8, 8, 1], "num_classes": 10,
-              "options": {"width": 16}, "framework": "torch", "model": "cnn_small"}
+    recipe = Recipe(builder="raylife.workloads.vision.torch_models:cnn_small", input_shape=(8, 8, 1), num_classes=10,
+                    options={"width": 16}, framework="torch", model="cnn_small")
     model_dir = tmp / "state_dict"
     model_dir.mkdir()
     backend.formats["state_dict"].save(backend.build_model(recipe), model_dir, np.zeros((1, 8, 8, 1), np.float32), recipe)

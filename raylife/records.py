@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from raylife.frameworks.contract import EpochRecord
+from raylife.measure.environment import Fingerprint
 from raylife.measure.metrics import check as check_metric
 from raylife.plan import Trial
-from raylife.remote.messages import EpochRecord
 
 
 def utcnow() -> datetime:
@@ -39,7 +40,7 @@ class Placement:
     role: str  # train_worker | replica
     rank: int | None
     node_id: str | None
-    environment: dict[str, Any]
+    environment: Fingerprint | None  # None where the process could not say (its probe never came back)
 
 
 @dataclass
@@ -51,7 +52,7 @@ class TrialRecord:
     traceback: str | None = None
     started_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
-    environment: dict[str, Any] | None = None
+    environment: Fingerprint | None = None
     measurements: list[Measurement] = field(default_factory=list)
     epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
     latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
@@ -73,7 +74,9 @@ class TrialRecord:
                 value = None
         self.measurements.append(Measurement(stage, metric, value, unit, labels, repeat))
 
-    def add_placement(self, stage: str, role: str, rank: int | None, node_id: str | None, environment: dict[str, Any]) -> None:
+    def add_placement(
+        self, stage: str, role: str, rank: int | None, node_id: str | None, environment: Fingerprint | None
+    ) -> None:
         self.placements.append(Placement(stage, role, rank, node_id, environment))
         if self.environment is None and role == "train_worker" and rank == 0:
             self.environment = environment  # the trial's machine is where its rank-0 worker trained

@@ -9,9 +9,6 @@ import typer
 from raylife.cli.common import console
 from raylife.cli.results import OutputFormat, emit
 
-RESOURCE_ORDER = ("CPU", "GPU", "memory", "object_store_memory")
-
-
 def cluster(
     address: Annotated[
         Optional[str],
@@ -34,17 +31,14 @@ def cluster(
     finally:
         disconnect()
     columns = ["node", "hostname", "CPU", "GPU", "memory_gb", "custom resources", "labels"]
-    rows = []
-    for n in info["node_list"]:
-        res = n["resources"]
-        custom = {k: v for k, v in res.items() if k not in RESOURCE_ORDER}
-        rows.append((
-            n["address"], n["hostname"], res.get("CPU", 0.0), res.get("GPU", 0.0), round(res.get("memory", 0.0) / 1024**3, 2),
-            ", ".join(f"{k}={v:g}" for k, v in sorted(custom.items())) or "–",
-            ", ".join(f"{k}={v}" for k, v in sorted(n["labels"].items())) or "–",
-        ))
+    nodes = info.nodes or ()
+    rows = [(
+        n.address, n.hostname, n.resource("CPU"), n.resource("GPU"), round(n.resource("memory") / 1024**3, 2),
+        ", ".join(f"{k}={v:g}" for k, v in sorted(n.custom_resources.items())) or "–",
+        ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or "–",
+    ) for n in nodes]
     emit(columns, rows, output)
     if output is OutputFormat.table:
         where = address or "embedded local Ray"
-        console.print(f"{where}: {info['nodes']} node{'s' if info['nodes'] != 1 else ''}, {info['cpus']:g} CPUs, "
-                      f"{info['gpus']:g} GPUs · Ray {version}")
+        console.print(f"{where}: {len(nodes)} node{'s' if len(nodes) != 1 else ''}, {info.cpus:g} CPUs, "
+                      f"{info.gpus:g} GPUs · Ray {version}")

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console
 from raylife.errors import StoreError
+from raylife.measure.environment import ClusterInfo
 from raylife.report.tables import (
     cluster_line,
     deployment_table,
@@ -64,7 +65,7 @@ def show(
     console.print(
         f"run [bold]{run_id}[/] · suite {escape(info['suite'])} · {info['status']} · "
         f"{info['trials']} trials ({info['failed_trials'] or 0} failed) · Ray {info['ray_address']}: "
-        f"{cluster_line(json.loads(info['cluster']) if info['cluster'] else None)}"
+        f"{cluster_line(ClusterInfo.from_json(json.loads(info['cluster'])) if info['cluster'] else None)}"
     )
     console.print(summary_table(rows))
     deployed = deployment_table(rows, title="deployment on Ray Serve")

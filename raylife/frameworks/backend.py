@@ -1,6 +1,6 @@
 """The heavy half of a framework plug-in: what runs inside cluster processes.
 
-A Backend builds models from a *recipe* (builder import path, input shape, classes, options), wires the
+A Backend builds models from a ``Recipe`` (builder import path, input shape, classes, options), wires the
 Ray Train trainer, predicts on numpy arrays, and saves/loads every storage format it declares. A
 checkpoint is a directory holding the native format plus ``recipe.json``, so any process can rebuild
 the model without the suite.
@@ -8,7 +8,6 @@ the model without the suite.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -17,18 +16,11 @@ from typing import Any
 import numpy as np
 
 from raylife.frameworks import Framework
+from raylife.frameworks.model import ModelFacts, Recipe
+from raylife.measure.memory import GpuMemoryPeak
 from raylife.registry import import_object
 
 Predictor = Callable[[np.ndarray], np.ndarray]
-RECIPE_FILE = "recipe.json"
-
-
-def read_recipe(directory: str | Path) -> dict[str, Any]:
-    return json.loads((Path(directory) / RECIPE_FILE).read_text())
-
-
-def write_recipe(directory: str | Path, recipe: Mapping[str, Any]) -> None:
-    (Path(directory) / RECIPE_FILE).write_text(json.dumps(recipe, indent=2))
 
 
 def directory_bytes(directory: str | Path) -> int:
@@ -43,7 +35,7 @@ class ModelFormat(ABC):
     name: str
 
     @abstractmethod
-    def save(self, model: Any, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None: ...
+    def save(self, model: Any, directory: Path, sample: np.ndarray, recipe: Recipe) -> None: ...
 
     @abstractmethod
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor: ...
@@ -52,14 +44,18 @@ class ModelFormat(ABC):
 class Backend(ABC):
     framework: Framework
     formats: Mapping[str, ModelFormat]
+    trainer: str  # "module:Class" of the framework's Ray Train trainer, imported when a fit starts
+    train_loop: str  # "module:function" every training worker runs
 
     @abstractmethod
     def set_threads(self, threads: int) -> None:
         """Cap intra-op threads to the CPUs this process was given, so timings match the resources."""
 
-    @abstractmethod
     def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any) -> Any:
-        """A Ray Train trainer that runs this framework's training loop with ``config``."""
+        """The framework's Ray Train trainer running its training loop with ``config`` (Ray Train takes a dict)."""
+        trainer = import_object(self.trainer, what=f"Ray Train trainer of {self.framework.name}")
+        loop = import_object(self.train_loop, what=f"training loop of {self.framework.name}")
+        return trainer(loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config)
 
     @abstractmethod
     def predict(self, model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -70,9 +66,9 @@ class Backend(ABC):
         """Trainable parameters (BatchNorm running statistics are state, not parameters, in both frameworks)."""
 
     @abstractmethod
-    def model_facts(self, model: Any, sample: np.ndarray) -> dict[str, float | None]:
-        """``params``, ``flops_per_sample`` (forward pass, multiply and add counted apart; None where the
-        framework cannot count) and ``model_memory_bytes`` (every weight and buffer)."""
+    def model_facts(self, model: Any, sample: np.ndarray) -> ModelFacts:
+        """Trainable parameters, FLOPs of one sample's forward pass (None where the framework cannot count) and
+        the bytes of every weight and buffer."""
 
     def gpu_visible(self) -> bool:
         """Whether this process can run the framework on a GPU."""
@@ -82,25 +78,22 @@ class Backend(ABC):
         """The model placed where ``predict`` should run it ("cpu" or "gpu")."""
         return model
 
-    def gpu_memory_peak_mb(self) -> dict[str, float]:
-        """The framework's own count of the largest GPU memory this process used, in MiB (``allocated`` by
-        tensors, ``reserved`` by its caching allocator); empty where it has not used a GPU."""
-        return {}
+    def gpu_memory_peak(self) -> GpuMemoryPeak:
+        """The framework's own count of the largest GPU memory this process used (nothing where it has not used a
+        GPU)."""
+        return GpuMemoryPeak()
 
-    def build_model(self, recipe: Mapping[str, Any]) -> Any:
-        builder = import_object(recipe["builder"], what="model builder")
-        return builder(
-            tuple(recipe["input_shape"]), int(recipe["num_classes"]),
-            **dict(recipe.get("model_args", {})), **dict(recipe.get("options", {})),
-        )
+    def build_model(self, recipe: Recipe) -> Any:
+        builder = import_object(recipe.builder, what="model builder")
+        return builder(tuple(recipe.input_shape), int(recipe.num_classes), **recipe.builder_kwargs())
 
     def native(self) -> ModelFormat:
         return self.formats[self.framework.native_format]
 
-    def save_checkpoint(self, model: Any, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save_checkpoint(self, model: Any, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.native().save(model, directory, sample, recipe)
-        write_recipe(directory, recipe)
+        recipe.write(directory)
 
     @abstractmethod
     def load_checkpoint(self, directory: str | Path) -> Any:

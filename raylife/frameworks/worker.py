@@ -1,6 +1,7 @@
 """Helpers shared by the per-worker training loops of every framework (runs inside Ray Train workers).
 
-A loop receives ``{"loop": LoopConfig}`` as its Ray Train config and reports through a ``WorkerSession``:
+A loop receives ``{"loop": LoopConfig}`` as its Ray Train config (Ray Train's API takes a dict; the one value in it
+is typed) and reports through a ``WorkerSession``:
 per-epoch records (``EpochRecord``) go to the trial's actor for live progress and storage, and each worker's
 timings and peak memory (``WorkerProbe``) go there when it finishes. Only rank 0 writes the checkpoint.
 """
@@ -15,22 +16,40 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from raylife.frameworks.contract import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
+from raylife.frameworks.model import Recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler
 from raylife.measure.telemetry import Telemetry
-from raylife.remote.messages import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.workloads import Splits
 
 PROGRESS_FILE = "progress.json"  # in a checkpoint: how many epochs the model in it has trained
 
 
+@dataclass(frozen=True)
+class CheckpointProgress:
+    """Written into every training checkpoint by the worker that saved it, read by a restarted worker group."""
+
+    epochs_done: int
+
+    def write(self, directory: str | Path) -> None:
+        (Path(directory) / PROGRESS_FILE).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def read(cls, directory: str | Path) -> CheckpointProgress:
+        """What a checkpoint holds; 0 epochs for one without the file (saved by an older raylife)."""
+        path = Path(directory) / PROGRESS_FILE
+        return cls(**json.loads(path.read_text())) if path.exists() else cls(epochs_done=0)
+
+
 def write_progress(directory: str | Path, epochs_done: int) -> None:
-    (Path(directory) / PROGRESS_FILE).write_text(json.dumps({"epochs_done": epochs_done}))
+    CheckpointProgress(epochs_done).write(directory)
 
 
 def resume_checkpoint() -> tuple[str | None, int]:
@@ -42,8 +61,7 @@ def resume_checkpoint() -> tuple[str | None, int]:
     if checkpoint is None:
         return None, 0
     directory = checkpoint.to_directory()
-    progress = Path(directory) / PROGRESS_FILE
-    return directory, json.loads(progress.read_text())["epochs_done"] if progress.exists() else 0
+    return directory, CheckpointProgress.read(directory).epochs_done
 
 
 @contextmanager
@@ -65,17 +83,17 @@ def loop_of(config: dict[str, Any]) -> LoopConfig:
     return config["loop"]
 
 
-def make_recipe(loop: LoopConfig, splits: Splits) -> dict[str, Any]:
+def make_recipe(loop: LoopConfig, splits: Splits) -> Recipe:
     """How to rebuild the model anywhere: builder, the data's input shape and classes, options."""
-    return {
-        "builder": loop.builder,
-        "input_shape": list(splits.input_shape),
-        "num_classes": splits.num_classes,
-        "options": dict(loop.model_options),
-        "model_args": dict(loop.model_args or splits.facts.model_args),
-        "framework": loop.framework,
-        "model": loop.model,
-    }
+    return Recipe(
+        builder=loop.builder,
+        input_shape=tuple(splits.input_shape),
+        num_classes=splits.num_classes,
+        options=dict(loop.model_options),
+        model_args=dict(loop.model_args or splits.facts.model_args),
+        framework=loop.framework,
+        model=loop.model,
+    )
 
 
 def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndarray:

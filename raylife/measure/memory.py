@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import psutil
 
 MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class GpuMemoryPeak:
+    """A framework's own count of the most GPU memory one process used, in MiB; None where it does not tell."""
+
+    allocated_mb: float | None = None  # held by tensors
+    reserved_mb: float | None = None  # held by the framework's caching allocator (PyTorch; TensorFlow has no such figure)
 
 
 def rss_mb(pid: int | None = None) -> float:

@@ -15,24 +15,14 @@ import numpy as np
 import ray
 
 from raylife.frameworks import FRAMEWORKS, Framework
-from raylife.frameworks.backend import Backend, directory_bytes, read_recipe
+from raylife.frameworks.backend import Backend, directory_bytes
+from raylife.frameworks.contract import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
+from raylife.frameworks.model import Recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.quality import classification_quality, majority_baseline
 from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
-from raylife.remote.messages import (
-    EpochRecord,
-    EvalResult,
-    FaultEvent,
-    FitResources,
-    FitResult,
-    LoopConfig,
-    ModelFacts,
-    Progress,
-    SavedFormat,
-    ServingData,
-    WorkerProbe,
-)
+from raylife.remote.messages import EvalResult, FitResources, FitResult, Progress, SavedFormat, ServingData
 from raylife.storage import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
@@ -191,7 +181,7 @@ def evaluate_checkpoint(
         accuracy=quality["accuracy"],
         eval_loss=quality["eval_loss"],
         top5_accuracy=quality.get("top5_accuracy"),
-        model_facts=ModelFacts(**backend.model_facts(model, x[:1])),
+        model_facts=backend.model_facts(model, x[:1]),
         baseline_accuracy=majority_baseline(splits["train"][1], y),
         samples=len(y),
         checkpoint_load_s=load.seconds,
@@ -212,7 +202,7 @@ def persist_formats(
     x, _ = splits["test"]
     sample = np.ascontiguousarray(x[:64])
     model = backend.load_checkpoint(checkpoint)
-    recipe = read_recipe(checkpoint)
+    recipe = Recipe.read(checkpoint)
     reference = backend.predict(model, sample)
     params_count = backend.count_params(model)
     results = []

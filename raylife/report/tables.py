@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from raylife.measure.environment import ClusterInfo
 from raylife.plan import Trial
 from raylife.report import format as fmt
 
@@ -228,13 +229,13 @@ def stats_table(rows: list[dict[str, Any]], title: str | None = None) -> Table |
     return table
 
 
-def cluster_line(cluster: dict[str, Any] | None) -> str:
-    if not cluster:
+def cluster_line(cluster: ClusterInfo | None) -> str:
+    if cluster is None:
         return "unknown cluster"
-    nodes = cluster.get("nodes", 0)
+    nodes = cluster.node_count or 0
     return (
-        f"{nodes} node{'s' if nodes != 1 else ''}, {cluster.get('cpus', 0):g} CPUs, "
-        f"{cluster.get('gpus', 0):g} GPUs, {cluster.get('memory_gb', 0):g} GB for Ray"
+        f"{nodes} node{'s' if nodes != 1 else ''}, {cluster.cpus:g} CPUs, "
+        f"{cluster.gpus:g} GPUs, {cluster.memory_gb or 0:g} GB for Ray"
     )
 
 

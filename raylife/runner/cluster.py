@@ -6,22 +6,23 @@ import logging
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from raylife.errors import ClusterError
+from raylife.measure.environment import ClusterInfo, NodeInfo
 from raylife.plan import Trial
 
 CONNECT_CHECK_S = 3.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cluster:
     address: str  # "local" for the embedded cluster
     started_locally: bool
     ray_start_s: float
-    info: dict[str, Any] = field(default_factory=dict)  # nodes, cpus, gpus, memory_gb
+    info: ClusterInfo
 
 
 RAY_CLIENT_PORT = 10001
@@ -77,8 +78,8 @@ def check_reachable(address: str) -> None:
         )
 
 
-def node_list() -> list[dict[str, Any]]:
-    """The live nodes: id, address, resources (Ray's internal node:* markers left out) and labels."""
+def node_list() -> tuple[NodeInfo, ...]:
+    """The live nodes, read from Ray's own (dict-shaped) node table into typed values at this one place."""
     import ray
 
     nodes = []
@@ -87,40 +88,38 @@ def node_list() -> list[dict[str, Any]]:
             continue
         resources = {k: float(v) for k, v in n.get("Resources", {}).items() if not k.startswith("node:")}
         labels = {k: str(v) for k, v in (n.get("Labels") or {}).items() if k != "ray.io/node-id"}
-        nodes.append({"node_id": n["NodeID"], "address": n.get("NodeManagerAddress"), "hostname": n.get("NodeManagerHostname"),
-                      "resources": resources, "labels": labels})
-    return nodes
+        nodes.append(NodeInfo(node_id=n["NodeID"], address=n.get("NodeManagerAddress"),
+                              hostname=n.get("NodeManagerHostname"), resources=resources, labels=labels))
+    return tuple(nodes)
 
 
-def cluster_info() -> dict[str, Any]:
+def cluster_info() -> ClusterInfo:
     import ray
 
     resources = ray.cluster_resources()
-    nodes = node_list()
-    return {
-        "nodes": len(nodes),
-        "cpus": float(resources.get("CPU", 0)),
-        "gpus": float(resources.get("GPU", 0)),
-        "memory_gb": round(float(resources.get("memory", 0)) / 1024**3, 2),
-        "node_list": nodes,
-    }
+    return ClusterInfo(
+        cpus=float(resources.get("CPU", 0)),
+        gpus=float(resources.get("GPU", 0)),
+        memory_gb=round(float(resources.get("memory", 0)) / 1024**3, 2),
+        nodes=node_list(),
+    )
 
 
-def platform_nodes(trial: Trial, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def platform_nodes(trial: Trial, nodes: tuple[NodeInfo, ...]) -> list[NodeInfo]:
     """The nodes a trial's platform selects: every custom resource it names, and every label it names, match."""
     return [
         n for n in nodes
-        if all(n["resources"].get(k, 0.0) >= v for k, v in trial.platform_resources.items())
-        and all(n["labels"].get(k) == v for k, v in trial.platform_labels.items())
+        if all(n.resource(k) >= v for k, v in trial.platform_resources.items())
+        and all(n.labels.get(k) == v for k, v in trial.platform_labels.items())
     ]
 
 
-def describe_nodes(nodes: list[dict[str, Any]]) -> str:
+def describe_nodes(nodes: tuple[NodeInfo, ...]) -> str:
     parts = []
     for n in nodes:
-        custom = {k: v for k, v in n["resources"].items() if k not in ("CPU", "GPU", "memory", "object_store_memory")}
-        extra = ", ".join([*(f"{k}={v:g}" for k, v in sorted(custom.items())), *(f"{k}:{v}" for k, v in sorted(n["labels"].items()))])
-        parts.append(f"{n['address']} ({n['resources'].get('CPU', 0):g} CPUs{', ' + extra if extra else ''})")
+        extra = ", ".join([*(f"{k}={v:g}" for k, v in sorted(n.custom_resources.items())),
+                           *(f"{k}:{v}" for k, v in sorted(n.labels.items()))])
+        parts.append(f"{n.address} ({n.resource('CPU'):g} CPUs{', ' + extra if extra else ''})")
     return "; ".join(parts) or "no live nodes"
 
 
@@ -175,7 +174,7 @@ def disconnect() -> None:
         ray.shutdown()
 
 
-def embedded_resources(num_cpus: int | None, need_gpus: bool) -> dict[str, float]:
+def embedded_resources(num_cpus: int | None, need_gpus: bool) -> ClusterInfo:
     """What an embedded Ray will offer, known before it starts: Ray's own CPU count (cgroup-aware) and GPU count."""
     from ray._private.utils import get_num_cpus
 
@@ -187,7 +186,7 @@ def embedded_resources(num_cpus: int | None, need_gpus: bool) -> dict[str, float
         visible = NvidiaGPUAcceleratorManager.get_current_process_visible_accelerator_ids()
         if visible is not None:
             gpus = min(gpus, float(len(visible)))
-    return {"cpus": float(num_cpus or get_num_cpus()), "gpus": gpus, "cpu_bf16": cpu_has_bf16()}
+    return ClusterInfo(cpus=float(num_cpus or get_num_cpus()), gpus=gpus, cpu_bf16=cpu_has_bf16())
 
 
 def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
@@ -211,10 +210,9 @@ def _check_replicas(trial: Trial, what: str, per_replica: float, available: floa
         )
 
 
-def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
+def check_fits(trials: list[Trial], info: ClusterInfo, source: str) -> None:
     """Refuse trials the cluster can never schedule: Ray would wait for the resources forever."""
-    cpus, gpus = info.get("cpus", 0), info.get("gpus", 0)
-    nodes = info.get("node_list")
+    cpus, gpus, nodes = info.cpus, info.gpus, info.nodes
     on_gpu = [t for t in trials if t.device == "gpu" or (t.serve is not None and t.serve_device == "gpu")]
     if on_gpu and gpus == 0:  # the first thing to say on a machine without GPUs, before any per-trial detail
         raise ClusterError(
@@ -257,7 +255,7 @@ def check_fits(trials: list[Trial], info: dict[str, Any], source: str) -> None:
             _check_replicas(trial, "GPUs", trial.serve.gpus_per_replica, gpus, f"{source}, serve.device / serve.gpus_per_replica",
                             'fractions share a GPU (gpus_per_replica = 0.25); or serve on the CPU: serve.device = "cpu"')
     for trial in trials:  # after the resource checks: a GPU suite on a GPU-less machine says that first
-        if trial.precision == "bf16" and trial.device == "cpu" and info.get("cpu_bf16") is False:
+        if trial.precision == "bf16" and trial.device == "cpu" and info.cpu_bf16 is False:
             raise ClusterError(
                 f"trial {trial.name} trains in bf16 on the CPU, but this CPU has no bf16 instructions "
                 "(avx512_bf16, amx_bf16 or Arm bf16): it would be emulated, not measured",
@@ -283,7 +281,7 @@ def _storage_probe(path: str, marker: str, action: str) -> bool:
     return os.path.exists(target)
 
 
-def check_shared_storage(storage: str, nodes: list[dict[str, Any]], source: str) -> None:
+def check_shared_storage(storage: str, nodes: tuple[NodeInfo, ...], source: str) -> None:
     """On several nodes, storage must be one folder every node sees (Ray Train writes checkpoints there and the trial's
     actor reads them, perhaps on another node): a file written there from one node must exist on every other."""
     if len(nodes) < 2:
@@ -297,8 +295,8 @@ def check_shared_storage(storage: str, nodes: list[dict[str, Any]], source: str)
     marker = f".raylife-shared-check-{uuid.uuid4().hex}"
     where = f"{source}, run.storage_path / --storage-path"
 
-    def on(node: dict[str, Any], action: str) -> Any:
-        strategy = NodeAffinitySchedulingStrategy(node_id=node["node_id"], soft=False)
+    def on(node: NodeInfo, action: str) -> Any:
+        strategy = NodeAffinitySchedulingStrategy(node_id=node.node_id, soft=False)
         return probe.options(scheduling_strategy=strategy).remote(storage, marker, action)
 
     try:
@@ -308,10 +306,10 @@ def check_shared_storage(storage: str, nodes: list[dict[str, Any]], source: str)
     except Exception as exc:  # noqa: BLE001 - an unwritable path, or a node that cannot run the probe in time
         raise ClusterError(f"cannot check storage_path {storage} on the cluster's nodes: {str(exc).splitlines()[0][:200]}",
                            where=where, hint="give a path every node can write, e.g. an NFS or EFS mount") from None
-    blind = [n["address"] for n, ok in zip(nodes[1:], seen) if not ok]
+    blind = [n.address for n, ok in zip(nodes[1:], seen) if not ok]
     if blind:
         raise ClusterError(
-            f"storage_path {storage} is not shared: a file written there on node {nodes[0]['address']} does not "
+            f"storage_path {storage} is not shared: a file written there on node {nodes[0].address} does not "
             f"exist on {', '.join(blind)}",
             where=where,
             hint="checkpoints must be readable from every node: use a shared mount (NFS, EFS, a ReadWriteMany volume) "

@@ -183,7 +183,7 @@ def run_suite(
     try:
         check_fits(todo, cluster.info, suite_path)
         if not checked.storage.remote:  # an object store is one place for every node by nature
-            check_shared_storage(checked.storage.uri, cluster.info["node_list"], suite_path)
+            check_shared_storage(checked.storage.uri, cluster.info.nodes or (), suite_path)
         serve_start_s, client_host = _start_serve(suite, cluster, quiet=not verbose) if todo else (0.0, None)
         serve_started = serve_start_s > 0
         store = Store(db_path)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from raylife.errors import ClusterError, RaylifeError
+from raylife.serving.messages import ModelVersion, ReplicaArgs, ReplicaStats
 
 APP_PREFIX = "raylife-"
 DEPLOYMENT = "ModelServer"
@@ -90,51 +92,54 @@ def shutdown_serve() -> None:
     serve.shutdown()
 
 
-def deploy_config(
-    app: str,
-    args: dict[str, Any],
-    user_config: dict[str, Any],
-    replicas: int,
-    cpus_per_replica: float,
-    max_ongoing_requests: int,
-    env_vars: dict[str, str],
-    host: str,
-    port: int,
-    max_surge_percent: int | None = None,
-    resources: dict[str, float] | None = None,
-    labels: dict[str, str] | None = None,
-    gpus_per_replica: float = 0.0,
-    graceful_shutdown: dict[str, float] | None = None,
-) -> dict[str, Any]:
-    """The whole desired state of Serve: this one application (raylife runs one trial's app at a time)."""
+@dataclass(frozen=True)
+class DeploymentSettings:
+    """How Serve runs one trial's deployment: replicas, their resources, and the HTTP address clients use."""
+
+    replicas: int
+    cpus_per_replica: float
+    max_ongoing_requests: int
+    host: str
+    port: int
+    env_vars: Mapping[str, str] = field(default_factory=dict)
+    max_surge_percent: int | None = None
+    resources: Mapping[str, float] = field(default_factory=dict)  # the platform's custom resources
+    labels: Mapping[str, str] = field(default_factory=dict)  # the platform's node labels
+    gpus_per_replica: float = 0.0
+    graceful_shutdown: Mapping[str, float] = field(default_factory=dict)  # Serve's own settings, only those set
+
+
+def deploy_config(app: str, args: ReplicaArgs, user_config: ModelVersion, settings: DeploymentSettings) -> dict[str, Any]:
+    """The whole desired state of Serve, as the JSON-shaped config Serve's schema takes: this one application
+    (raylife runs one trial's app at a time)."""
     deployment: dict[str, Any] = {
         "name": DEPLOYMENT,
-        "num_replicas": replicas,
-        "max_ongoing_requests": max_ongoing_requests,
-        **(graceful_shutdown or {}),
-        "user_config": user_config,
+        "num_replicas": settings.replicas,
+        "max_ongoing_requests": settings.max_ongoing_requests,
+        **dict(settings.graceful_shutdown),
+        "user_config": user_config.model_dump(),
         "ray_actor_options": {
-            "num_cpus": cpus_per_replica,
-            **({"num_gpus": gpus_per_replica} if gpus_per_replica else {}),
-            **({"resources": dict(resources)} if resources else {}),
-            **({"label_selector": dict(labels)} if labels else {}),
+            "num_cpus": settings.cpus_per_replica,
+            **({"num_gpus": settings.gpus_per_replica} if settings.gpus_per_replica else {}),
+            **({"resources": dict(settings.resources)} if settings.resources else {}),
+            **({"label_selector": dict(settings.labels)} if settings.labels else {}),
         },
     }
-    if max_surge_percent is not None:
-        deployment["max_surge_percent"] = max_surge_percent
-    runtime_env: dict[str, Any] = {"env_vars": dict(env_vars)}
+    if settings.max_surge_percent is not None:
+        deployment["max_surge_percent"] = settings.max_surge_percent
+    runtime_env: dict[str, Any] = {"env_vars": dict(settings.env_vars)}
     py_modules = _job_py_modules()
     if py_modules:
         runtime_env["py_modules"] = py_modules  # replicas are not children of this job: ship raylife explicitly
     return {
         "proxy_location": PROXY_LOCATION,
-        "http_options": {"host": host, "port": port},
+        "http_options": {"host": settings.host, "port": settings.port},
         "applications": [
             {
                 "name": app,
                 "route_prefix": f"/{app}",
                 "import_path": IMPORT_PATH,
-                "args": args,
+                "args": args.model_dump(),
                 "runtime_env": runtime_env,
                 "deployments": [deployment],
             }
@@ -186,18 +191,18 @@ def wait_running(app: str, timeout_s: float, poll_s: float = 0.05) -> None:
         time.sleep(poll_s)
 
 
-def replica_stats(app: str, replicas: int, timeout_s: float = 30.0) -> dict[str, dict[str, Any]]:
+def replica_stats(app: str, replicas: int, timeout_s: float = 30.0) -> dict[str, ReplicaStats]:
     """``stats()`` of every running replica, keyed by replica id (asks until each one has answered)."""
     from ray import serve
 
     handle = serve.get_app_handle(app)
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, ReplicaStats] = {}
     deadline = time.monotonic() + timeout_s
     while len(found) < replicas:
         if time.monotonic() > deadline:
             raise ServeDeployError(f"only {len(found)} of {replicas} replicas of {app} answered within {timeout_s:.0f} s")
-        stats = handle.stats.remote().result(timeout_s=timeout_s)
-        found[stats["replica"]] = stats
+        stats: ReplicaStats = handle.stats.remote().result(timeout_s=timeout_s)
+        found[stats.replica] = stats
     return found
 
 
@@ -230,16 +235,16 @@ class ServeApp:
 
     name: str
     url: str
-    args: dict[str, Any]
-    user_config: dict[str, Any]
-    settings: dict[str, Any] = field(default_factory=dict)  # deploy_config's keyword arguments
+    args: ReplicaArgs
+    user_config: ModelVersion
+    settings: DeploymentSettings
 
     @property
     def version(self) -> str:
-        return self.user_config["version"]
+        return self.user_config.version
 
     def config(self) -> dict[str, Any]:
-        return deploy_config(self.name, self.args, self.user_config, **self.settings)
+        return deploy_config(self.name, self.args, self.user_config, self.settings)
 
     def deploy(self, timeout_s: float) -> None:
         """Apply the config and wait until Serve reports the application running."""
@@ -254,9 +259,9 @@ class ServeApp:
         """
         if strategy not in UPDATE_STRATEGIES:
             raise ValueError(f"unknown update strategy {strategy!r}")
-        self.user_config = {"model_dir": model_dir, "version": version}
+        self.user_config = ModelVersion(model_dir=model_dir, version=version)
         if strategy == "rollout":
-            self.args = {**self.args, "model_dir": model_dir, "version": version}
+            self.args = self.args.model_copy(update={"model_dir": model_dir, "version": version})
         apply_config(self.config())
 
     def wait_running(self, timeout_s: float) -> None:
@@ -265,7 +270,7 @@ class ServeApp:
     def status(self) -> tuple[str, str]:
         return app_status(self.name)
 
-    def replica_stats(self, replicas: int, timeout_s: float = 30.0) -> dict[str, dict[str, Any]]:
+    def replica_stats(self, replicas: int, timeout_s: float = 30.0) -> dict[str, ReplicaStats]:
         return replica_stats(self.name, replicas, timeout_s)
 
     def handle(self) -> Any:

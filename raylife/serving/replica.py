@@ -8,7 +8,8 @@ Every answer names the model version and the replica that produced it, so the cl
 update has reached every replica and whether replicas were replaced.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: Serve reads the application builder's parameter annotation as a
+# class (``ReplicaArgs``) to validate the config's ``args`` into it.
 
 import os
 import shutil
@@ -24,53 +25,43 @@ from raylife.frameworks import FRAMEWORKS
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
 from raylife.measure.telemetry import Meter
+from raylife.serving.messages import ModelLoad, ModelVersion, ReplicaArgs, ReplicaStats
 from raylife.storage import fetch
 
 
 @serve.deployment(name="ModelServer")
 class ModelServer:
-    def __init__(
-        self,
-        framework: str,
-        format: str,
-        model_dir: str,
-        version: str,
-        threads: int = 1,
-        max_batch_size: int = 1,
-        batch_wait_timeout_s: float = 0.005,
-        input_dtype: str = "float32",
-        device: str = "cpu",
-        precision: str = "fp32",
-    ) -> None:
+    def __init__(self, args: ReplicaArgs) -> None:
         started = time.perf_counter()
         self.rss = RssSampler(interval_s=0.1).start()
         # the devices' energy and (on a GPU) utilisation, power and memory, read by each stage at its ends
-        self.meter = Meter(gpu=device == "gpu", node=ray.get_runtime_context().get_node_id()).start()
-        self.format = format
-        self.device, self.precision = device, precision  # gpu: the replica was given num_gpus; fails if none is seen
-        self.input_dtype = np.dtype(input_dtype)  # JSON has no dtypes: token and id inputs are integers
-        self.backend = FRAMEWORKS.get(framework).load_backend()  # imports torch / TensorFlow in this replica
-        self.backend.set_threads(threads)
-        self.batching = max_batch_size > 1
+        self.meter = Meter(gpu=args.device == "gpu", node=ray.get_runtime_context().get_node_id()).start()
+        self.format = args.format
+        # gpu: the replica was given num_gpus; fails if none is seen
+        self.device, self.precision = args.device, args.precision
+        self.input_dtype = np.dtype(args.input_dtype)
+        self.backend = FRAMEWORKS.get(args.framework).load_backend()  # imports torch / TensorFlow in this replica
+        self.backend.set_threads(args.threads)
+        self.batching = args.max_batch_size > 1
         if self.batching:
-            self.infer_batched.set_max_batch_size(max_batch_size)
-            self.infer_batched.set_batch_wait_timeout_s(batch_wait_timeout_s)
-        self.loads: list[dict[str, Any]] = []
-        self._load(model_dir, version)
+            self.infer_batched.set_max_batch_size(args.max_batch_size)
+            self.infer_batched.set_batch_wait_timeout_s(args.batch_wait_timeout_s)
+        self.loads: list[ModelLoad] = []
+        self._load(ModelVersion(model_dir=args.model_dir, version=args.version))
         self.init_s = time.perf_counter() - started
         self.rss_loaded_mb = rss_mb()
         self.replica_id = serve.get_replica_context().replica_id.unique_id
         self.requests = 0
         self.environment = fingerprint()  # after timing: where this replica runs, for the placements table
 
-    def _load(self, model_dir: str, version: str) -> None:
-        copy = fetch(model_dir)  # an object store's folder comes down to this node first, timed on its own
+    def _load(self, model: ModelVersion) -> None:
+        copy = fetch(model.model_dir)  # an object store's folder comes down to this node first, timed on its own
         started = time.perf_counter()
         predictor = self.backend.formats[self.format].load(copy.local, self.device, self.precision)
-        self.loads.append({"version": version, "load_s": time.perf_counter() - started, "at_unix": time.time(),
-                           "fetch_s": copy.seconds if copy.copied else None})
+        self.loads.append(ModelLoad(version=model.version, load_s=time.perf_counter() - started, at_unix=time.time(),
+                                    fetch_s=copy.seconds if copy.copied else None))
         # Swap both together: an answer's version always names the weights that produced it.
-        self.predictor, self.version, self.model_dir = predictor, version, model_dir
+        self.predictor, self.version, self.model_dir = predictor, model.version, model.model_dir
         self._drop_copy()
         self.copy = copy
 
@@ -83,9 +74,11 @@ class ModelServer:
         self._drop_copy()
 
     def reconfigure(self, config: dict[str, Any]) -> None:
-        """New weights into this live replica (a ``user_config`` update); a no-op for the ones it has."""
-        if config.get("model_dir") and (config["model_dir"], config.get("version")) != (self.model_dir, self.version):
-            self._load(config["model_dir"], config.get("version", "?"))
+        """New weights into this live replica (a ``user_config`` update); a no-op for the ones it has. Serve hands
+        ``user_config`` over as the JSON object it is; it is validated into its type here, at the boundary."""
+        model = ModelVersion.model_validate(config)
+        if (model.model_dir, model.version) != (self.model_dir, self.version):
+            self._load(model)
 
     async def __call__(self, request: Request) -> dict[str, Any]:
         body = await request.json()
@@ -104,24 +97,25 @@ class ModelServer:
         logits = np.asarray(self.predictor(np.concatenate(inputs)))
         return np.split(logits, np.cumsum(sizes)[:-1])
 
-    def stats(self) -> dict[str, Any]:
-        return {
-            "replica": self.replica_id,
-            "pid": os.getpid(),
-            "version": self.version,
-            "init_s": self.init_s,
-            "loads": self.loads,
-            "rss_loaded_mb": self.rss_loaded_mb,
-            "rss_mb": rss_mb(),
-            "peak_rss_mb": self.rss.peak_mb,
-            "requests": self.requests,
-            "node_id": ray.get_runtime_context().get_node_id(),
-            "environment": self.environment,
-            "meter": self.meter.mark(),
-            "gpu_memory_peak_mb": self.backend.gpu_memory_peak_mb(),
-        }
+    def stats(self) -> ReplicaStats:
+        return ReplicaStats(
+            replica=self.replica_id,
+            pid=os.getpid(),
+            node_id=ray.get_runtime_context().get_node_id(),
+            version=self.version,
+            init_s=self.init_s,
+            loads=tuple(self.loads),
+            rss_loaded_mb=self.rss_loaded_mb,
+            rss_mb=rss_mb(),
+            peak_rss_mb=self.rss.peak_mb,
+            requests=self.requests,
+            environment=self.environment,
+            meter=self.meter.mark(),
+            gpu_memory_peak=self.backend.gpu_memory_peak(),
+        )
 
 
-def app_builder(args: dict[str, Any]) -> serve.Application:
-    """The application builder named in the Serve config; ``args`` are ModelServer's arguments."""
-    return ModelServer.bind(**args)
+def app_builder(args: ReplicaArgs) -> serve.Application:
+    """The application builder named in the Serve config: Serve validates the config's ``args`` into
+    ``ReplicaArgs`` (its annotation) before calling it."""
+    return ModelServer.bind(args)

@@ -9,6 +9,7 @@ from raylife.measure.http_client import JsonClient
 from raylife.measure.requests import RequestSet, http_sender
 from raylife.remote.messages import ServingData
 from raylife.serving import control as sc
+from raylife.serving.messages import ModelVersion, ReplicaArgs
 from raylife.stages.context import TrialContext
 
 
@@ -49,22 +50,22 @@ class DeployStage:
         app = sc.ServeApp(
             name=name,
             url=serving_url(ctx, name),
-            args={
-                "framework": t.framework, "format": t.serve_format, "model_dir": model_dir, "version": "trained-1",
-                "threads": max(1, int(spec.cpus_per_replica)), "max_batch_size": spec.max_batch_size,
-                "batch_wait_timeout_s": spec.batch_wait_timeout_s, "input_dtype": str(data.x.dtype),
-                "device": t.serve_device, "precision": t.precision,
-            },
-            user_config={"model_dir": model_dir, "version": "trained-1"},
-            settings={
-                "replicas": spec.replicas, "cpus_per_replica": spec.cpus_per_replica,
-                "max_ongoing_requests": spec.max_ongoing_requests, "env_vars": ctx.runtime_env()["env_vars"],
-                "host": spec.host, "port": spec.port,
-                "max_surge_percent": t.update.max_surge_percent if t.update else None,
-                "resources": dict(t.platform_resources), "labels": dict(t.platform_labels),
-                "gpus_per_replica": spec.gpus_per_replica if on_gpu else 0.0,
-                "graceful_shutdown": spec.graceful_shutdown(),
-            },
+            args=ReplicaArgs(
+                framework=t.framework, format=t.serve_format, model_dir=model_dir, version="trained-1",
+                threads=max(1, int(spec.cpus_per_replica)), max_batch_size=spec.max_batch_size,
+                batch_wait_timeout_s=spec.batch_wait_timeout_s, input_dtype=str(data.x.dtype),
+                device=t.serve_device, precision=t.precision,
+            ),
+            user_config=ModelVersion(model_dir=model_dir, version="trained-1"),
+            settings=sc.DeploymentSettings(
+                replicas=spec.replicas, cpus_per_replica=spec.cpus_per_replica,
+                max_ongoing_requests=spec.max_ongoing_requests, host=spec.host, port=spec.port,
+                env_vars=ctx.runtime_env()["env_vars"],
+                max_surge_percent=t.update.max_surge_percent if t.update else None,
+                resources=dict(t.platform_resources), labels=dict(t.platform_labels),
+                gpus_per_replica=spec.gpus_per_replica if on_gpu else 0.0,
+                graceful_shutdown=spec.graceful_shutdown(),
+            ),
         )
         ctx.artifacts.app = app
         ctx.add_cleanup(app.delete)  # never leave an application behind, also when the trial fails
@@ -87,13 +88,13 @@ class DeployStage:
         add = ctx.record.add
         add(self.name, "deploy_ready_s", ready_s, "s", replicas=spec.replicas)
         add(self.name, "first_request_ms", first_ms, "ms", path="http", batch_size=1)
-        add(self.name, "replica_init_s", max(s["init_s"] for s in stats.values()), "s")
-        add(self.name, "replica_load_s", max(s["loads"][0]["load_s"] for s in stats.values()), "s", format=t.serve_format)
-        add(self.name, "replica_rss_mb", max(s["rss_loaded_mb"] for s in stats.values()), "MiB")
+        add(self.name, "replica_init_s", max(s.init_s for s in stats.values()), "s")
+        add(self.name, "replica_load_s", max(s.first_load.load_s for s in stats.values()), "s", format=t.serve_format)
+        add(self.name, "replica_rss_mb", max(s.rss_loaded_mb for s in stats.values()), "MiB")
         add(self.name, "replicas", len(stats), "count")
         for replica, s in stats.items():
-            add(self.name, "replica_load_s", s["loads"][0]["load_s"], "s", format=t.serve_format, replica=replica)
-            if s["loads"][0].get("fetch_s") is not None:
-                add(self.name, "replica_fetch_s", s["loads"][0]["fetch_s"], "s", format=t.serve_format, replica=replica)
-            add(self.name, "replica_rss_mb", s["rss_loaded_mb"], "MiB", replica=replica)
-            ctx.record.add_placement(self.name, "replica", None, s.get("node_id"), dict(s.get("environment") or {}))
+            add(self.name, "replica_load_s", s.first_load.load_s, "s", format=t.serve_format, replica=replica)
+            if s.first_load.fetch_s is not None:
+                add(self.name, "replica_fetch_s", s.first_load.fetch_s, "s", format=t.serve_format, replica=replica)
+            add(self.name, "replica_rss_mb", s.rss_loaded_mb, "MiB", replica=replica)
+            ctx.record.add_placement(self.name, "replica", None, s.node_id, s.environment)

@@ -18,7 +18,7 @@ class EvaluateStage:
         ctx.on_progress("scoring the test split")
         out = evaluate(ctx, ctx.artifacts.need("checkpoint"), f"evaluation of {ctx.trial.name}")
         if ctx.record.environment is None:  # normally the rank-0 training worker's, set by the train stage
-            ctx.record.environment = dict(out.environment)
+            ctx.record.environment = out.environment
         add = ctx.record.add
         if not ctx.trial.measures_quality:
             add(self.name, "quality_measured", 0, "bool", reason="random inputs: no accuracy is measured")

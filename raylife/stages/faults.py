@@ -54,7 +54,7 @@ class ReplicaKiller:
                 except Exception:  # noqa: BLE001 - the dead replica's calls fail until Serve replaces it
                     time.sleep(0.05)
                     continue
-                if stats["replica"] not in self.before:
+                if stats.replica not in self.before:
                     self.recovered_at = time.perf_counter()
                     return
                 time.sleep(0.05)

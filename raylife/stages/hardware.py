@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from raylife.measure.telemetry import Reading, between
+from raylife.measure.telemetry import Mark, Reading, between
+from raylife.serving.messages import ReplicaStats
 from raylife.stages.context import TrialContext
 
 PREFIX = {"evaluate": "eval", "serve": "serve", "load": "load", "update": "update"}
@@ -23,8 +24,8 @@ def record_reading(ctx: TrialContext, stage: str, reading: Reading, gpu: bool, *
         add(stage, f"{prefix}_gpu_mem_peak_mb", reading.gpu_mem_peak_mb, "MiB", **labels)
 
 
-def replica_marks(stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    return {replica: s["meter"] for replica, s in stats.items() if s.get("meter") is not None}
+def replica_marks(stats: dict[str, ReplicaStats]) -> dict[str, Mark]:
+    return {replica: s.meter for replica, s in stats.items() if s.meter is not None}
 
 
 class ReplicaMeter:
@@ -34,15 +35,15 @@ class ReplicaMeter:
     stage without a reading rather than failing it.
     """
 
-    def __init__(self, stats: Callable[[], dict[str, dict[str, Any]]]) -> None:
+    def __init__(self, stats: Callable[[], dict[str, ReplicaStats]]) -> None:
         self.stats = stats
         try:
-            self.before: dict[str, Any] | None = replica_marks(stats())
+            self.before: dict[str, Mark] | None = replica_marks(stats())
         except Exception:  # noqa: BLE001 - the stage measures latency; its energy is secondary
             self.before = None
 
-    def stop(self, ctx: TrialContext, stage: str, gpu: bool, after: dict[str, dict[str, Any]] | None = None,
-             **labels: Any) -> dict[str, dict[str, Any]] | None:
+    def stop(self, ctx: TrialContext, stage: str, gpu: bool, after: dict[str, ReplicaStats] | None = None,
+             **labels: Any) -> dict[str, ReplicaStats] | None:
         """Record the stage's reading; returns the end's stats (for callers that need them too)."""
         if self.before is None:
             return None

@@ -122,17 +122,17 @@ class ServeStage:
                 add(self.name, metric, value, unit_of(self.name, metric), after_s=faults.kill_replica_after_s, **({"error": killer.error} if killer.error else {}))
         try:
             stats = app.replica_stats(spec.replicas, timeout_s=10)
-            add(self.name, "replica_peak_rss_mb", max(s["peak_rss_mb"] for s in stats.values()), "MiB")
+            add(self.name, "replica_peak_rss_mb", max(s.peak_rss_mb for s in stats.values() if s.peak_rss_mb is not None),
+                "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
             add(self.name, "replica_peak_rss_mb", None, "MiB", error=str(exc)[:200])
             return
         meter.stop(ctx, self.name, gpu, after=stats)
         if gpu:
             for replica, s in stats.items():
-                peaks = s.get("gpu_memory_peak_mb") or {}
-                add(self.name, "replica_gpu_allocated_peak_mb", peaks.get("allocated"), "MiB", replica=replica)
+                add(self.name, "replica_gpu_allocated_peak_mb", s.gpu_memory_peak.allocated_mb, "MiB", replica=replica)
                 if ctx.trial.framework == "torch":
-                    add(self.name, "replica_gpu_reserved_peak_mb", peaks.get("reserved"), "MiB", replica=replica)
+                    add(self.name, "replica_gpu_reserved_peak_mb", s.gpu_memory_peak.reserved_mb, "MiB", replica=replica)
 
     def _store(self, ctx: TrialContext, cell: Cell, samples: Samples, path: str, batch_size: int, concurrency: int,
                repeat: int) -> None:

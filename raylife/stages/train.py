@@ -7,7 +7,8 @@ from typing import Any
 import ray
 
 from raylife.errors import RaylifeError
-from raylife.remote.messages import FaultEvent, FaultPlan, FitResources, FitResult, LoopConfig, WorkerProbe
+from raylife.frameworks.contract import FaultEvent, FaultPlan, LoopConfig, WorkerProbe
+from raylife.remote.messages import FitResources, FitResult
 from raylife.stages.context import TrialContext
 
 
@@ -134,7 +135,7 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     add(stage, f"{prefix}_nodes", len({p.node_id for p in probes}), "count")
     for p in probes:
         add(stage, "worker_peak_rss_mb", p.peak_rss_mb, "MiB", rank=p.rank, hostname=p.hostname, node_id=p.node_id)
-        ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, dict(p.environment))
+        ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, p.environment)
     record_telemetry(ctx, stage, prefix, probes)
 
 

@@ -10,13 +10,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 
 from raylife.errors import StoreError
 from raylife.records import TrialRecord, utcnow
 from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, views_sql
+
+if TYPE_CHECKING:
+    from raylife.measure.environment import ClusterInfo, Fingerprint
 
 DEFAULT_DB = "raylife.duckdb"
 # Reading results needs nothing outside the file: DuckDB itself refuses file and network access, extension
@@ -122,6 +125,14 @@ def check_results_file(path: str | Path) -> None:
         raise problem
 
 
+def _machine(env: Fingerprint | None) -> dict[str, Any]:
+    """A placement's machine columns; NULL where the process could not say."""
+    if env is None:
+        return dict.fromkeys(("hostname", "cpu", "cpu_count", "memory_gb", "gpu", "gpu_count"))
+    return {"hostname": env.hostname, "cpu": env.cpu, "cpu_count": env.cpu_count, "memory_gb": env.memory_gb,
+            "gpu": env.gpu, "gpu_count": env.gpu_count}
+
+
 class Store:
     """A raylife results database (created and migrated on first write)."""
 
@@ -202,7 +213,7 @@ class Store:
         spec_toml: str,
         trials: int,
         ray_address: str,
-        cluster: dict[str, Any],
+        cluster: ClusterInfo,
         ray_start_s: float,
         raylife_version: str,
         git_commit: str | None,
@@ -215,7 +226,7 @@ class Store:
                 "failed_trials, ray_address, cluster, ray_start_s, raylife_version, git_commit, serve_start_s) "
                 "VALUES (?, ?, ?, ?, ?, ?, 'running', ?, 0, ?, ?, ?, ?, ?, ?)",
                 [run_id, suite, description, suite_path, spec_toml, submitted_at, trials, ray_address,
-                 json.dumps(cluster), ray_start_s, raylife_version, git_commit, serve_start_s],
+                 json.dumps(cluster.as_json()), ray_start_s, raylife_version, git_commit, serve_start_s],
             )
 
     def finish_run(self, run_id: str, status: str, wall_s: float, failed_trials: int) -> None:
@@ -244,7 +255,7 @@ class Store:
     TRIAL_TABLES = ("latencies", "epochs", "placements", "measurements", "environments", "trials")
 
     def write_trial(
-        self, record: TrialRecord, cluster: dict[str, Any], *, run_wall_s: float | None = None, replaces: str | None = None
+        self, record: TrialRecord, cluster: ClusterInfo, *, run_wall_s: float | None = None, replaces: str | None = None
     ) -> None:
         """Everything one trial measured, in one transaction: all of it lands or none of it.
 
@@ -269,16 +280,15 @@ class Store:
                 "variant": t.key.variant, "repeat": t.repeat,
             }])
             env = record.environment
-            if env:
-                versions = env.get("versions", {})
+            if env is not None:
+                versions = dict(env.versions)
                 self._insert("environments", [{
-                    "trial_id": record.trial_id, "hostname": env.get("hostname"), "cpu": env.get("cpu"),
-                    "cpu_count": env.get("cpu_count"), "gpu": env.get("gpu"), "gpu_count": env.get("gpu_count"),
-                    "memory_gb": env.get("memory_gb"), "os": env.get("os"), "python": env.get("python"),
-                    "ray": versions.get("ray"), "torch": versions.get("torch"), "tensorflow": versions.get("tensorflow"),
-                    "keras": versions.get("tf_keras") or versions.get("keras"), "versions": json.dumps(versions),
-                    "nodes": cluster.get("nodes"), "cluster_cpus": cluster.get("cpus"),
-                    "cluster_gpus": cluster.get("gpus"), "cluster_memory_gb": cluster.get("memory_gb"),
+                    "trial_id": record.trial_id, "hostname": env.hostname, "cpu": env.cpu, "cpu_count": env.cpu_count,
+                    "gpu": env.gpu, "gpu_count": env.gpu_count, "memory_gb": env.memory_gb, "os": env.os,
+                    "python": env.python, "ray": versions.get("ray"), "torch": versions.get("torch"),
+                    "tensorflow": versions.get("tensorflow"), "keras": env.keras, "versions": json.dumps(versions),
+                    "nodes": cluster.node_count, "cluster_cpus": cluster.cpus, "cluster_gpus": cluster.gpus,
+                    "cluster_memory_gb": cluster.memory_gb,
                 }])
             self._insert("measurements", [
                 {"trial_id": record.trial_id, "stage": m.stage, "metric": m.metric, "value": m.value, "unit": m.unit,
@@ -295,9 +305,7 @@ class Store:
             ])
             self._insert("placements", [
                 {"trial_id": record.trial_id, "stage": p.stage, "role": p.role, "rank": p.rank, "node_id": p.node_id,
-                 "hostname": p.environment.get("hostname"), "cpu": p.environment.get("cpu"),
-                 "cpu_count": p.environment.get("cpu_count"), "memory_gb": p.environment.get("memory_gb"),
-                 "gpu": p.environment.get("gpu"), "gpu_count": p.environment.get("gpu_count")}
+                 **_machine(p.environment)}
                 for p in record.placements
             ])
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from raylife.frameworks import FRAMEWORKS
+from raylife.frameworks.model import Recipe
 from raylife.workloads import WORKLOADS
 
 STANDARD = {"resnet18": 11_689_512, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872}  # published, 1000 classes
@@ -25,11 +26,11 @@ def facts_for(workload: str, model: str):
     return WORKLOADS.get(workload).facts(None, None, options)
 
 
-def recipe(workload: str, model: str, framework: str, facts, num_classes: int | None = None) -> dict:
+def recipe(workload: str, model: str, framework: str, facts, num_classes: int | None = None) -> Recipe:
     info = WORKLOADS.get(workload).model(model)
-    return {"builder": info.builders[framework], "input_shape": list(facts.input_shape),
-            "num_classes": num_classes or facts.num_classes, "options": dict(info.options),
-            "model_args": dict(facts.model_args), "framework": framework, "model": model}
+    return Recipe(builder=info.builders[framework], input_shape=tuple(facts.input_shape),
+                  num_classes=num_classes or facts.num_classes, options=dict(info.options),
+                  model_args=dict(facts.model_args), framework=framework, model=model)
 
 
 def sample(facts, n: int = 6) -> np.ndarray:
@@ -63,11 +64,11 @@ def test_cnn_small_parameters_and_flops_by_hand():
     assert torch_backend.count_params(model) == 160 + 4640 + 32832 + 650
     # multiply and add counted apart: conv 8x8x16x(1x9)x2 + conv 8x8x32x(16x9)x2 + dense 512x64x2 + dense 64x10x2
     facts_torch = torch_backend.model_facts(model, sample(facts))
-    assert facts_torch["flops_per_sample"] == 18432 + 589824 + 65536 + 1280
-    assert facts_torch["model_memory_bytes"] == 38282 * 4
+    assert facts_torch.flops_per_sample == 18432 + 589824 + 65536 + 1280
+    assert facts_torch.model_memory_bytes == 38282 * 4
     tf_backend = backend("tensorflow")
     facts_tf = tf_backend.model_facts(tf_backend.build_model(recipe("vision", "cnn_small", "tensorflow", facts)), sample(facts))
-    assert facts_tf["flops_per_sample"] == pytest.approx(facts_torch["flops_per_sample"], rel=0.02)  # TF adds bias adds
+    assert facts_tf.flops_per_sample == pytest.approx(facts_torch.flops_per_sample, rel=0.02)  # TF adds bias adds
 
 
 @pytest.mark.parametrize("model", ["transformer", "gru"])
@@ -75,10 +76,10 @@ def test_tensorflow_flops_are_not_guessed_where_its_profiler_cannot_count(model)
     facts = facts_for("text", model)
     tf_backend = backend("tensorflow")
     built = tf_backend.build_model(recipe("text", model, "tensorflow", facts))
-    assert tf_backend.model_facts(built, sample(facts))["flops_per_sample"] is None
+    assert tf_backend.model_facts(built, sample(facts)).flops_per_sample is None
     torch_backend = backend("torch")
-    assert torch_backend.model_facts(torch_backend.build_model(recipe("text", model, "torch", facts)), sample(facts))[
-        "flops_per_sample"] > 10**6
+    assert torch_backend.model_facts(torch_backend.build_model(recipe("text", model, "torch", facts)),
+                                     sample(facts)).flops_per_sample > 10**6
 
 
 ROUND_TRIP = [(w, m) for w, m in ALL_MODELS if m not in STANDARD]

@@ -44,9 +44,11 @@ def saved_model(tmp_path_factory):
     """An untrained cnn_small in the state_dict format: deployment does not care how good the weights are."""
     from raylife.frameworks import FRAMEWORKS
 
+    from raylife.frameworks.model import Recipe
+
     backend = FRAMEWORKS.get("torch").load_backend()
-    recipe = {"builder": "raylife.workloads.vision.torch_models:cnn_small", "input_shape": [8, 8, 1],
-              "num_classes": 10, "options": {"width": 16}, "framework": "torch", "model": "cnn_small"}
+    recipe = Recipe(builder="raylife.workloads.vision.torch_models:cnn_small", input_shape=(8, 8, 1), num_classes=10,
+                    options={"width": 16}, framework="torch", model="cnn_small")
     directory = tmp_path_factory.mktemp("model") / "state_dict"
     directory.mkdir()
     import numpy as np

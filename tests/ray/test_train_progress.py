@@ -8,7 +8,8 @@ import pytest
 
 from raylife.plan import plan_trials
 from raylife.records import TrialRecord
-from raylife.remote.messages import EpochRecord, FitResult, Progress
+from raylife.frameworks.contract import EpochRecord
+from raylife.remote.messages import FitResult, Progress
 from raylife.stages import TrialContext
 from raylife.stages.train import run_training
 from raylife.storage import Location

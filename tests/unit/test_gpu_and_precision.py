@@ -11,7 +11,17 @@ from raylife.errors import ClusterError, PlanError
 from raylife.measure.telemetry import Mark, Meter, Rapl, Telemetry, between
 from raylife.plan import plan_trials
 from raylife.runner.cluster import check_fits, cpu_has_bf16
-from raylife.serving.control import deploy_config
+from raylife.measure.environment import ClusterInfo
+from raylife.serving.control import DeploymentSettings, deploy_config
+from raylife.serving.messages import ModelVersion, ReplicaArgs
+
+ARGS = ReplicaArgs(framework="torch", format="state_dict", model_dir="/m", version="v")
+VERSION = ModelVersion(model_dir="/m", version="v")
+
+
+def settings(**extra) -> DeploymentSettings:
+    return DeploymentSettings(replicas=extra.pop("replicas", 1), cpus_per_replica=1, max_ongoing_requests=8,
+                              host="127.0.0.1", port=8000, **extra)
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE, RAYLIFE, REPO, SUITES
 
@@ -44,13 +54,11 @@ def test_serve_device_defaults_to_the_trials():
 def test_a_gpu_replica_asks_serve_for_its_fraction_of_a_gpu():
     from ray.serve.schema import ServeDeploySchema
 
-    config = deploy_config("raylife-x", {}, {"version": "v"}, replicas=2, cpus_per_replica=1, max_ongoing_requests=8,
-                           env_vars={}, host="127.0.0.1", port=8000, gpus_per_replica=0.5)
+    config = deploy_config("raylife-x", ARGS, VERSION, settings(replicas=2, gpus_per_replica=0.5))
     options = config["applications"][0]["deployments"][0]["ray_actor_options"]
     assert options == {"num_cpus": 1, "num_gpus": 0.5}
     ServeDeploySchema.model_validate(config)  # what Serve itself accepts
-    cpu = deploy_config("raylife-x", {}, {"version": "v"}, replicas=1, cpus_per_replica=1, max_ongoing_requests=8,
-                        env_vars={}, host="127.0.0.1", port=8000)
+    cpu = deploy_config("raylife-x", ARGS, VERSION, settings())
     assert "num_gpus" not in cpu["applications"][0]["deployments"][0]["ray_actor_options"]
 
 
@@ -60,8 +68,7 @@ def test_graceful_shutdown_settings_reach_serve_only_when_the_suite_sets_them():
     from raylife.suite.spec import ServeSpec
 
     def deployment(spec: ServeSpec) -> dict:
-        config = deploy_config("raylife-x", {}, {"version": "v"}, replicas=1, cpus_per_replica=1, max_ongoing_requests=8,
-                               env_vars={}, host="127.0.0.1", port=8000, graceful_shutdown=spec.graceful_shutdown())
+        config = deploy_config("raylife-x", ARGS, VERSION, settings(graceful_shutdown=spec.graceful_shutdown()))
         ServeDeploySchema.model_validate(config)  # what Serve itself accepts
         return config["applications"][0]["deployments"][0]
 
@@ -76,17 +83,17 @@ def test_graceful_shutdown_settings_reach_serve_only_when_the_suite_sets_them():
 def test_gpus_are_checked_for_workers_and_replicas():
     trials = plan(TORCH + '[train]\ndevice = "gpu"\n[serve]\nreplicas = 3\ngpus_per_replica = 0.5\n')
     with pytest.raises(ClusterError, match=r"1 of 1 trials need a GPU .* but the machine has none"):
-        check_fits(trials, {"cpus": 8, "gpus": 0}, "s.toml")
+        check_fits(trials, ClusterInfo(cpus=8, gpus=0), "s.toml")
     with pytest.raises(ClusterError, match=r"deploys 3 replicas x 0.5 GPUs = 1.5 GPUs but the cluster has 1"):
-        check_fits(trials, {"cpus": 8, "gpus": 1}, "s.toml")
-    check_fits(trials, {"cpus": 8, "gpus": 2}, "s.toml")
+        check_fits(trials, ClusterInfo(cpus=8, gpus=1), "s.toml")
+    check_fits(trials, ClusterInfo(cpus=8, gpus=2), "s.toml")
 
 
 def test_bf16_on_a_cpu_without_bf16_instructions_is_refused():
     [trial] = plan(TORCH + '[train]\nprecision = "bf16"\n')
     with pytest.raises(ClusterError, match="no bf16 instructions"):
-        check_fits([trial], {"cpus": 2, "gpus": 0, "cpu_bf16": False}, "s.toml")
-    check_fits([trial], {"cpus": 2, "gpus": 0, "cpu_bf16": True}, "s.toml")
+        check_fits([trial], ClusterInfo(cpus=2, gpus=0, cpu_bf16=False), "s.toml")
+    check_fits([trial], ClusterInfo(cpus=2, gpus=0, cpu_bf16=True), "s.toml")
     assert cpu_has_bf16("flags\t\t: fpu avx2 avx512f avx512_bf16\n") is True
     assert cpu_has_bf16("flags\t\t: fpu avx2 avx512f\n") is False
     assert cpu_has_bf16("Features\t: fp asimd bf16\n") is True  # Arm

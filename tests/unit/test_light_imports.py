@@ -20,7 +20,8 @@ def pure_modules() -> list[str]:
         found += [f"raylife.{folder}.{p.stem}" for p in sorted((root / folder).glob("*.py")) if p.stem != "__init__"]
     found += ["raylife", "raylife.cli", "raylife.errors", "raylife.registry", "raylife.records", "raylife.runner.preflight",
               "raylife.workloads", "raylife.workloads.options", "raylife.workloads.reference", "raylife.frameworks",
-              "raylife.remote.messages", "raylife.serving.control", "raylife.runner.neighbours", "raylife.plan.identity",
+              "raylife.remote.messages", "raylife.serving.control", "raylife.serving.messages",
+              "raylife.frameworks.contract", "raylife.frameworks.model", "raylife.runner.neighbours", "raylife.plan.identity",
               "raylife.storage"]
     found += [f"raylife.workloads.{w.name}.data" for w in sorted((root / "workloads").iterdir()) if (w / "data.py").exists()]
     return found

@@ -11,14 +11,18 @@ import pytest
 
 from raylife.errors import StoreError
 from raylife.plan import plan_trials
-from raylife.remote.messages import EpochRecord
+from raylife.frameworks.contract import EpochRecord
+from raylife.measure.environment import ClusterInfo, Fingerprint, NodeInfo
 from raylife.records import TrialRecord, utcnow
 from raylife.store import Store, check_results_file, new_run_id
 from raylife.store.schema import SCHEMA_VERSION
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 
-CLUSTER = {"nodes": 1, "cpus": 2.0, "gpus": 0.0, "memory_gb": 16.0}
+CLUSTER = ClusterInfo(cpus=2.0, gpus=0.0, memory_gb=16.0,
+                      nodes=(NodeInfo(node_id="n1", address="10.0.0.1", hostname="h", resources={"CPU": 2.0}),))
+MACHINE = Fingerprint(hostname="h", cpu="c", cpu_count=2, gpu=None, gpu_count=0, memory_gb=24.0, os="Linux",
+                      python="3.11", versions={"ray": "2.60.0", "torch": "2.13.0"})
 
 
 @pytest.fixture
@@ -36,8 +40,7 @@ def begin(store: Store, run_id: str = "r1", submitted_at=None) -> None:
 
 def finished_record(trial, run_id="r1") -> TrialRecord:
     record = TrialRecord(run_id=run_id, trial=trial, status="ok", finished_at=utcnow())
-    record.environment = {"hostname": "h", "cpu": "c", "cpu_count": 2, "gpu": None, "gpu_count": 0, "memory_gb": 24.0,
-                          "os": "Linux", "python": "3.11", "versions": {"ray": "2.60.0", "torch": "2.13.0"}}
+    record.environment = MACHINE
     record.add("evaluate", "accuracy", 0.97, "ratio", split="test")
     record.add("train", "train_wall_s", 12.5, "s")
     record.add("train", "time_to_target_s", float("nan"), "s")

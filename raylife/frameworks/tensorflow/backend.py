@@ -6,16 +6,16 @@ so ``tf.keras`` is tf_keras (Keras 2), the Keras that trains under MultiWorkerMi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from raylife.frameworks.backend import RECIPE_FILE, Backend, ModelFormat, Predictor, read_recipe, write_recipe
-from raylife.registry import import_object
+from raylife.frameworks.backend import Backend, ModelFormat, Predictor
+from raylife.frameworks.model import ModelFacts, Recipe
 from raylife.frameworks.tensorflow import FRAMEWORK
+from raylife.measure.memory import GpuMemoryPeak
+from raylife.registry import import_object
 
 KERAS_FILE = "model.keras"
 
@@ -42,9 +42,9 @@ def _placed(fn: Predictor, device: str) -> Predictor:
 class KerasFormat(ModelFormat):
     name = "keras"
 
-    def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         model.save(str(directory / KERAS_FILE))
-        write_recipe(directory, recipe)  # names the builder module to import (custom layers) before loading
+        recipe.write(directory)  # names the builder module to import (custom layers) before loading
 
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
         model = _load_keras(directory)  # a model trained under a mixed policy keeps it: it serves at that precision
@@ -54,7 +54,7 @@ class KerasFormat(ModelFormat):
 class SavedModelFormat(ModelFormat):
     name = "savedmodel"
 
-    def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         model.export(str(directory / "savedmodel"))  # a `serve` endpoint with a dynamic batch dimension
 
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
@@ -65,6 +65,8 @@ class SavedModelFormat(ModelFormat):
 class TensorflowBackend(Backend):
     framework = FRAMEWORK
     formats = {f.name: f for f in (KerasFormat(), SavedModelFormat())}
+    trainer = "ray.train.tensorflow:TensorflowTrainer"
+    train_loop = "raylife.frameworks.tensorflow.train_loop:train_loop"
 
     def set_threads(self, threads: int) -> None:
         try:
@@ -73,25 +75,16 @@ class TensorflowBackend(Backend):
         except RuntimeError:
             pass  # the runtime is already initialised in this (reused) process; it keeps its first setting
 
-    def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any) -> Any:
-        from ray.train.tensorflow import TensorflowTrainer
-
-        from raylife.frameworks.tensorflow.train_loop import train_loop
-
-        return TensorflowTrainer(
-            train_loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config
-        )
-
     def gpu_visible(self) -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
 
-    def gpu_memory_peak_mb(self) -> dict[str, float]:
+    def gpu_memory_peak(self) -> GpuMemoryPeak:
         if not tf.config.list_physical_devices("GPU"):
-            return {}
+            return GpuMemoryPeak()
         try:  # TensorFlow's allocator counts what tensors hold; it has no separate reserve figure
-            return {"allocated": tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20}
+            return GpuMemoryPeak(allocated_mb=tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20)
         except (ValueError, RuntimeError):  # the GPU was never initialised in this process
-            return {}
+            return GpuMemoryPeak()
 
     def predict(self, model: tf.keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         # Direct calls rather than model.predict, which builds a tf.data pipeline per call: the same
@@ -103,12 +96,12 @@ class TensorflowBackend(Backend):
     def count_params(self, model: tf.keras.Model) -> int:
         return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
-    def model_facts(self, model: tf.keras.Model, sample: np.ndarray) -> dict[str, float | None]:
-        return {
-            "params": self.count_params(model),
-            "flops_per_sample": _graph_flops(model, sample[:1]),
-            "model_memory_bytes": float(sum(np.prod(w.shape) * w.dtype.size for w in model.weights)),
-        }
+    def model_facts(self, model: tf.keras.Model, sample: np.ndarray) -> ModelFacts:
+        return ModelFacts(
+            params=self.count_params(model),
+            flops_per_sample=_graph_flops(model, sample[:1]),
+            model_memory_bytes=float(sum(np.prod(w.shape) * w.dtype.size for w in model.weights)),
+        )
 
     def load_checkpoint(self, directory: str | Path) -> tf.keras.Model:
         return _load_keras(Path(directory))
@@ -116,9 +109,8 @@ class TensorflowBackend(Backend):
 
 def _load_keras(directory: Path) -> tf.keras.Model:
     """Load a .keras file after importing its builder's module, which registers any custom layers it uses."""
-    recipe_file = directory / RECIPE_FILE
-    if recipe_file.exists():
-        import_object(read_recipe(directory)["builder"], what="model builder")
+    if Recipe.present(directory):
+        import_object(Recipe.read(directory).builder, what="model builder")
     return tf.keras.models.load_model(str(directory / KERAS_FILE), compile=False)
 
 

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from raylife.frameworks.contract import WorkerProbe
 from raylife.frameworks.worker import (
     WorkerSession,
     local_checkpoint,
@@ -16,7 +17,6 @@ from raylife.frameworks.worker import (
     resume_checkpoint,
     write_progress,
 )
-from raylife.remote.messages import WorkerProbe
 
 
 def train_loop(config: dict[str, Any]) -> WorkerProbe:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -11,8 +10,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from raylife.frameworks.backend import Backend, ModelFormat, Predictor, read_recipe, write_recipe
+from raylife.frameworks.backend import Backend, ModelFormat, Predictor
+from raylife.frameworks.model import ModelFacts, Recipe
 from raylife.frameworks.torch import FRAMEWORK
+from raylife.measure.memory import GpuMemoryPeak
 
 STATE_FILE = "model.pt"
 
@@ -52,9 +53,9 @@ def _numpy_predictor(module: Any, device: str = "cpu", precision: str = "fp32") 
 class StateDictFormat(ModelFormat):
     name = "state_dict"
 
-    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         torch.save(model.state_dict(), directory / STATE_FILE)
-        write_recipe(directory, recipe)  # a state_dict is only weights: loading needs the builder
+        recipe.write(directory)  # a state_dict is only weights: loading needs the builder
 
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
         return _numpy_predictor(TorchBackend().load_checkpoint(directory), device, precision)
@@ -63,7 +64,7 @@ class StateDictFormat(ModelFormat):
 class TorchScriptFormat(ModelFormat):
     name = "torchscript"
 
-    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         with warnings.catch_warnings(), torch.inference_mode():
             warnings.simplefilter("ignore", DeprecationWarning)  # jit is deprecated in 2.x but still what many deploy
             warnings.simplefilter("ignore", FutureWarning)
@@ -79,7 +80,7 @@ class TorchScriptFormat(ModelFormat):
 class OnnxFormat(ModelFormat):
     name = "onnx"
 
-    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Mapping[str, Any]) -> None:
+    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
@@ -118,18 +119,11 @@ class OnnxFormat(ModelFormat):
 class TorchBackend(Backend):
     framework = FRAMEWORK
     formats = {f.name: f for f in (StateDictFormat(), TorchScriptFormat(), OnnxFormat())}
+    trainer = "ray.train.torch:TorchTrainer"
+    train_loop = "raylife.frameworks.torch.train_loop:train_loop"
 
     def set_threads(self, threads: int) -> None:
         torch.set_num_threads(max(1, int(threads)))
-
-    def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any) -> Any:
-        from ray.train.torch import TorchTrainer
-
-        from raylife.frameworks.torch.train_loop import train_loop
-
-        return TorchTrainer(
-            train_loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config
-        )
 
     def gpu_visible(self) -> bool:
         return torch.cuda.is_available()
@@ -137,10 +131,11 @@ class TorchBackend(Backend):
     def to_device(self, model: torch.nn.Module, device: str) -> torch.nn.Module:
         return model.to(torch_device(device))
 
-    def gpu_memory_peak_mb(self) -> dict[str, float]:
+    def gpu_memory_peak(self) -> GpuMemoryPeak:
         if not (torch.cuda.is_available() and torch.cuda.is_initialized()):
-            return {}
-        return {"allocated": torch.cuda.max_memory_allocated() / 2**20, "reserved": torch.cuda.max_memory_reserved() / 2**20}
+            return GpuMemoryPeak()
+        return GpuMemoryPeak(allocated_mb=torch.cuda.max_memory_allocated() / 2**20,
+                             reserved_mb=torch.cuda.max_memory_reserved() / 2**20)
 
     def predict(self, model: torch.nn.Module, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """Logits on the model's own device (inputs copied there, outputs back): the copies are part of the time."""
@@ -154,7 +149,7 @@ class TorchBackend(Backend):
     def count_params(self, model: torch.nn.Module) -> int:
         return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-    def model_facts(self, model: torch.nn.Module, sample: np.ndarray) -> dict[str, float | None]:
+    def model_facts(self, model: torch.nn.Module, sample: np.ndarray) -> ModelFacts:
         from torch.utils.flop_counter import FlopCounterMode
 
         model.eval()
@@ -162,13 +157,13 @@ class TorchBackend(Backend):
         with counter, torch.inference_mode():
             model(torch.from_numpy(np.ascontiguousarray(sample[:1])))
         tensors = [*model.parameters(), *model.buffers()]
-        return {
-            "params": self.count_params(model),
-            "flops_per_sample": float(counter.get_total_flops()),
-            "model_memory_bytes": float(sum(t.numel() * t.element_size() for t in tensors)),
-        }
+        return ModelFacts(
+            params=self.count_params(model),
+            flops_per_sample=float(counter.get_total_flops()),
+            model_memory_bytes=float(sum(t.numel() * t.element_size() for t in tensors)),
+        )
 
     def load_checkpoint(self, directory: str | Path) -> torch.nn.Module:
-        model = self.build_model(read_recipe(directory))
+        model = self.build_model(Recipe.read(directory))
         model.load_state_dict(torch.load(Path(directory) / STATE_FILE, map_location="cpu", weights_only=True))
         return model.eval()

@@ -13,8 +13,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from raylife.frameworks.contract import WorkerProbe
 from raylife.frameworks.torch.backend import TorchBackend, autocast
-from raylife.remote.messages import WorkerProbe
 from raylife.frameworks.worker import (
     WorkerSession,
     epoch_order,

@@ -1,0 +1,100 @@
+"""The training-loop contract: what the trial's actor hands every Ray Train worker, and what the workers send back.
+
+Both sides import it — the framework loops (``frameworks/``) and the trial's actor and stages (``remote/``,
+``stages/``) — so no module under ``frameworks/`` needs ``remote/``. Frozen dataclasses, pickled by Ray.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from raylife.measure.environment import Fingerprint
+from raylife.measure.telemetry import Reading
+from raylife.workloads.reference import DataRef
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """A failure to inject into one fit: the worker of ``rank`` exits when ``epoch`` (1-based) ends, once."""
+
+    epoch: int
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    """A failure injected: when the worker died and what it had done."""
+
+    killed_unix: float
+    epoch: int  # 0-based epoch it died in
+    rank: int
+    progress: float  # epochs trained when it died, the partial one included (e.g. 1.5)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Everything one Ray Train worker needs to run its training loop."""
+
+    data: DataRef
+    split: str  # which split to train on: "train", or "retrain" for the fresh slice
+    epochs: int
+    batch_size: int  # global: split evenly over the workers
+    learning_rate: float
+    builder: str
+    model: str
+    framework: str
+    model_options: Mapping[str, Any] = field(default_factory=dict)
+    model_args: Mapping[str, Any] = field(default_factory=dict)
+    init_checkpoint: str | None = None  # continue from this checkpoint (retrain)
+    threads: int = 1
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision: autocast, a grad scaler for fp16)
+    device: str = "cpu"  # cpu | gpu: which counters the worker reads (RAPL always, NVML on a GPU)
+    checkpoint_every_epoch: bool = False  # so a restarted worker group resumes where the failed one was
+    fault: FaultPlan | None = None
+    sink: Any = None  # the trial actor's handle: epochs and probes are pushed to it
+
+    @property
+    def seed(self) -> int:
+        return self.data.seed
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One epoch as rank 0 saw it; ``epoch_s`` covers the training steps only, not validation."""
+
+    epoch: int
+    train_loss: float
+    eval_loss: float
+    accuracy: float
+    epoch_s: float
+    elapsed_s: float
+    samples_per_s: float | None
+    end_unix: float
+
+    def as_report(self) -> dict[str, Any]:
+        """The metrics dict ``ray.train.report`` takes (Ray's API, not ours, wants a dict)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WorkerProbe:
+    """One worker's timings (wall clock: they cross processes) and peak memory, sent when its loop ends."""
+
+    rank: int
+    replicas: int  # the framework's own count of data-parallel replicas
+    node_id: str
+    hostname: str
+    pid: int
+    peak_rss_mb: float | None
+    rss_samples: int
+    loop_enter_unix: float
+    first_step_unix: float | None
+    loop_exit_unix: float
+    environment: Fingerprint | None = None  # the machine this worker ran on
+    resumed_from_epoch: int = 0  # epochs a checkpoint already held when this loop started (after a failure)
+    telemetry: Reading = field(default_factory=Reading)  # energy, GPU power/utilisation/memory over the loop
+
+
+__all__ = ["EpochRecord", "FaultEvent", "FaultPlan", "LoopConfig", "WorkerProbe"]
