@@ -7,9 +7,11 @@ Deploys cnn_small (PyTorch, state_dict) on an embedded Ray Serve with raylife's 
 concurrency, alternates raylife's closed-loop client and `hey` (https://github.com/rakyll/hey, Debian package
 `hey`) against the same URL with the same request body, and compares the p50 latencies (median over rounds).
 
-``--open-loop RATE ...`` compares raylife's open-loop client (asyncio, the ``[load]`` stage's) at each offered rate
-against ``hey -q RATE -c 1 -z DURATION`` (one worker sending RATE requests per second): raylife with Poisson arrivals
-and with a fixed interval (hey's own), p50 from the scheduled send time.
+``--open-loop RATE ...`` compares raylife's open-loop client (``measure/open_loop.py``: the one the load sweep, live
+updates and the replica-fault window use) at each offered rate against ``hey -q RATE -c 1 -z DURATION`` (one worker
+sending RATE requests per second): raylife with a fixed interval (hey's own) and with Poisson arrivals, p50 from the
+scheduled send time. Each round runs the three back to back, and the headline is the median over rounds of each
+round's difference to hey: the host's drift between rounds (seconds apart) cancels out.
 """
 
 from __future__ import annotations
@@ -110,23 +112,31 @@ def main() -> None:
         body = tmp / "body.json"
         body.write_bytes(requests.bodies[0])
         if args.open_loop:
-            from raylife.measure.open_loop import run_schedule, schedule
+            from raylife.measure.open_loop import OpenLoopClient, schedule
 
-            print(f"{deployment.url}, batch 1, open loop, {args.duration:g} s per measurement, {args.rounds} rounds")
-            print(f"{'rate/s':>7} {'poisson p50':>12} {'uniform p50':>12} {'hey p50':>9} {'poisson':>8} {'uniform':>8}")
+            def ours(rate: float, arrival: str, seed: int) -> float:
+                client = OpenLoopClient(deployment.url, requests.bodies, requests.check, timeout_s=30)
+                res = client.run(schedule(rate, args.duration, arrival, seed=seed), args.duration)
+                assert res.samples.ok.all(), res.samples.errors()
+                return latency_summary(res.samples.latencies)["p50_ms"]
+
+            print(f"{deployment.url}, batch 1, open loop, {args.duration:g} s per measurement, {args.rounds} rounds; "
+                  "each round runs hey, raylife uniform and raylife Poisson back to back (order rotating), and the "
+                  "headline is the median of the rounds' paired differences")
+            print(f"{'rate/s':>7} {'hey p50':>9} {'uniform p50':>12} {'poisson p50':>12} {'uniform':>8} {'poisson':>8}")
             for rate in args.open_loop:
-                pois, unif, theirs = [], [], []
+                runs: dict[str, list[float]] = {"hey": [], "uniform": [], "poisson": []}
                 for r in range(args.rounds):
-                    for arrival, into in (("poisson", pois), ("uniform", unif)):
-                        res = run_schedule(deployment.url, requests.bodies, requests.check,
-                                           schedule(rate, args.duration, arrival, seed=r), timeout_s=30)
-                        assert res.samples.ok.all(), res.samples.errors()
-                        into.append(latency_summary(res.samples.latencies)["p50_ms"])
-                    theirs.append(hey_rate_p50_ms(deployment.url, body, rate, args.duration)[0])
-                a, u, b = statistics.median(pois), statistics.median(unif), statistics.median(theirs)
-                print(f"{rate:>7g} {a:>9.2f} ms {u:>9.2f} ms {b:>6.2f} ms {100 * (a - b) / b:>+7.1f}% {100 * (u - b) / b:>+7.1f}%"
-                      f"   (poisson {', '.join(f'{v:.2f}' for v in pois)}; uniform {', '.join(f'{v:.2f}' for v in unif)};"
-                      f" hey {', '.join(f'{v:.2f}' for v in theirs)})")
+                    order = ["hey", "uniform", "poisson"]
+                    for name in order[r % 3:] + order[: r % 3]:
+                        runs[name].append(hey_rate_p50_ms(deployment.url, body, rate, args.duration)[0] if name == "hey"
+                                          else ours(rate, name, seed=r))
+                med = {k: statistics.median(v) for k, v in runs.items()}
+                paired = {k: statistics.median((a - b) / b for a, b in zip(runs[k], runs["hey"]))
+                          for k in ("uniform", "poisson")}
+                print(f"{rate:>7g} {med['hey']:>6.2f} ms {med['uniform']:>9.2f} ms {med['poisson']:>9.2f} ms "
+                      f"{100 * paired['uniform']:>+7.1f}% {100 * paired['poisson']:>+7.1f}%   ("
+                      + "; ".join(f"{k} {', '.join(f'{v:.2f}' for v in vals)}" for k, vals in runs.items()) + ")")
             return
         print(f"{deployment.url}, batch 1, {args.requests} requests per measurement, {args.rounds} rounds")
         print(f"{'clients':>8} {'raylife p50':>12} {'hey p50':>9} {'difference':>11}")

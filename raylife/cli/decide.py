@@ -1,40 +1,19 @@
-"""compare / choose: did a change make things worse, and which trial meets my limits."""
+"""compare / choose: did a change make things worse, and which trial meets my limits. Parses, calls
+``raylife.decide``, renders with ``raylife.report.decisions``."""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Optional
 
 import typer
-from rich import box
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console
 from raylife.cli.results import OutputFormat, emit
+from raylife.decide.choose import choose as choose_trials, parse_limit, resolve_column
+from raylife.decide.compare import DEFAULT_THRESHOLD, MATCHES, compare as compare_runs
 from raylife.errors import StoreError
-from raylife.report.choose import COLUMNS, choose as choose_trials, parse_limit, resolve_column
-from raylife.report.compare import DEFAULT_THRESHOLD, MATCHES, Change, compare as compare_runs
+from raylife.report.decisions import compare_summary, compare_table, failing_table, none_qualify, passing_table
 from raylife.store import Store
-
-VERDICT_STYLE = {"regression": "bold red", "improvement": "green", "changed": "yellow", "same": "dim"}
-
-
-def _num(value: float | None) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
-
-
-def _side(n: int, median: float | None, low: float | None, high: float | None) -> str:
-    if median is None:
-        return "–"
-    return f"{median:.4g}" + (f" ±{(high - low) / 2:.2g}" if low is not None and high is not None and n > 1 else "")
-
-
-def _change(c: Change) -> str:
-    if c.change is None:
-        return "–"
-    return "new" if math.isinf(c.change) else f"{c.change:+.1%}"
 
 
 def compare(
@@ -78,22 +57,9 @@ def compare(
             hint="compare runs of the same suite, or pair trials by model with --match model")
     shown = result.changes if all_rows or output is not OutputFormat.table else [c for c in result.changes if c.beyond_noise]
     if output is OutputFormat.table:
-        table = Table(title=f"{a} (A) → {b} (B)", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-        for name in ("trial", "stage", "metric", "labels", "A", "B", "change", "by", "verdict"):
-            table.add_column(name, justify="right" if name in ("A", "B", "change") else "left", no_wrap=True)
-        for c in shown:
-            table.add_row(escape(c.trial), c.stage, c.metric, escape(c.labels),
-                          _side(c.a.n, c.a.median, c.a.low, c.a.high), _side(c.b.n, c.b.median, c.b.low, c.b.high),
-                          _change(c), c.rule, Text(c.verdict, style=VERDICT_STYLE[c.verdict]))
         if shown:
-            console.print(table)
-        console.print(
-            f"{len(result.changes)} metrics compared: {result.count('regression')} regressions, "
-            f"{result.count('improvement')} improvements, {result.count('changed')} changed without a better side, "
-            f"{result.count('same')} within noise"
-            + (f"; only in A: {result.only_a}, only in B: {result.only_b}" if result.only_a or result.only_b else "")
-            + ("" if all_rows else " (--all lists every metric)")
-        )
+            console.print(compare_table(shown, title=f"{a} (A) → {b} (B)"))
+        console.print(compare_summary(result, all_rows))
     else:
         columns = ["trial", "stage", "metric", "labels", "unit", "a_n", "a_median", "a_ci95_low", "a_ci95_high", "b_n",
                    "b_median", "b_ci95_low", "b_ci95_high", "change", "rule", "beyond_noise", "verdict"]
@@ -135,24 +101,6 @@ def choose(
         emit(columns, out, output)
         return
     several = len(run_ids) > 1
-    if passing:
-        table = Table(title=f"{len(passing)} trial{'s meet' if len(passing) != 1 else ' meets'} every limit"
-                      + (f", best {column} first" if column else ""), title_justify="left", box=box.SIMPLE_HEAD,
-                      show_edge=False, caption="★ on the Pareto front of the metrics named (no other qualifying trial "
-                      "is at least as good in all of them and better in one); values are medians over repeats",
-                      caption_justify="left")
-        for name in ["#", *(["run"] if several else []), "trial", *(f"{n}\n{COLUMNS[n][0]}" for n in named), "front"]:
-            table.add_column(name, justify="left" if name in ("trial", "run") else "right", no_wrap=True)
-        for i, c in enumerate(passing):
-            table.add_row(str(i + 1), *([c.run_id] if several else []), escape(c.trial),
-                          *(_num(c.values[n]) for n in named), "★" if c.pareto else "")
-        console.print(table)
-    else:
-        console.print(Text(f"No trial meets every limit ({len(failing)} checked).", style="bold yellow"))
+    console.print(passing_table(passing, named, column, several) if passing else none_qualify(len(failing)))
     if failing:
-        table = Table(title="do not qualify", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
-        for name in [*(["run"] if several else []), "trial", "limits broken"]:
-            table.add_column(name, no_wrap=name != "limits broken")
-        for c in failing:
-            table.add_row(*([c.run_id] if several else []), escape(c.trial), escape("; ".join(c.broken)))
-        console.print(table)
+        console.print(failing_table(failing, several))

@@ -1,6 +1,7 @@
-"""Load generators: a closed loop (N clients, each sending as soon as its last answer came back) and an
-open loop (requests at a fixed rate, whatever the answers do). No Ray, no HTTP: they drive any
-``send(seq) -> Outcome`` callable and record every request; nothing is retried or dropped.
+"""The closed-loop load generator (N clients, each sending as soon as its last answer came back) and the samples
+every client records. No Ray, no HTTP here: it drives any ``send(seq) -> Outcome`` callable (HTTP or a Serve
+DeploymentHandle) and records every request; nothing is retried or dropped. The open-loop client is
+``measure/open_loop.py``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,11 +48,6 @@ class Samples:
 
     def __len__(self) -> int:
         return len(self.seq)
-
-    def snapshot(self) -> list[tuple[float, float, Outcome]]:
-        """(sent_s, done_s, outcome) of the requests finished so far."""
-        with self._lock:
-            return [(s, s + lat / 1000.0, o) for s, lat, o in zip(self.sent_s, self.latency_ms, self.outcomes)]
 
     @property
     def ok(self) -> np.ndarray:
@@ -148,49 +143,3 @@ def closed_loop(
     deadline = samples.t0 + duration_s if duration_s is not None else None
     run(samples, requests, deadline)
     return samples
-
-
-class OpenLoop:
-    """Requests at a steady ``rate_rps`` on a background thread until ``stop()``.
-
-    Open loop: a slow or failing answer does not delay the next send, so an outage shows up as
-    failed or slow requests instead of as fewer requests.
-    """
-
-    def __init__(self, send: Send, rate_rps: float, max_in_flight: int = 64) -> None:
-        self.send = send
-        self.interval = 1.0 / rate_rps
-        self.samples = Samples(t0=time.perf_counter())
-        self._stop = threading.Event()
-        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="raylife-open-loop")
-        self._thread = threading.Thread(target=self._run, name="raylife-open-loop", daemon=True)
-
-    def _one(self, seq: int, sent: float) -> None:
-        outcome = _call(self.send, seq)
-        self.samples.record(seq, sent, time.perf_counter(), outcome)
-
-    def _run(self) -> None:
-        next_at = time.perf_counter()
-        for seq in itertools.count():
-            if self._stop.is_set():
-                return
-            self._pool.submit(self._one, seq, time.perf_counter())
-            next_at += self.interval
-            delay = next_at - time.perf_counter()
-            if delay > 0 and self._stop.wait(delay):
-                return
-
-    def start(self) -> OpenLoop:
-        self.samples = Samples(t0=time.perf_counter())
-        self._thread.start()
-        return self
-
-    def now_s(self) -> float:
-        return time.perf_counter() - self.samples.t0
-
-    def stop(self) -> Samples:
-        """Stop sending and wait for the answers still in flight."""
-        self._stop.set()
-        self._thread.join()
-        self._pool.shutdown(wait=True)
-        return self.samples

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from raylife.measure.loadgen import Outcome, Samples
+from raylife.serving.messages import Answer
 
 
 class RequestSet:
@@ -36,15 +38,18 @@ class RequestSet:
         return seq % len(self.inputs)
 
     def check(self, seq: int, answer: Any) -> Outcome:
-        """An Outcome for a decoded answer: malformed or wrong-sized answers are errors, not successes."""
-        if not isinstance(answer, dict) or "predictions" not in answer:
+        """An Outcome for a decoded answer (its JSON, or what a handle returned): malformed or wrong-sized answers
+        are errors, not successes."""
+        try:
+            parsed = Answer.model_validate(answer)
+        except ValidationError:
             return Outcome(ok=False, error=f"malformed answer: {str(answer)[:120]}")
-        predictions = np.asarray(answer["predictions"])
+        predictions = np.asarray(parsed.predictions)
         labels = self.labels[self.window(seq)]
         if predictions.shape != labels.shape:
             return Outcome(ok=False, error=f"{predictions.size} predictions for {labels.size} inputs")
         return Outcome(
-            ok=True, version=answer.get("version"), replica=answer.get("replica"),
+            ok=True, version=parsed.version, replica=parsed.replica,
             correct=int((predictions == labels).sum()), samples=int(labels.size),
         )
 

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from raylife.errors import PlanError, RaylifeError, close_matches
 from raylife.frameworks import FRAMEWORKS
+from raylife.lifecycle import DEPLOY_STAGES, DEVELOP_STAGES
 from raylife.plan.builders import check_options, read_builder
 from raylife.plan.identity import TrialName
 from raylife.suite.spec import DataSpec, FaultsSpec, LoadSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
@@ -31,10 +32,6 @@ AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_r
 def axis_values(train: TrainSpec, axis: str) -> list[Any]:
     """The values of one matrix axis; an axis left out (platform) is one value, None."""
     return getattr(train, axis) or [None]
-
-# The development stages in lifecycle order; deployment stages are appended when the suite asks for them.
-DEVELOP_STAGES = ("train", "evaluate", "persist", "retrain")
-DEPLOY_STAGES = ("deploy", "serve", "load", "update", "teardown")
 
 # More trials than this is a matrix typo (three 300-value axes are 27 million trials), not a benchmark.
 MAX_TRIALS = 1000

@@ -2,7 +2,8 @@
 
 Plotly draws the plots (interactive, and its JavaScript bundle is written into the file once, so the page needs
 no network when viewed); every figure names its units and the platform it ran on, and shows the 95% intervals of
-repeated measurements as error bars.
+repeated measurements as error bars. The page is a Jinja2 template (``templates/report.html.j2``) rendered with
+autoescaping: a trial, suite or platform name is text, whatever characters it holds.
 """
 
 from __future__ import annotations
@@ -14,15 +15,39 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from raylife.report.choose import dominates, fold
+from raylife.decide.choose import fold
+from raylife.decide.pareto import front
+from raylife.lifecycle import STAGE_ORDER
+from raylife.report import format as fmt
 
-STAGES = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "load", "update", "teardown")
+
+@dataclass(frozen=True)
+class Column:
+    """One column of the page's lifecycle table: a column of the lifecycle/costs views, its heading and unit."""
+
+    name: str
+    label: str
+    unit: str
+
+    @property
+    def heading(self) -> str:
+        return f"{self.label} ({self.unit})" if self.unit and self.unit != "bytes" else self.label
+
+    def cell(self, value: Any) -> str:
+        if fmt.missing(value):
+            return "–"
+        if self.unit == "bytes":
+            return fmt.size(value)
+        return f"{value:.4g}"
+
+
 LIFECYCLE_TABLE = (
-    ("trial", "trial", ""), ("accuracy", "accuracy", "ratio"), ("train_wall_s", "train", "s"),
-    ("time_to_target_s", "to target", "s"), ("native_bytes", "size", "bytes"), ("native_load_s", "load", "s"),
-    ("retrain_wall_s", "retrain", "s"), ("deploy_ready_s", "deploy", "s"), ("p50_ms_small", "p50", "ms"),
-    ("p99_ms_small", "p99", "ms"), ("peak_throughput_rps", "peak", "req/s"), ("max_rps_at_slo", "max at SLO", "req/s"),
-    ("rollout_update_s", "rollout", "s"), ("usd_per_million_predictions", "$/1M pred.", "USD"),
+    Column("accuracy", "accuracy", "ratio"), Column("train_wall_s", "train", "s"),
+    Column("time_to_target_s", "to target", "s"), Column("native_bytes", "size", "bytes"),
+    Column("native_load_s", "load", "s"), Column("retrain_wall_s", "retrain", "s"),
+    Column("deploy_ready_s", "deploy", "s"), Column("p50_ms_small", "p50", "ms"), Column("p99_ms_small", "p99", "ms"),
+    Column("peak_throughput_rps", "peak", "req/s"), Column("max_rps_at_slo", "max at SLO", "req/s"),
+    Column("rollout_update_s", "rollout", "s"), Column("usd_per_million_predictions", "$/1M pred.", "USD"),
 )
 
 
@@ -38,30 +63,14 @@ class ReportData:
 
 
 def gather(store: Any, run_id: str) -> ReportData:
-    run = store.run(run_id)
-    envs = store.rows(
-        "SELECT DISTINCT e.hostname, e.cpu, e.cpu_count, e.gpu, e.gpu_count, t.device, e.ray, e.torch, e.tensorflow "
-        "FROM trials t JOIN environments e USING (trial_id) WHERE t.run_id = ?", [run_id])
+    """Everything the page shows, read through the store (the only module that runs SQL)."""
     parts = []
-    for e in envs:
+    for e in store.run_machines(run_id):
         gpu = f", {e['gpu_count']}x {e['gpu']}" if e.get("gpu") else ""
         parts.append(f"{e['hostname']}: {e['cpu']} ({e['cpu_count']} CPUs{gpu}), Ray {e['ray']}")
     platform = "; ".join(dict.fromkeys(parts)) or "platform not recorded"
-    epochs = store.rows(
-        "SELECT t.name AS trial, t.\"repeat\" AS rep, e.epoch, e.elapsed_s, e.accuracy FROM epochs e JOIN trials t "
-        "USING (trial_id) WHERE t.run_id = ? AND e.phase = 'train' AND t.status = 'ok' ORDER BY t.name, rep, e.epoch",
-        [run_id])
-    updates = store.rows(
-        "SELECT t.name AS trial, l.phase, l.sent_s, l.latency_ms, l.ok, m.labels->>'window_start_s' AS start_s, "
-        "m.labels->>'window_end_s' AS end_s FROM latencies l JOIN trials t USING (trial_id) "
-        "JOIN measurements m ON m.trial_id = l.trial_id AND m.stage = 'update' AND m.metric = 'update_s' "
-        "AND 'update-' || (m.labels->>'strategy') = l.phase "
-        "WHERE t.run_id = ? AND t.\"repeat\" = 0 AND l.phase LIKE 'update-%' ORDER BY t.name, l.phase, l.sent_s",
-        [run_id])
-    targets = {r["trial"]: r["target"] for r in store.rows(
-        "SELECT name AS trial, CAST(params->>'$.target_accuracy' AS DOUBLE) AS target FROM trials WHERE run_id = ?",
-        [run_id]) if r["target"] is not None}
-    return ReportData(run, platform, store.candidates([run_id]), store.metric_stats([run_id]), epochs, updates, targets)
+    return ReportData(store.run(run_id), platform, store.candidates([run_id]), store.metric_stats([run_id]),
+                      store.training_curves(run_id), store.update_timelines(run_id), store.accuracy_targets(run_id))
 
 
 def _error_y(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -77,7 +86,7 @@ def _labels(row: dict[str, Any]) -> dict[str, Any]:
 def _layout(fig: Any, title: str, x: str, y: str, platform: str, **extra: Any) -> Any:
     settings = {"template": "plotly_white", "height": 420, "margin": {"t": 90}, "legend": {"title": {"text": "trial"}},
                 **extra}
-    fig.update_layout(
+    fig.update_layout(  # Plotly reads a title as a small subset of HTML: names in it are escaped as text
         title={"text": f"{html.escape(title)}<br><sup>{html.escape(platform)}</sup>"}, xaxis_title=x, yaxis_title=y,
         **settings)
     return fig
@@ -192,7 +201,7 @@ def time_figure(data: ReportData) -> Any | None:
         return None
     trials = sorted(walls)
     fig = go.Figure()
-    for stage in (*STAGES, "overhead"):
+    for stage in (*STAGE_ORDER, "overhead"):
         rows = [walls[t].get(stage) for t in trials]
         if not any(rows):
             continue
@@ -208,81 +217,50 @@ def pareto_figure(data: ReportData) -> Any | None:
     points = [(t, v) for t, v in folded if v.get("accuracy") is not None and v.get("p50_ms_small") is not None]
     if not points:
         return None
-    named = ["accuracy", "p50_ms_small", "native_bytes"]
-    front = [t for t, v in points if not any(dominates(o, v, named) for _, o in points if o is not v)]
+    # higher accuracy, lower latency, smaller size
+    on_front = front([v for _, v in points], {"accuracy": 1, "p50_ms_small": -1, "native_bytes": -1})
     sizes = [v.get("native_bytes") or 0 for _, v in points]
     biggest = max(sizes) or 1
     fig = go.Figure()
-    for on_front in (True, False):
-        chosen = [(t, v, s) for (t, v), s in zip(points, sizes) if (t in front) == on_front]
+    for wanted in (True, False):
+        chosen = [(t, v, s) for i, ((t, v), s) in enumerate(zip(points, sizes)) if (i in on_front) == wanted]
         if not chosen:
             continue
         fig.add_trace(go.Scatter(
             x=[v["p50_ms_small"] for _, v, _ in chosen], y=[v["accuracy"] for _, v, _ in chosen], mode="markers+text",
             text=[t for t, _, _ in chosen], textposition="top center",
             marker={"size": [12 + 30 * math.sqrt(s / biggest) for _, _, s in chosen],
-                    "color": "crimson" if on_front else "steelblue", "opacity": 0.7},
-            name="Pareto front" if on_front else "dominated",
+                    "color": "crimson" if wanted else "steelblue", "opacity": 0.7},
+            name="Pareto front" if wanted else "dominated",
             hovertemplate="%{text}<br>p50 %{x:.2f} ms<br>accuracy %{y:.3f}<extra></extra>"))
     return _layout(fig, "Accuracy vs latency vs size (marker area ∝ native size in bytes); Pareto front in red",
                    "p50 latency at the smallest batch (ms)", "test accuracy (ratio)", data.platform)
 
 
-def _cell(value: Any, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    if isinstance(value, str):
-        return html.escape(value)
-    if unit == "bytes":
-        return f"{value / 1e6:.3g} MB" if value >= 1e5 else f"{value / 1e3:.3g} KB"
-    return f"{value:.4g}"
+def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
+    """The lifecycle table's rows: one per trial (repeats folded into medians), each value formatted."""
+    return [{"trial": trial, "repeats": repeats, "cells": [c.cell(values.get(c.name)) for c in LIFECYCLE_TABLE]}
+            for _, trial, _, repeats, values in fold(data.candidates)]
 
 
-def lifecycle_table(data: ReportData) -> str:
-    head = "".join(f"<th>{html.escape(label)}{f' ({unit})' if unit and unit != 'bytes' else ''}</th>"
-                   for _, label, unit in LIFECYCLE_TABLE)
-    rows = []
-    for run_id, trial, framework, repeats, values in fold(data.candidates):
-        cells = [f"<td>{html.escape(trial)}{f' (median of {repeats})' if repeats > 1 else ''}</td>"]
-        cells += [f"<td class='num'>{_cell(values.get(col), unit)}</td>" for col, _, unit in LIFECYCLE_TABLE[1:]]
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table class='lifecycle'><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+def figures(data: ReportData) -> list[Any]:
+    """Every plot this run has data for, in the page's order."""
+    found = [*latency_figures(data), load_figure(data), training_figure(data), *update_figures(data),
+             time_figure(data), pareto_figure(data)]
+    return [f for f in found if f is not None]
 
 
 def render(data: ReportData) -> str:
     """The whole page: the lifecycle table, then every plot this run has data for."""
+    import jinja2
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    figures = [*latency_figures(data), load_figure(data), training_figure(data), *update_figures(data),
-               time_figure(data), pareto_figure(data)]
-    figures = [f for f in figures if f is not None]
-    divs = "\n".join(
-        f"<section class='plot'>{pio.to_html(f, full_html=False, include_plotlyjs=False, div_id=f'plot-{i}')}</section>"
-        for i, f in enumerate(figures))
-    run = data.run
-    title = f"raylife · {run['suite']} · {run['run_id']}"
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-table.lifecycle {{ border-collapse: collapse; font-size: 13px; }}
-table.lifecycle th, table.lifecycle td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; }}
-td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-section.plot {{ margin: 1.5em 0; }}
-</style>
-<script>{get_plotlyjs()}</script></head>
-<body data-plots="{len(figures)}">
-<h1>{html.escape(title)}</h1>
-<p>Suite <b>{html.escape(run['suite'])}</b> · {run['trials']} trials ({run['failed_trials'] or 0} failed) ·
-status {html.escape(str(run['status']))} · submitted {run['submitted_at']:%Y-%m-%d %H:%M} UTC ·
-raylife {html.escape(str(run['raylife_version']))} ({html.escape(str(run['git_commit'] or 'no commit'))})</p>
-<p>Platform: {html.escape(data.platform)}</p>
-<h2>Lifecycle</h2>
-{lifecycle_table(data)}
-<p>Medians over repeats; error bars in the plots are 95% Student-t intervals of the mean where a measurement was
-repeated. Every number: <code>raylife query "select * from metric_stats where run_id = '{run['run_id']}'"</code>.</p>
-<h2>Plots</h2>
-{divs}
-</body></html>
-"""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("raylife.report", "templates"), autoescape=True,
+                             undefined=jinja2.StrictUndefined)
+    plots = [pio.to_html(f, full_html=False, include_plotlyjs=False, div_id=f"plot-{i}") for i, f in enumerate(figures(data))]
+    return env.get_template("report.html.j2").render(
+        title=f"raylife · {data.run['suite']} · {data.run['run_id']}", run=data.run, platform=data.platform,
+        columns=[Column("trial", "trial", ""), *LIFECYCLE_TABLE], rows=lifecycle_rows(data), plots=plots,
+        plotly_js=get_plotlyjs(),
+    )

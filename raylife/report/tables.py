@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from raylife.lifecycle import STAGE_ORDER
 from raylife.measure.environment import ClusterInfo
 from raylife.plan import Trial
 from raylife.report import format as fmt
@@ -205,8 +206,9 @@ def _labels_text(labels: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in keep.items())
 
 
-def _sig(value: float) -> str:
-    return f"{value:.4g}"
+def _sig(value: float, unit: str = "") -> str:
+    """Four significant digits; a size in binary units (the size convention)."""
+    return fmt.in_unit(value, unit) if unit in ("bytes", "MiB") else f"{value:.4g}"
 
 
 def stats_table(rows: list[dict[str, Any]], title: str | None = None) -> Table | None:
@@ -222,10 +224,11 @@ def stats_table(rows: list[dict[str, Any]], title: str | None = None) -> Table |
     order = {m: i for i, m in enumerate(HEADLINE)}
     for r in sorted(rows, key=lambda r: (r["trial"], order[r["metric"]], str(r["labels"]))):
         labels = r["labels"] if isinstance(r["labels"], dict) else json.loads(r["labels"] or "{}")
-        half = "" if fmt.missing(r["ci95_half"]) else f" ± {_sig(r['ci95_half'])}"
+        unit = r["unit"]
+        half = "" if fmt.missing(r["ci95_half"]) else f" ± {_sig(r['ci95_half'], unit)}"
         table.add_row(escape(r["trial"]), r["stage"], r["metric"], escape(_labels_text(labels)), str(r["n"]),
-                      f"{_sig(r['median'])}{half}{' ~' if r['thin'] else ''}",
-                      f"{_sig(r['min'])} – {_sig(r['max'])}", r["unit"])
+                      f"{_sig(r['median'], unit)}{half}{' ~' if r['thin'] else ''}",
+                      f"{_sig(r['min'], unit)} – {_sig(r['max'], unit)}", unit)
     return table
 
 
@@ -271,7 +274,6 @@ def query_table(columns: list[str], rows: list[tuple[Any, ...]]) -> Table:
     return table
 
 
-STAGE_ORDER = ("train", "evaluate", "persist", "retrain", "deploy", "serve", "load", "update", "teardown", "overhead")
 
 
 def busy_seconds(trial_rows: list[dict[str, Any]]) -> float:
@@ -300,7 +302,7 @@ def time_table(stage_rows: list[dict[str, Any]], trial_rows: list[dict[str, Any]
     by_trial: dict[str, dict[str, float]] = {}
     for r in stage_rows:
         by_trial.setdefault(r["trial_id"], {})[r["stage"]] = r["value"]
-    stages = [s for s in STAGE_ORDER if any(s in t for t in by_trial.values())]
+    stages = [s for s in (*STAGE_ORDER, "overhead") if any(s in t for t in by_trial.values())]
     summed = sum(t["wall_s"] or 0 for t in trial_rows)
     trials_s = busy_seconds(trial_rows)  # side by side, trials overlap: the time any trial ran, counted once
     ray_s, serve_s, wall_s = run.get("ray_start_s") or 0, run.get("serve_start_s") or 0, run.get("wall_s")

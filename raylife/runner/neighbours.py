@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from raylife.plan.trials import DEPLOY_STAGES
-
 
 class Neighbours(Protocol):
     def trial_started(self, index: int) -> None: ...
@@ -33,10 +31,6 @@ class Alone:
         return 0
     def enter_serving(self, index: int) -> None: ...
     def leave_serving(self, index: int) -> None: ...
-
-
-def serving_stage(name: str) -> bool:
-    return name in DEPLOY_STAGES
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,11 @@ def _resume_point(suite: SuiteSpec, trials: list[Trial], db_path: Path, ref: str
         raise StoreError("nothing to resume: no results file yet", where=str(db_path), hint="run without --resume")
     with Store(db_path, read_only=True) as store:
         if ref == "last":
-            found = store.rows("SELECT run_id FROM runs WHERE suite = ? ORDER BY submitted_at DESC LIMIT 1", [suite.name])
-            if not found:
+            found = store.latest_run_of(suite.name)
+            if found is None:
                 raise StoreError(f"no run of suite '{suite.name}' to resume", where=str(db_path),
                                  hint="run without --resume, or name the run: --resume RUN_ID")
-            run_id = found[0]["run_id"]
+            run_id = found
         else:
             run_id = store.resolve_run(ref)
         run = store.run(run_id)

@@ -14,7 +14,8 @@ from raylife.measure.environment import git_commit
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, connect, disconnect
-from raylife.runner.neighbours import Alone, Neighbours, serving_stage
+from raylife.lifecycle import serving_stage
+from raylife.runner.neighbours import Alone, Neighbours
 from raylife.runner.observer import RunObserver, SilentObserver
 from raylife.runner.preflight import Checked, preflight
 from raylife.storage import Location

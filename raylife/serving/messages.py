@@ -30,6 +30,17 @@ class ReplicaArgs(BaseModel):
     precision: str = "fp32"
 
 
+class Answer(BaseModel):
+    """A replica's answer to one request, the same over HTTP (as JSON) and through a DeploymentHandle: the top-1
+    class of each input, and the model version and replica that produced them (how an update's end is observed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    predictions: list[int]
+    version: str | None = None
+    replica: str | None = None
+
+
 class ModelVersion(BaseModel):
     """The deployment's ``user_config``: which weights to serve. Changing it alone reloads them in place
     (Serve calls ``reconfigure`` on the live replicas)."""
@@ -73,4 +84,4 @@ class ReplicaStats:
         return self.loads[0]
 
 
-__all__ = ["ModelLoad", "ModelVersion", "ReplicaArgs", "ReplicaStats"]
+__all__ = ["Answer", "ModelLoad", "ModelVersion", "ReplicaArgs", "ReplicaStats"]

@@ -25,7 +25,7 @@ from raylife.frameworks import FRAMEWORKS
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
 from raylife.measure.telemetry import Meter
-from raylife.serving.messages import ModelLoad, ModelVersion, ReplicaArgs, ReplicaStats
+from raylife.serving.messages import Answer, ModelLoad, ModelVersion, ReplicaArgs, ReplicaStats
 from raylife.storage import fetch
 
 
@@ -88,7 +88,8 @@ class ModelServer:
         """Top-1 classes for a batch of inputs (the DeploymentHandle path calls this directly)."""
         self.requests += 1
         logits = await self.infer_batched(x) if self.batching else self.predictor(x)
-        return {"predictions": np.asarray(logits).argmax(axis=1).tolist(), "version": self.version, "replica": self.replica_id}
+        return Answer(predictions=np.asarray(logits).argmax(axis=1).tolist(), version=self.version,
+                      replica=self.replica_id).model_dump()
 
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.005)
     async def infer_batched(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

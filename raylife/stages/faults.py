@@ -1,4 +1,4 @@
-"""Failures injected on purpose during a stage, and what they cost: a serving replica killed under load."""
+"""Failures injected on purpose during a stage, and what they cost: a serving replica killed under open-loop load."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ REPLICA_PREFIX = "SERVE_REPLICA::"
 
 class ReplicaKiller:
     """Kills one replica of ``app`` ``after_s`` from ``start()`` and times until a replica that was not there
-    before answers. Instants are perf_counter seconds, the clock of the load generators' samples."""
+    before answers. Instants are perf_counter seconds, the clock of the open-loop client's samples."""
 
     def __init__(self, app: ServeApp, replicas: int, after_s: float, timeout_s: float) -> None:
         self.app, self.replicas, self.after_s, self.timeout_s = app, replicas, after_s, timeout_s
@@ -31,6 +31,7 @@ class ReplicaKiller:
         return self
 
     def join(self) -> None:
+        """Until the replacement answered, or the kill failed, or ``timeout_s`` passed after it."""
         self._thread.join(self.after_s + self.timeout_s + 5)
 
     def _run(self) -> None:

@@ -4,10 +4,16 @@ Each cell measures consecutive windows until the last ``stable_windows`` agree o
 ``stability_tolerance`` (perf_analyzer's rule), at most ``max_windows``; the stored figures are those of the
 agreeing windows, and a cell that never agreed is stored with ``stable = 0``. ``repeats`` measures every cell
 again on the same deployment, each repeat stored under its number.
+
+With ``[faults] kill_replica_after_s``, a replica-fault window follows the cells: the open-loop client (the load and
+update stages' own) offers ``replica_load_rps`` while one replica is killed, until its replacement answers and one
+second more. An open loop keeps sending through the outage, so the requests that fail or wait are counted as they
+would be for real clients; a closed loop would stop sending while its clients wait.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +22,7 @@ import numpy as np
 from raylife.measure.http_client import JsonClient
 from raylife.measure.loadgen import Samples, closed_loop
 from raylife.measure.metrics import unit_of
+from raylife.measure.open_loop import OpenLoopClient
 from raylife.measure.requests import RequestSet, accuracy_pair, handle_sender, http_sender
 from raylife.measure.stats import latency_summary, thin, windows_agree
 from raylife.stages.context import TrialContext
@@ -88,12 +95,9 @@ class ServeStage:
     def run(self, ctx: TrialContext) -> None:
         spec, data = ctx.trial.serve, ctx.artifacts.need("serving_data")
         add = ctx.record.add
-        faults, killer, loads = ctx.trial.faults, None, []
+        faults = ctx.trial.faults
         app, gpu = ctx.artifacts.need("app"), ctx.trial.serve_device == "gpu"
         meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
-        if faults is not None and faults.kill_replica_after_s is not None:
-            killer = ReplicaKiller(ctx.artifacts.need("app"), spec.replicas, faults.kill_replica_after_s,
-                                   timeout_s=spec.ready_timeout_s).start()
         for path in spec.paths:
             served = offline = total = 0
             for repeat in range(spec.repeats):
@@ -108,7 +112,6 @@ class ServeStage:
                             cell = measure_cell(send, concurrency, spec)
                         finally:
                             close()
-                        loads.extend(cell.all_samples)
                         samples = cell.samples
                         self._store(ctx, cell, samples, path, batch_size, concurrency, repeat)
                         s, o, n = accuracy_pair(samples, requests)
@@ -116,10 +119,8 @@ class ServeStage:
             add(self.name, "served_accuracy", served / total if total else None, "ratio", path=path)
             add(self.name, "offline_accuracy", offline / total if total else None, "ratio", path=path,
                 note="the served format's offline predictions of the same inputs")
-        if killer is not None:
-            killer.join()
-            for metric, value in killer.recovery(loads).items():
-                add(self.name, metric, value, unit_of(self.name, metric), after_s=faults.kill_replica_after_s, **({"error": killer.error} if killer.error else {}))
+        if faults is not None and faults.kill_replica_after_s is not None:
+            self._replica_fault(ctx, data)
         try:
             stats = app.replica_stats(spec.replicas, timeout_s=10)
             add(self.name, "replica_peak_rss_mb", max(s.peak_rss_mb for s in stats.values() if s.peak_rss_mb is not None),
@@ -133,6 +134,26 @@ class ServeStage:
                 add(self.name, "replica_gpu_allocated_peak_mb", s.gpu_memory_peak.allocated_mb, "MiB", replica=replica)
                 if ctx.trial.framework == "torch":
                     add(self.name, "replica_gpu_reserved_peak_mb", s.gpu_memory_peak.reserved_mb, "MiB", replica=replica)
+
+    def _replica_fault(self, ctx: TrialContext, data: Any) -> None:
+        """One replica killed under the open-loop client; what its replacement cost the clients."""
+        spec, faults, app = ctx.trial.serve, ctx.trial.faults, ctx.artifacts.need("app")
+        rate, after_s = faults.replica_load_rps, faults.kill_replica_after_s
+        requests = RequestSet(data.x, data.y, data.offline_pred, 1)
+        ctx.on_progress(f"replica fault: {rate:g} req/s, one replica killed after {after_s:g} s")
+        client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=spec.request_timeout_s)
+        killer = ReplicaKiller(app, spec.replicas, after_s, timeout_s=spec.ready_timeout_s)
+        client.start(rate)
+        try:
+            killer.start()
+            killer.join()
+            time.sleep(1.0)  # answers from the replacement too: the window shows the service back
+        finally:
+            samples = client.stop().samples
+        labels: dict[str, Any] = {"after_s": after_s, "offered_rps": rate, **({"error": killer.error} if killer.error else {})}
+        for metric, value in killer.recovery([samples]).items():
+            ctx.record.add(self.name, metric, value, unit_of(self.name, metric), **labels)
+        ctx.record.add_latencies("replica-fault", "http", samples, 1, offered_rps=rate)
 
     def _store(self, ctx: TrialContext, cell: Cell, samples: Samples, path: str, batch_size: int, concurrency: int,
                repeat: int) -> None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from raylife.measure.http_client import JsonClient
-from raylife.measure.loadgen import OpenLoop
 from raylife.measure.metrics import unit_of
-from raylife.measure.requests import RequestSet, http_sender
+from raylife.measure.open_loop import OpenLoopClient
+from raylife.measure.requests import RequestSet
 from raylife.measure.updates import update_metrics
 from raylife.remote.messages import SavedFormat, ServingData
 from raylife.serving.control import ServeApp, ServeDeployError
 from raylife.stages.context import TrialContext
 from raylife.stages.hardware import ReplicaMeter
+from raylife.suite.spec import UpdateSpec
 
 
 class UpdateStage:
@@ -37,17 +36,17 @@ class UpdateStage:
             version = f"{strategy}-{number}"
             ctx.on_progress(f"{strategy}: {update.rate_rps:g} req/s, steady")
             meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
-            client = JsonClient(app.url, spec.request_timeout_s)
-            loop = OpenLoop(http_sender(requests, client), update.rate_rps).start()
+            # the load stage's open-loop client, at a steady rate: its p99s compare with the sweep's
+            client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=spec.request_timeout_s)
+            client.start(update.rate_rps)
             try:
                 time.sleep(update.before_s)
-                t_update = loop.now_s()
+                t_update = client.now_s()
                 ctx.on_progress(f"{strategy}: updating under {update.rate_rps:g} req/s")
                 app.update(strategy, saved.path, version)
-                t_done = self._wait_until_all_new(ctx, loop, t_update, version, update)
+                t_done = self._wait_until_all_new(client, t_update, version, update)
             finally:
-                samples = loop.stop()
-                client.close()
+                samples = client.stop().samples
             app.wait_running(update.timeout_s)
             meter.stop(ctx, self.name, t.serve_device == "gpu", strategy=strategy)  # old replicas' and new ones'
             metrics = update_metrics(samples, t_update, t_done, version)
@@ -61,19 +60,19 @@ class UpdateStage:
             ctx.record.add_latencies(f"update-{strategy}", "http", samples, update.batch_size, offered_rps=update.rate_rps)
 
     @staticmethod
-    def _wait_until_all_new(ctx: TrialContext, loop: OpenLoop, t_update: float, version: str, update: Any) -> float:
+    def _wait_until_all_new(client: OpenLoopClient, t_update: float, version: str, update: UpdateSpec) -> float:
         """The moment from which every answer comes from ``version``, once that has held for settle_s."""
         deadline = t_update + update.timeout_s
         while True:
             time.sleep(0.05)
-            answers = [(done, o.version) for _, done, o in loop.samples.snapshot() if o.ok and done >= t_update]
+            answers = [(done, o.version) for done, o in client.answered() if o.ok and done >= t_update]
             new = [done for done, v in answers if v == version]
             if new:
                 old = [done for done, v in answers if v != version]
                 all_new_from = max(min(new), max(old, default=0.0))
-                if loop.now_s() - all_new_from >= update.settle_s:
+                if client.now_s() - all_new_from >= update.settle_s:
                     return all_new_from
-            if loop.now_s() > deadline:
+            if client.now_s() > deadline:
                 raise ServeDeployError(
                     f"the update to {version} did not reach every answer within {update.timeout_s:.0f} s",
                     hint="raise update.timeout_s",

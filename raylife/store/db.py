@@ -16,7 +16,7 @@ import duckdb
 
 from raylife.errors import StoreError
 from raylife.records import TrialRecord, utcnow
-from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, views_sql
+from raylife.store.schema import MIGRATIONS, SCHEMA_VERSION, TABLES, param, views_sql
 
 if TYPE_CHECKING:
     from raylife.measure.environment import ClusterInfo, Fingerprint
@@ -247,7 +247,7 @@ class Store:
     def stored_trials(self, run_id: str) -> dict[str, dict[str, Any]]:
         """The run's stored trials by run key (the name, and the repeat when the suite repeats): trial_id and status."""
         rows = self.rows(
-            "SELECT CASE WHEN coalesce(CAST(params->>'$.repeats' AS INTEGER), 1) > 1 "
+            f"SELECT CASE WHEN coalesce(CAST({param('repeats', 'trials')} AS INTEGER), 1) > 1 "
             "THEN name || '#' || (coalesce(repeat, 0) + 1) ELSE name END AS name, trial_id, status "
             "FROM trials WHERE run_id = ?", [run_id])
         return {r["name"]: r for r in rows}
@@ -433,6 +433,41 @@ class Store:
             "c.usd_per_million_predictions, c.reconfigure_usd, c.rollout_usd, c.train_kwh, c.retrain_kwh, c.eval_kwh, "
             "c.serve_kwh FROM lifecycle l LEFT JOIN costs c USING (trial_id) "
             f"WHERE l.run_id IN ({marks}) AND l.status = 'ok' ORDER BY l.run_id, l.trial", list(run_ids))
+
+    def latest_run_of(self, suite: str) -> str | None:
+        """The newest run of a suite (``submit --resume`` without a run id); None when it has none."""
+        found = self.rows("SELECT run_id FROM runs WHERE suite = ? ORDER BY submitted_at DESC LIMIT 1", [suite])
+        return found[0]["run_id"] if found else None
+
+    def run_machines(self, run_id: str) -> list[dict[str, Any]]:
+        """The distinct machines a run's trials ran on (the report's platform line)."""
+        return self.rows(
+            "SELECT DISTINCT e.hostname, e.cpu, e.cpu_count, e.gpu, e.gpu_count, t.device, e.ray, e.torch, e.tensorflow "
+            "FROM trials t JOIN environments e USING (trial_id) WHERE t.run_id = ?", [run_id])
+
+    def training_curves(self, run_id: str) -> list[dict[str, Any]]:
+        """Validation accuracy over training time, per finished trial and repeat."""
+        return self.rows(
+            "SELECT t.name AS trial, t.\"repeat\" AS rep, e.epoch, e.elapsed_s, e.accuracy FROM epochs e JOIN trials t "
+            "USING (trial_id) WHERE t.run_id = ? AND e.phase = 'train' AND t.status = 'ok' ORDER BY t.name, rep, e.epoch",
+            [run_id])
+
+    def update_timelines(self, run_id: str) -> list[dict[str, Any]]:
+        """Every request sent around each live update (first repeat), with the update's window."""
+        return self.rows(
+            "SELECT t.name AS trial, l.phase, l.sent_s, l.latency_ms, l.ok, m.labels->>'window_start_s' AS start_s, "
+            "m.labels->>'window_end_s' AS end_s FROM latencies l JOIN trials t USING (trial_id) "
+            "JOIN measurements m ON m.trial_id = l.trial_id AND m.stage = 'update' AND m.metric = 'update_s' "
+            "AND 'update-' || (m.labels->>'strategy') = l.phase "
+            "WHERE t.run_id = ? AND t.\"repeat\" = 0 AND l.phase LIKE 'update-%' ORDER BY t.name, l.phase, l.sent_s",
+            [run_id])
+
+    def accuracy_targets(self, run_id: str) -> dict[str, float]:
+        """Per trial name: the accuracy its suite aimed for (train.target_accuracy), where it set one."""
+        rows = self.rows(
+            f"SELECT name AS trial, CAST({param('target_accuracy', 'trials')} AS DOUBLE) AS target FROM trials "
+            "WHERE run_id = ?", [run_id])
+        return {r["trial"]: r["target"] for r in rows if r["target"] is not None}
 
     def measurements(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows(

@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS epochs (
 -- Every request of every load measurement, bulk-inserted from Arrow (never row by row).
 CREATE TABLE IF NOT EXISTS latencies (
     trial_id VARCHAR NOT NULL,
-    phase VARCHAR NOT NULL,      -- serve | update-reconfigure | update-rollout
+    phase VARCHAR NOT NULL,      -- serve | load | update-reconfigure | update-rollout | replica-fault
     path VARCHAR NOT NULL,       -- http | handle
     batch_size INTEGER,          -- samples per request
     concurrency INTEGER,         -- closed-loop clients (NULL for open loop)
@@ -144,6 +144,22 @@ MIGRATIONS: list[tuple[int, str]] = [
         'ALTER TABLE measurements ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0;'
         'ALTER TABLE latencies ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0'),
 ]
+
+
+# The trial parameters (``trials.params``, a trial's ``Trial.params()`` as JSON) that SQL reads by path. A path
+# renamed in ``Trial`` or its specs would silently read NULL; ``tests/unit/test_params_contract.py`` checks every one
+# against the model, and every read goes through ``param`` so none escapes that check.
+TRIAL_PARAMS = (
+    "prices.cpu_hour_usd", "prices.gpu_hour_usd", "cpus_per_worker", "device", "serve.replicas",
+    "serve.cpus_per_replica", "serve.device", "serve.gpus_per_replica", "target_accuracy", "repeats",
+)
+
+
+def param(path: str, table: str | None = "t") -> str:
+    """SQL reading one trial parameter as text (``t.params->>'$.<path>'``); only the paths in TRIAL_PARAMS."""
+    if path not in TRIAL_PARAMS:
+        raise KeyError(f"trial parameter {path!r} is not in TRIAL_PARAMS (add it there: a test checks it against Trial)")
+    return f"{table + '.' if table else ''}params->>'$.{path}'"
 
 
 def _metric(stage: str, metric: str, alias: str, where: str = "") -> str:
@@ -267,19 +283,19 @@ GROUP BY ALL;
 CREATE OR REPLACE VIEW costs AS
 WITH held AS (
     SELECT t.run_id, t.trial_id, t.name AS trial, t.framework, t.num_workers,
-           CAST(t.params->>'$.prices.cpu_hour_usd' AS DOUBLE) AS cpu_hour_usd,
-           CAST(t.params->>'$.prices.gpu_hour_usd' AS DOUBLE) AS gpu_hour_usd,
+           CAST({param('prices.cpu_hour_usd')} AS DOUBLE) AS cpu_hour_usd,
+           CAST({param('prices.gpu_hour_usd')} AS DOUBLE) AS gpu_hour_usd,
            -- resources held while each part runs: training workers, or the Serve replicas
-           t.num_workers * CAST(t.params->>'$.cpus_per_worker' AS DOUBLE) AS train_cpus,
-           CASE WHEN t.params->>'$.device' = 'gpu' THEN t.num_workers ELSE 0 END AS train_gpus,
-           CAST(t.params->>'$.serve.replicas' AS DOUBLE) * CAST(t.params->>'$.serve.cpus_per_replica' AS DOUBLE) AS serve_cpus,
+           t.num_workers * CAST({param('cpus_per_worker')} AS DOUBLE) AS train_cpus,
+           CASE WHEN {param('device')} = 'gpu' THEN t.num_workers ELSE 0 END AS train_gpus,
+           CAST({param('serve.replicas')} AS DOUBLE) * CAST({param('serve.cpus_per_replica')} AS DOUBLE) AS serve_cpus,
            -- replicas hold GPUs when they serve on one: [serve] device, or the trial's own
-           CASE WHEN coalesce(t.params->>'$.serve.device', t.params->>'$.device') = 'gpu'
-                THEN CAST(t.params->>'$.serve.replicas' AS DOUBLE) * coalesce(CAST(t.params->>'$.serve.gpus_per_replica' AS DOUBLE), 1)
+           CASE WHEN coalesce({param('serve.device')}, {param('device')}) = 'gpu'
+                THEN CAST({param('serve.replicas')} AS DOUBLE) * coalesce(CAST({param('serve.gpus_per_replica')} AS DOUBLE), 1)
                 ELSE 0 END AS serve_gpus,
            -- the trial's actor evaluates and persists with one worker's threads, on the GPU for a GPU trial
-           CAST(t.params->>'$.cpus_per_worker' AS DOUBLE) AS actor_cpus,
-           CASE WHEN t.params->>'$.device' = 'gpu' THEN 1 ELSE 0 END AS actor_gpus
+           CAST({param('cpus_per_worker')} AS DOUBLE) AS actor_cpus,
+           CASE WHEN {param('device')} = 'gpu' THEN 1 ELSE 0 END AS actor_gpus
     FROM trials t
 ), rates AS (
     SELECT *, (train_cpus * cpu_hour_usd + train_gpus * gpu_hour_usd) / 3600 AS train_usd_per_s,

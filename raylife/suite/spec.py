@@ -301,7 +301,11 @@ class FaultsSpec(StrictModel):
     )
     kill_worker_rank: Annotated[int, Field(ge=0, le=4095)] = 0
     kill_replica_after_s: Annotated[float, Field(gt=0, le=3600)] | None = Field(
-        default=None, description="one serving replica is killed this long into the serve stage's load"
+        default=None, description="one serving replica is killed this long into the replica-fault window (after the "
+        "serve stage's closed-loop cells), while the open-loop client offers replica_load_rps"
+    )
+    replica_load_rps: Annotated[float, Field(gt=0, le=100_000)] = Field(
+        default=20, description="requests/s the open-loop client offers through the replica-fault window (batch 1)"
     )
 
     @model_validator(mode="after")

@@ -182,8 +182,8 @@ def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port
 
 def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_port, saved_model, tmp_path):
     ctx = context(serve_port, saved_model, tmp_path,
-                  "replicas = 1\nbatch_sizes = [1]\nconcurrency = [2]\nrequests = 400\nwarmup_requests = 0\n"
-                  "[faults]\nkill_replica_after_s = 0.5\n", index=4)
+                  "replicas = 1\nbatch_sizes = [1]\nconcurrency = [1]\nrequests = 40\nwarmup_requests = 0\n"
+                  "[faults]\nkill_replica_after_s = 0.5\nreplica_load_rps = 40\n", index=4)
     try:
         STAGES.get("deploy")().run(ctx)
         STAGES.get("serve")().run(ctx)
@@ -191,12 +191,20 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
         ctx.close()
     values = {m.metric: (m.value, m.labels) for m in ctx.record.measurements if m.stage == "serve"}
     recovery, labels = values["replica_recovery_s"]
-    assert "error" not in labels and labels["after_s"] == 0.5
+    assert "error" not in labels and labels["after_s"] == 0.5 and labels["offered_rps"] == 40
     assert 0 < recovery < 60
-    assert values["recovery_failed_requests"][0] >= 0
-    # with the only replica dead, the requests of the window waited for its replacement or failed
+    assert values["requests"][0] == 40  # the closed-loop cell ran first, on the healthy deployment, and is whole
+    [window] = [b for b in ctx.record.latencies if b["phase"] == "replica-fault"]
+    sent = window["sent_s"]
+    # the open loop kept its schedule through the outage (a closed loop would have stopped sending while it waited):
+    # one request every 25 ms from before the kill until a second after the replacement answered
+    assert sent == pytest.approx([i / 40 for i in range(len(sent))])
+    assert sent[-1] >= 0.5 + recovery + 0.5
+    failed = values["recovery_failed_requests"][0]
+    # with the only replica dead, the requests sent meanwhile failed or waited for the new one
+    assert 0 <= failed <= len(sent) - sum(window["ok"])
     assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
-    assert values["requests"][0] == 400
+    assert all(window["ok"][-10:])  # the service is back
 
 
 def test_graceful_shutdown_settings_are_what_serve_runs_the_replicas_with(serve_port, saved_model, tmp_path):

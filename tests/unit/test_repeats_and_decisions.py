@@ -11,8 +11,8 @@ from raylife.errors import StoreError
 from raylife.measure.open_loop import schedule, sweep_rates
 from raylife.measure.stats import spread, t_quantile, thin, windows_agree
 from raylife.plan import plan_trials
-from raylife.report.choose import choose, parse_limit
-from raylife.report.compare import Side, compare, judge
+from raylife.decide.choose import choose, parse_limit
+from raylife.decide.compare import Side, compare, judge
 from raylife.suite.load import parse_suite
 
 

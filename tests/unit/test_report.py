@@ -28,8 +28,8 @@ def lifecycle_row(**overrides):
 
 def test_summary_row_shows_formatted_measurements():
     text = render(summary_table([lifecycle_row()]))
-    assert "model       framework   workers   accuracy   baseline    train   to target       size     save     load   retrain   retrained" in text
-    assert "cnn_small   torch             1      0.967      0.100   16.5 s      13.1 s   152.8 KB   1.1 ms   1.9 ms    11.3 s       0.975" in text
+    assert "model       framework   workers   accuracy   baseline    train   to target        size     save     load   retrain   retrained" in text
+    assert "cnn_small   torch             1      0.967      0.100   16.5 s      13.1 s   152.8 KiB   1.1 ms   1.9 ms    11.3 s       0.975" in text
 
 
 def test_failed_trial_in_summary_with_its_error():
@@ -57,7 +57,9 @@ def test_formatters():
     assert fmt.seconds(0.0123) == "12.3 ms"
     assert fmt.seconds(12.34) == "12.3 s"
     assert fmt.seconds(600) == "10.0 min"
-    assert fmt.size(156424) == "152.8 KB"
+    assert fmt.size(156424) == "152.8 KiB"  # binary, named as such (IEC): the one size convention
+    assert fmt.size(3 * 2**30) == "3.0 GiB" and fmt.mebibytes(1536) == "1.5 GiB"
+    assert fmt.in_unit(2_000_000, "bytes") == "1.9 MiB" and fmt.in_unit(0.123456, "s") == "0.1235"
     assert fmt.size(512) == "512 B"
     assert fmt.number(156424.0) == "156424"
     assert fmt.number(None) == "–"

@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from raylife.measure.loadgen import OpenLoop, Outcome, Samples, closed_loop
+from raylife.measure.loadgen import Outcome, Samples, closed_loop
+from raylife.measure.open_loop import OpenLoopClient, schedule
 from raylife.measure.stats import latency_summary, longest_gap
 from raylife.measure.requests import RequestSet, accuracy_pair
 from raylife.measure.updates import update_metrics
@@ -74,15 +75,83 @@ def test_closed_loop_by_duration():
     assert 10 <= len(samples) <= 31
 
 
-def test_open_loop_keeps_its_rate_while_answers_are_slow():
-    loop = OpenLoop(Service(delay_s=0.2), rate_rps=50).start()  # answers take 10 send intervals
+@pytest.fixture
+def http_service():
+    """A plain Python HTTP service (the standard library's threading server) on a free local port: answers every
+    POST with one prediction after ``delay_s`` (settable); yields (url, settings)."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    settings = {"delay_s": 0.0}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Serve's proxy
+
+        def do_POST(self) -> None:  # noqa: N802 - the standard library's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            time.sleep(settings["delay_s"])
+            body = json.dumps({"predictions": [0], "version": "v1", "replica": "r1"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/m", settings
+    server.shutdown()
+    server.server_close()
+
+
+def accept(seq: int, answer) -> Outcome:
+    return Outcome(ok=True, version=answer["version"], replica=answer["replica"])
+
+
+def test_open_loop_keeps_its_rate_while_answers_are_slow(http_service):
+    url, settings = http_service
+    settings["delay_s"] = 0.2  # answers take 10 send intervals
+    client = OpenLoopClient(url, [b'{"inputs": [[0]]}'], accept, timeout_s=5).start(50)
     time.sleep(1.0)
-    samples = loop.stop()
-    assert 40 <= len(samples) <= 60
-    gaps = np.diff(sorted(samples.sent_s))
-    # sending never waited for the slow answers (that would make every gap ~0.2 s); a quantile, not the max, so
-    # that one scheduling stall of a shared host does not read as waiting
-    assert np.quantile(gaps, 0.9) < 0.1
+    seen = client.answered()  # watchable while it runs (the update stage's use)
+    result = client.stop()
+    samples = result.samples
+    assert 40 <= len(samples) <= 60 and samples.ok.all()
+    assert 0 < len(seen) < len(samples)
+    assert samples.sent_s == pytest.approx([i / 50 for i in range(len(samples))])  # the schedule: exact multiples
+    # sending never waited for the slow answers (that would make requests leave ~0.2 s late); a quantile, not the
+    # max, so that one scheduling stall of a shared host does not read as waiting
+    assert np.quantile(result.lag_ms, 0.9) < 50
+    assert (samples.latencies >= 200).all()  # from the scheduled time: the service's 0.2 s at least
+
+
+def test_open_loop_latency_is_the_servers_not_the_clients_checking(http_service):
+    url, _ = http_service
+
+    def slow_check(seq: int, answer) -> Outcome:
+        time.sleep(0.03)  # the client's own work on an answer (parsing, scoring) is not the service's latency
+        return accept(seq, answer)
+
+    result = OpenLoopClient(url, [b"{}"], slow_check, timeout_s=5).run(schedule(10, 1.0, "uniform"), 1.0)
+    assert len(result.samples) == 10 and result.samples.ok.all()
+    assert np.median(result.samples.latencies) < 25
+
+
+def test_open_loop_records_a_failed_request_with_its_reason():
+    # nothing listens on this port: every request fails, none is dropped
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = OpenLoopClient(f"http://127.0.0.1:{port}/m", [b"{}"], accept, timeout_s=2).run(schedule(20, 0.25, "uniform"))
+    assert len(result.samples) == 5 and not result.samples.ok.any()
+    assert result.samples.errors() == {"ConnectionRefusedError: [Errno 111] Connection refused": 5}
 
 
 def test_request_set_scores_answers_against_labels():

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import re
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from raylife.decide.pareto import front
 from raylife.errors import StoreError, close_matches
 from raylife.measure.metrics import LIFECYCLE_COLUMNS, direction, unit_of
 
@@ -135,18 +136,6 @@ def fold(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int, dict[str,
     return out
 
 
-def dominates(a: dict[str, float | None], b: dict[str, float | None], columns: list[str]) -> bool:
-    at_least, strictly = True, False
-    for c in columns:
-        x, y = a[c], b[c]
-        if x is None or y is None:
-            return False
-        sx, sy = x * better(c), y * better(c)
-        at_least &= sx >= sy
-        strictly |= sx > sy
-    return at_least and strictly
-
-
 def choose(rows: list[dict[str, Any]], limits: list[Limit], by: str | None) -> tuple[list[Candidate], list[Candidate], list[str]]:
     """(trials meeting every limit, ranked by ``by`` with Pareto flags over the named columns; the rest with the
     limits each broke; the named columns)."""
@@ -165,6 +154,6 @@ def choose(rows: list[dict[str, Any]], limits: list[Limit], by: str | None) -> t
     if by:
         sign = better(by)
         passing.sort(key=lambda c: (c.values[by] is None, -sign * (c.values[by] or 0.0)))
-    front = [c for c in passing if not any(dominates(o.values, c.values, named) for o in passing if o is not c)]
-    passing = [Candidate(**{**c.__dict__, "pareto": c in front}) for c in passing]
+    on_front = front([c.values for c in passing], {c: better(c) for c in named})
+    passing = [replace(c, pareto=i in on_front) for i, c in enumerate(passing)]
     return passing, failing, named
