@@ -4,7 +4,7 @@ VENV ?= .venv
 # CPU machines: pin PyTorch's CPU build. GPU machines: make install PIP_CONSTRAINTS=
 PIP_CONSTRAINTS ?= -c constraints/cpu.txt
 
-.PHONY: install smoke test benchmark clean browser
+.PHONY: install smoke test test-fast benchmark clean browser
 
 # The report test opens pages in a real headless Chromium (Debian's package); installed once if missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -26,6 +26,10 @@ smoke: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# The inner loop: the unit and CLI tests, no Ray (about a minute here); `make test` is the whole default run.
+test-fast: install
+	$(VENV)/bin/pytest tests/unit tests/cli
 
 benchmark: install
 	$(VENV)/bin/python benchmarks/smoke_wall.py

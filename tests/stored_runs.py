@@ -118,7 +118,8 @@ def record_for(trial, run_id: str, scale: float, repeat: int) -> TrialRecord:
         add("load", "behind_schedule", 0, "bool", **labels)
         r.add_latencies("load", "http", samples(p99 / 3, 10, rng=rng), 1, offered_rps=rate)
     best = max((rate for rate in (10, 20, 40) if 20.0 * scale * (rate / 10) <= 100), default=None)
-    add("load", "max_rps_at_slo", best, "requests/s", slo_p99_ms=100, arrival="poisson", batch_size=1)
+    reason = {} if best else {"reason": "no offered rate kept p99 within the SLO without failed requests"}
+    add("load", "max_rps_at_slo", best, "requests/s", slo_p99_ms=100, arrival="poisson", batch_size=1, **reason)
     for number, strategy in enumerate(("reconfigure", "rollout"), start=2):
         version = f"{strategy}-{number}"
         timeline = samples(6.0 * scale, 60, rng=rng)

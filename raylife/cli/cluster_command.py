@@ -8,6 +8,7 @@ import typer
 
 from raylife.cli.common import console
 from raylife.cli.results import OutputFormat, emit
+from raylife.report.tables import node_rows
 
 def cluster(
     address: Annotated[
@@ -30,14 +31,8 @@ def cluster(
         version = ray.__version__
     finally:
         disconnect()
-    columns = ["node", "hostname", "CPU", "GPU", "memory_gb", "custom resources", "labels"]
     nodes = info.nodes or ()
-    rows = [(
-        n.address, n.hostname, n.resource("CPU"), n.resource("GPU"), round(n.resource("memory") / 1024**3, 2),
-        ", ".join(f"{k}={v:g}" for k, v in sorted(n.custom_resources.items())) or "–",
-        ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or "–",
-    ) for n in nodes]
-    emit(columns, rows, output)
+    emit(*node_rows(nodes), output)
     if output is OutputFormat.table:
         where = address or "embedded local Ray"
         console.print(f"{where}: {len(nodes)} node{'s' if len(nodes) != 1 else ''}, {info.cpus:g} CPUs, "

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from raylife.lifecycle import STAGE_ORDER
-from raylife.measure.environment import ClusterInfo
+from raylife.measure.environment import ClusterInfo, NodeInfo
 from raylife.plan import Trial
 from raylife.report import format as fmt
 
@@ -240,6 +240,18 @@ def cluster_line(cluster: ClusterInfo | None) -> str:
         f"{nodes} node{'s' if nodes != 1 else ''}, {cluster.cpus:g} CPUs, "
         f"{cluster.gpus:g} GPUs, {cluster.memory_gb or 0:g} GB for Ray"
     )
+
+
+NODE_COLUMNS = ["node", "hostname", "CPU", "GPU", "memory_gb", "custom resources", "labels"]
+
+
+def node_rows(nodes: tuple[NodeInfo, ...]) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """``raylife cluster``'s columns and a row per node: what [platforms] can select."""
+    return NODE_COLUMNS, [(
+        n.address, n.hostname, n.resource("CPU"), n.resource("GPU"), round(n.resource("memory") / 1024**3, 2),
+        ", ".join(f"{k}={v:g}" for k, v in sorted(n.custom_resources.items())) or "–",
+        ", ".join(f"{k}={v}" for k, v in sorted(n.labels.items())) or "–",
+    ) for n in nodes]
 
 
 def runs_table(rows: list[dict[str, Any]]) -> Table:

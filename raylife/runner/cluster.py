@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,8 +159,16 @@ def connect(address: str | None, num_cpus: int | None = None, verbose: bool = Fa
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     start = time.perf_counter()
     try:
-        ray.init(**options)
+        with _stderr_kept(quiet=not verbose) as said:
+            ray.init(**options)
     except ConnectionError as exc:
+        if _refused_for_a_token(exc) or "InvalidAuthToken" in said():
+            raise ClusterError(
+                f"the Ray cluster at {address} requires an authentication token, and this driver sent none",
+                where="--address / RAY_ADDRESS",
+                hint="set RAY_AUTH_MODE=token and make the cluster's token available here (~/.ray/auth_token, "
+                "RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; `ray get-auth-token` on the head node prints it)",
+            ) from None
         raise ClusterError(
             f"cannot connect to Ray at {address}: {str(exc).splitlines()[0]}",
             where="--address / RAY_ADDRESS",
@@ -165,6 +176,47 @@ def connect(address: str | None, num_cpus: int | None = None, verbose: bool = Fa
         ) from None
     elapsed = time.perf_counter() - start
     return Cluster(address=address or "local", started_locally=not address, ray_start_s=elapsed, info=cluster_info())
+
+
+@contextmanager
+def _stderr_kept(quiet: bool) -> Iterator[Callable[[], str]]:
+    """While Ray connects, what its C++ core writes to this process's stderr (a warning a second while it retries a
+    cluster that refuses it) goes to a file instead, read back when the connection fails; ``-v`` shows it."""
+    if not quiet:
+        yield lambda: ""
+        return
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+b") as kept:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(kept.fileno(), 2)
+        try:
+            yield lambda: _read(kept)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _read(kept: Any) -> str:
+    kept.flush()
+    kept.seek(0)
+    return kept.read().decode("utf-8", "replace")
+
+
+def _refused_for_a_token(exc: BaseException) -> bool:
+    """Whether Ray refused the connection for want of a token: since 2.60 `ray start` turns token authentication on
+    where a token exists, while a driver given an explicit address only sends one with RAY_AUTH_MODE=token."""
+    seen: set[int] = set()
+    inner: BaseException | None = exc
+    while inner is not None and id(inner) not in seen:
+        # Ray keeps the last connection error as text inside a RuntimeError (ray/_private/node.py)
+        if type(inner).__name__ == "AuthenticationError" or "InvalidAuthToken" in str(inner):
+            return True
+        seen.add(id(inner))
+        inner = inner.__cause__ or inner.__context__
+    return False
 
 
 def disconnect() -> None:

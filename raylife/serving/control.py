@@ -72,6 +72,15 @@ def start_serve(host: str, port: int, check_port: bool, quiet: bool = True) -> f
                 where="--address",
                 hint="raylife deploys its applications declaratively, which would replace them: use a dedicated cluster",
             )
+        from ray.serve.context import _get_global_client
+
+        running = _get_global_client().http_config.port
+        if running != port:  # clients would knock on the suite's port while Serve answers on its own
+            raise ClusterError(
+                f"Ray Serve already runs on this cluster with HTTP on port {running}, not the suite's {port}",
+                where="serve.port in the suite",
+                hint=f"set serve.port = {running}, or stop that Serve first (serve shutdown)",
+            )
         return 0.0
     if check_port:
         check_port_free(host, port)

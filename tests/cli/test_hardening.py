@@ -189,8 +189,21 @@ def test_a_busy_serve_port_before_ray(write_suite, db_path):
         sock.bind(("127.0.0.1", 0))
         sock.listen()
         port = sock.getsockname()[1]
-        line = one_error(invoke("submit", write_suite(MINIMAL_SUITE + f"[serve]\nport = {port}\n"), "--db", db_path))
-    assert f"port {port} on 127.0.0.1 is already in use" in line
+        result = invoke("submit", write_suite(MINIMAL_SUITE + f"[serve]\nport = {port}\n"), "--db", db_path)
+    assert result.exit_code == 1 and result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (Address already in use) (serve.port / serve.host in the "
+        "suite); stop what listens there, or set serve.port to a free port\n"
+    )
+    assert not db_path.exists()
+
+
+def test_replicas_that_cannot_fit_the_embedded_ray_before_ray(write_suite, db_path):
+    suite = write_suite(MINIMAL_SUITE + 'frameworks = ["torch"]\n[serve]\nreplicas = 5\ncpus_per_replica = 1\n')
+    line = one_error(invoke("submit", suite, "--db", db_path, "--num-cpus", "2"))
+    assert line.startswith(
+        f"Error: trial cnn_small/torch/w1 deploys 5 replicas x 1 CPUs = 5 CPUs but the cluster has 2 ({suite}, "
+        "serve.replicas / serve.cpus_per_replica)"
+    ), line
     assert not db_path.exists()
 
 

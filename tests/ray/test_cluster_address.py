@@ -1,55 +1,20 @@
-"""--address: joining an existing two-node Ray cluster; training spreads over both nodes."""
+"""--address: an existing multi-node Ray cluster (the session's), its nodes as raylife reads them, and the checks made
+once connected. (A run spread over both nodes: tests/ray/test_resume.py, whose runs go to this cluster.)"""
 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 
-from tests.ray.helpers import metric, rows, submit
+from tests.conftest import RAYLIFE, REPO
+from tests.ray.helpers import rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(600)]
 
 
-@pytest.fixture(scope="module")
-def two_node_cluster():
-    from ray.cluster_utils import Cluster
-
-    # One CPU per node: two 1-CPU training workers can only fit one on each node.
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
-    yield cluster
-    cluster.shutdown()
-
-
-def test_submit_to_an_existing_multi_node_cluster(two_node_cluster, write_suite, tmp_path):
-    suite = write_suite("""
-        name = "two-nodes"
-        workload = "vision"
-        [[models]]
-        name = "cnn_small"
-        frameworks = ["torch"]
-        [train]
-        epochs = 2
-        num_workers = 2
-        retrain_epochs = 0
-    """)
-    db = tmp_path / "cluster.duckdb"
-    result = submit(suite, db, tmp_path / "shared-storage", "--address", two_node_cluster.address)
-    assert result.returncode == 0, result.stdout + result.stderr
-    trial = "cnn_small/torch/w2"
-    assert metric(db, trial, "train", "train_nodes")[0]["value"] == 2
-    assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # DDP world size
-    nodes = {json.loads(m["labels"])["node_id"] for m in metric(db, trial, "train", "worker_peak_rss_mb")}
-    assert len(nodes) == 2
-    [run] = rows(db, "SELECT ray_address, cluster FROM runs")
-    assert run["ray_address"] == two_node_cluster.address
-    assert json.loads(run["cluster"])["nodes"] == 2
-    assert rows(db, "SELECT nodes FROM environments")[0]["nodes"] == 2
-
-
-def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_cluster, write_suite, tmp_path):
+def test_a_trial_larger_than_the_cluster_is_refused_before_running(cluster, write_suite, tmp_path):
     suite = write_suite("""
         name = "too-big"
         workload = "vision"
@@ -57,20 +22,20 @@ def test_a_trial_larger_than_the_cluster_is_refused_before_running(two_node_clus
         name = "cnn_small"
         frameworks = ["torch"]
         [train]
-        num_workers = 3
-        batch_size = 96
+        num_workers = 5
+        batch_size = 160
     """)
     db = tmp_path / "big.duckdb"
-    result = submit(suite, db, tmp_path / "s", "--address", two_node_cluster.address, timeout=120)
+    result = submit(suite, db, tmp_path / "s", "--address", cluster.address, timeout=120)
     assert result.returncode == 1
     assert result.stderr.startswith(
-        "Error: trial cnn_small/torch/w3 needs 3 CPUs (3 workers x 1) but the cluster has 2 "
-    )
+        "Error: trial cnn_small/torch/w5 needs 5 CPUs (5 workers x 1) but the cluster has 4 "
+    ), result.stderr
     assert not db.exists()
 
 
 @pytest.mark.slow  # a whole embedded run (~35 s here) guarding one regression; the default run stays within budget
-def test_the_embedded_ray_ignores_a_cluster_already_running_here(two_node_cluster, write_suite, tmp_path):
+def test_the_embedded_ray_ignores_a_cluster_already_running_here(cluster, write_suite, tmp_path):
     """Without --address raylife must measure on its own embedded Ray, never join a `ray start` cluster."""
     suite = write_suite("""
         name = "embedded"
@@ -90,26 +55,45 @@ def test_the_embedded_ray_ignores_a_cluster_already_running_here(two_node_cluste
     assert json.loads(run["cluster"])["nodes"] == 1  # the running cluster has 2
 
 
-def test_cluster_command_lists_the_nodes_with_their_resources(tmp_path):
-    import subprocess
+def test_cluster_command_lists_the_nodes_with_their_resources(cluster):
+    # In its own process: the command connects to Ray and disconnects, which this test process must not.
+    result = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address, "-f", "json"],
+                            capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    nodes = sorted(json.loads(result.stdout), key=lambda n: n["custom resources"])
+    assert [n["CPU"] for n in nodes] == [2.0, 2.0]
+    assert [n["custom resources"] for n in nodes] == ["cpu_large=2", "cpu_small=2"]
+    assert "node-type=large" in nodes[0]["labels"] and "node-type" not in nodes[1]["labels"]
+    table = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address],
+                           capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert f"{cluster.address}: 2 nodes, 4 CPUs, 0 GPUs · Ray " in table.stdout
 
-    from ray.cluster_utils import Cluster
 
-    from tests.conftest import RAYLIFE, REPO
+@pytest.mark.slow  # Ray retries a refusing cluster for 20 s; the recognition itself: tests/unit/test_cluster_checks.py
+def test_a_cluster_that_wants_a_token_is_named_with_what_to_set(write_suite, tmp_path):
+    """A `ray start` cluster with token authentication on, and a driver whose environment sends none."""
+    import os
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    cluster.add_node(num_cpus=2, resources={"cpu_large": 4}, labels={"node-type": "large"})
-    cluster.wait_for_nodes()
+    from tests.ray.helpers import NodeProcesses
+
+    nodes = NodeProcesses(env={"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "raylife-test-token-0123456789abcdef"})
     try:
-        result = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address, "-f", "json"],
-                                capture_output=True, text=True, timeout=120, cwd=REPO)
-        assert result.returncode == 0, result.stderr
-        nodes = sorted(json.loads(result.stdout), key=lambda n: n["CPU"])
-        assert [n["CPU"] for n in nodes] == [1.0, 2.0]
-        assert nodes[1]["custom resources"] == "cpu_large=4" and "node-type=large" in nodes[1]["labels"]
-        assert nodes[0]["custom resources"] == "–"
-        table = subprocess.run([*RAYLIFE, "cluster", "--address", cluster.address],
-                               capture_output=True, text=True, timeout=120, cwd=REPO)
-        assert f"{cluster.address}: 2 nodes, 3 CPUs, 0 GPUs · Ray " in table.stdout
+        nodes.head(num_cpus=1, wait=False)
+        suite = write_suite("""
+            name = "token"
+            workload = "vision"
+            [[models]]
+            name = "cnn_small"
+            frameworks = ["torch"]
+        """)
+        db = tmp_path / "t.duckdb"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+        result = subprocess.run([*RAYLIFE, "submit", str(suite), "--db", str(db), "--address", nodes.address],
+                                capture_output=True, text=True, timeout=180, cwd=REPO, env=env)
     finally:
-        cluster.shutdown()
+        nodes.stop()
+    assert result.returncode == 1
+    [line] = result.stderr.splitlines()  # Ray's retries say nothing: one line
+    assert line.startswith(f"Error: the Ray cluster at {nodes.address} requires an authentication token, and "
+                           "this driver sent none (--address / RAY_ADDRESS); set RAY_AUTH_MODE=token"), result.stderr
+    assert "Traceback" not in result.stderr and not db.exists()

@@ -1,14 +1,13 @@
-"""Repeats with intervals, stable windows, open-loop load to the SLO, compare and choose — on real runs."""
+"""Repeats with intervals, stable windows, open-loop load to the SLO, and show, choose and compare end to end —
+on a real run submitted to the session's cluster. (Their logic on many more cases: tests/cli/test_stored_runs.py.)"""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import RAYLIFE, REPO
-from tests.ray.helpers import rows, submit
+from tests.ray.helpers import raylife, rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -55,17 +54,13 @@ retrain_epochs = 0
 """
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*RAYLIFE, *args], capture_output=True, text=True, timeout=120, cwd=REPO)
-
-
 @pytest.fixture(scope="module")
-def repeated(tmp_path_factory):
+def repeated(tmp_path_factory, cluster):
     tmp = tmp_path_factory.mktemp("repeated")
     suite = tmp / "repeated.toml"
     suite.write_text(REPEATED)
     db = tmp / "r.duckdb"
-    result = submit(suite, db, tmp / "artifacts")
+    result = submit(suite, db, tmp / "artifacts", "--address", cluster.address)
     assert result.returncode == 0, result.stdout + result.stderr
     [run_id] = [r["run_id"] for r in rows(db, "SELECT run_id FROM runs")]
     return db, run_id
@@ -77,12 +72,6 @@ def run_wide(tmp, db) -> str:
     result = submit(suite, db, tmp / "artifacts")
     assert result.returncode == 0, result.stdout + result.stderr
     return rows(db, "SELECT run_id FROM runs WHERE suite = 'wide' ORDER BY submitted_at DESC LIMIT 1")[0]["run_id"]
-
-
-@pytest.fixture(scope="module")
-def wide(tmp_path_factory, repeated):
-    db, _ = repeated
-    return db, run_wide(tmp_path_factory.mktemp("wide"), db)
 
 
 def test_repeats_give_every_metric_a_median_and_interval(repeated):
@@ -137,8 +126,8 @@ def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
 
 def test_show_prints_intervals_and_flags(repeated):
     db, run_id = repeated
-    result = run("show", run_id, "--db", str(db))
-    assert result.returncode == 0, result.stderr
+    result = raylife("show", run_id, "--db", db)
+    assert result.exit_code == 0, result.output
     out = result.stdout
     for text in ("over repeats", "median ± 95%", " ± ", "~ thin", "windows", "open-loop load (poisson)",
                  "max_rps_at_slo 10 req/s at p99 ≤ 250 ms", "train_wall_s", "max_rps_at_slo"):
@@ -147,35 +136,38 @@ def test_show_prints_intervals_and_flags(repeated):
 
 def test_choose_answers_a_constraint_query(repeated):
     db, run_id = repeated
-    ok = run("choose", run_id, "--db", str(db), "--max", "p99_ms=10s", "--min", "accuracy=0.05", "--by", "max_rps_at_slo")
-    assert ok.returncode == 0, ok.stderr
+    ok = raylife("choose", run_id, "--db", db, "--max", "p99_ms=10s", "--min", "accuracy=0.05", "--by", "max_rps_at_slo")
+    assert ok.exit_code == 0, ok.output
     assert "1 trial meets every limit" in ok.stdout and "cnn_small[width=8]/torch/w1" in ok.stdout and "★" in ok.stdout
-    strict = run("choose", run_id, "--db", str(db), "--max", "p99_ms=0.001ms", "-f", "json")
+    strict = raylife("choose", run_id, "--db", db, "--max", "p99_ms=0.001ms", "-f", "json")
     [row] = json.loads(strict.stdout)
     assert row["meets"] is False and row["broken"].startswith("p99_ms_small ") and "> 0.001 ms" in row["broken"]
-    bad = run("choose", run_id, "--db", str(db), "--max", "latency=3")
-    assert bad.returncode == 1 and bad.stderr.startswith("Error: unknown metric 'latency'") and "Traceback" not in bad.stderr
+    bad = raylife("choose", run_id, "--db", db, "--max", "latency=3")
+    assert bad.exit_code == 1 and bad.stderr.startswith("Error: unknown metric 'latency'") and "Traceback" not in bad.stderr
 
 
-def test_compare_flags_a_wider_model(repeated, wide):
+def test_compare_reads_a_real_run_end_to_end(repeated):
+    # The verdicts' logic on a wider model, a rerun and unmatched names: tests/cli/test_stored_runs.py. Here the real
+    # run's every metric goes through compare: against itself nothing is beyond noise, by name or by model.
     db, run_id = repeated
-    _, wide_id = wide
-    slower = run("compare", run_id, wide_id, "--db", str(db), "--match", "model", "--fail-on-regression", "-f", "json")
-    assert slower.returncode == 1, slower.stdout + slower.stderr
-    verdicts = {(c["stage"], c["metric"]): c["verdict"] for c in json.loads(slower.stdout)}
-    assert verdicts[("persist", "bytes")] == "regression"  # 8x as wide: more weights to store
-    assert verdicts[("model", "flops_per_sample")] == "regression"
-    assert "regressions beyond noise" in slower.stderr
-    unmatched = run("compare", run_id, wide_id, "--db", str(db))  # names differ (width=8 vs 64): nothing in common
-    assert unmatched.returncode == 1 and "share no trial and metric" in unmatched.stderr
-    missing = run("compare", "nope", wide_id, "--db", str(db))
-    assert missing.returncode == 1 and missing.stderr.startswith("Error: no run 'nope'")
+    for match in ("name", "model"):
+        same = raylife("compare", run_id, run_id, "--db", db, "--match", match, "--fail-on-regression", "-f", "json")
+        assert same.exit_code == 0, same.output
+        changes = json.loads(same.stdout)
+        assert len(changes) > 60 and {c["verdict"] for c in changes} == {"same"}
+        assert {(c["stage"], c["metric"]) for c in changes} >= {("persist", "bytes"), ("load", "max_rps_at_slo"),
+                                                               ("serve", "p99_ms"), ("train", "train_wall_s")}
+    table = raylife("compare", run_id, "last", "--db", db)
+    assert table.exit_code == 0 and " 0 regressions" in table.stdout and "within noise" in table.stdout
+    missing = raylife("compare", "nope", run_id, "--db", db)
+    assert missing.exit_code == 1 and missing.stderr.startswith("Error: no run 'nope'")
 
 
-@pytest.mark.slow
-def test_compare_does_not_flag_a_rerun(tmp_path, wide):
-    db, wide_id = wide
+@pytest.mark.slow  # two more whole runs; the rule itself is tested on stored runs by default
+def test_compare_does_not_flag_a_rerun(tmp_path):
+    db = tmp_path / "w.duckdb"
+    first = run_wide(tmp_path, db)
     again = run_wide(tmp_path, db)
-    rerun = run("compare", wide_id, again, "--db", str(db), "--fail-on-regression")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    rerun = raylife("compare", first, again, "--db", db, "--fail-on-regression")
+    assert rerun.exit_code == 0, rerun.output
     assert " 0 regressions" in rerun.stdout

@@ -1,28 +1,67 @@
-"""Trials side by side through Ray Tune on a two-node cluster with a platform per node, and failures on purpose."""
+"""A run on a real two-node cluster the way one is used for real — trials side by side through Ray Tune, a platform
+per node, storage in an object store (moto's S3 API) — and a run with failures on purpose; both submitted to the
+session's cluster with ``--address``."""
 
 from __future__ import annotations
 
 import json
+import tempfile
+import time
 from pathlib import Path
 
+import pyarrow.fs
 import pytest
 
-from tests.ray.helpers import rows, submit
+from raylife.storage import Location
+from tests.ray.helpers import NodeProcesses, Run, metric, rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
+# Two trials (the fewest that can overlap, and must not while serving), one per platform so that each node is used;
+# Ray Train checkpoints into S3, the trial's actor evaluates and persists from copies, a retraining fit starts from
+# the stored checkpoint, replicas load from the store.
+SIDE_BY_SIDE = """
+name = "side-by-side"
+workload = "vision"
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+[train]
+epochs = 2
+platform = ["small", "large"]
+retrain_epochs = 1
+[persist]
+formats = ["native", "onnx"]
+[platforms.small]
+resources = { cpu_small = 1 }
+[platforms.large]
+resources = { cpu_large = 1 }
+[serve]
+cpus_per_replica = 0.5
+batch_sizes = [1]
+concurrency = [1]
+requests = 20
+warmup_requests = 2
+stable_windows = 1
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+[run]
+max_concurrent_trials = 2
+"""
 
-@pytest.fixture
-def two_platform_cluster():
-    from ray.cluster_utils import Cluster
 
-    # Each node offers its own custom resource: a trial's platform decides the node its workers and replicas use.
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {"cpu_small": 2},
-                                                            "include_dashboard": False})
-    cluster.add_node(num_cpus=2, resources={"cpu_large": 2})
-    cluster.wait_for_nodes()
-    yield cluster
-    cluster.shutdown()
+def scratch_dirs() -> set[Path]:
+    tmp = Path(tempfile.gettempdir())
+    return {*tmp.glob("raylife-fetch-*"), *tmp.glob("raylife-saved-*")}
+
+
+@pytest.fixture(scope="module")
+def side_by_side(cluster, s3_uri, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("side-by-side")
+    (tmp / "side-by-side.toml").write_text(SIDE_BY_SIDE)
+    uri = s3_uri(f"runs-{time.time_ns()}")
+    before = scratch_dirs()
+    result = submit(tmp / "side-by-side.toml", tmp / "sbs.duckdb", uri, "--address", cluster.address, timeout=800)
+    return Run(result, tmp / "sbs.duckdb", uri), scratch_dirs() - before
 
 
 def stage_windows(db, stages: tuple[str, ...]) -> dict[str, tuple[float, float]]:
@@ -39,36 +78,10 @@ def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def test_two_trials_run_side_by_side_on_their_platforms_and_serve_one_at_a_time(
-    two_platform_cluster, write_suite, tmp_path
-):
-    # Two trials are the fewest that can overlap (and must not while serving); one per platform, so each node is used.
-    suite = write_suite("""
-        name = "side-by-side"
-        workload = "vision"
-        [[models]]
-        name = "cnn_small"
-        frameworks = ["torch"]
-        [train]
-        epochs = 1
-        platform = ["small", "large"]
-        retrain_epochs = 0
-        [platforms.small]
-        resources = { cpu_small = 1 }
-        [platforms.large]
-        resources = { cpu_large = 1 }
-        [serve]
-        batch_sizes = [1]
-        concurrency = [1]
-        requests = 20
-        warmup_requests = 2
-        graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
-        [run]
-        max_concurrent_trials = 2
-    """)
-    db = tmp_path / "sbs.duckdb"
-    result = submit(suite, db, tmp_path / "shared", "--address", two_platform_cluster.address, timeout=800)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_two_trials_run_side_by_side_on_their_platforms_and_serve_one_at_a_time(side_by_side, cluster):
+    run, _ = side_by_side
+    db = run.db
+    assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
     trials = rows(db, "SELECT name, status FROM trials ORDER BY idx")
     assert [t["status"] for t in trials] == ["ok"] * 2  # every trial reached the one database writer
 
@@ -88,13 +101,50 @@ def test_two_trials_run_side_by_side_on_their_platforms_and_serve_one_at_a_time(
     for p in placed:
         by_platform.setdefault(p["name"].split("/")[-1], set()).add(p["node_id"])
     assert all(len(ids) == 1 for ids in by_platform.values()) and by_platform["small"] != by_platform["large"]
-    head = two_platform_cluster.head_node.node_id
+    head = cluster.head_node.node_id
     assert by_platform["small"] == {head}  # cpu_small is on the head node only
 
 
-def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_run(write_suite, tmp_path):
-    """Side by side (two at a time): PyTorch and TensorFlow trials whose worker is killed resume from their checkpoint;
-    one past max_failures and one whose model code raises are stored as failed with their reason; the suite goes on."""
+def test_a_whole_lifecycle_on_an_object_store(side_by_side):
+    run, left_behind = side_by_side
+    db, uri = run.db, run.storage
+    assert run.result.returncode == 0, run.result.stdout[-3000:] + run.result.stderr[-3000:]
+    assert "test:test" not in run.result.stdout + run.result.stderr  # the URI's secret is never printed
+    root = Location.parse(uri)
+    fs, path = root.filesystem()
+    run_id = rows(db, "SELECT run_id FROM runs")[0]["run_id"]
+    for trial in rows(db, "SELECT trial_id, name, status FROM trials"):
+        name = trial["name"]
+        # every copy is timed on its own, next to the disk-to-memory figure it precedes
+        [fetched] = metric(db, name, "evaluate", "checkpoint_fetch_s")
+        assert fetched["unit"] == "s" and fetched["value"] > 0
+        uploads = {json.loads(m["labels"])["format"]: m["value"] for m in metric(db, name, "persist", "upload_s")}
+        assert set(uploads) == {"state_dict", "onnx"} and all(v > 0 for v in uploads.values())
+        assert all(m["value"] > 0 for m in metric(db, name, "persist", "load_s"))
+        [replica_fetch] = metric(db, name, "deploy", "replica_fetch_s")
+        assert replica_fetch["value"] > 0 and json.loads(replica_fetch["labels"])["replica"]
+
+        # the models really went through the store: served answers match the offline predictions
+        [lc] = rows(db, "SELECT accuracy, retrain_accuracy FROM lifecycle WHERE trial = ?", [name])
+        assert lc["accuracy"] > 0.5 and lc["retrain_accuracy"] > 0.5
+        served = metric(db, name, "serve", "served_accuracy")[0]["value"]
+        assert served == pytest.approx(metric(db, name, "serve", "offline_accuracy")[0]["value"])
+
+        # what the store holds: Ray Train's checkpoints (the retraining fit started from the first) and both formats
+        base = f"{path}/{run_id}/{trial['trial_id']}"
+        stored = [f.path[len(base) + 1:] for f in fs.get_file_info(pyarrow.fs.FileSelector(base, recursive=True))
+                  if f.type == pyarrow.fs.FileType.File]
+        assert any(p.startswith("train/checkpoint_") for p in stored), stored
+        assert any(p.startswith("retrain/checkpoint_") for p in stored), stored
+        assert any(p.startswith("models/state_dict/") for p in stored) and any(p.startswith("models/onnx/") for p in stored)
+    # and nothing was left on this machine's disk, on either node: copies go when the trial ends
+    assert left_behind == set()
+
+
+def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_run(write_suite, tmp_path, cluster):
+    """Side by side (two at a time): a PyTorch trial and a TensorFlow trial on two data-parallel workers, each with a
+    worker killed, resume from their checkpoint; one past max_failures and one whose model code raises are stored as
+    failed with their reason; the suite goes on."""
     # A builder that passes every plan-time check and fails inside the training workers.
     (tmp_path / "broken_models.py").write_text(
         "def broken(input_shape, num_classes, width: int = 4):\n"
@@ -108,7 +158,11 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
         max_concurrent_trials = 2
         [[models]]
         name = "cnn_small"
-        frameworks = ["torch", "tensorflow"]
+        frameworks = ["torch"]
+        [[models]]
+        name = "cnn_small"
+        frameworks = ["tensorflow"]
+        train = { num_workers = 2 }  # MultiWorkerMirroredStrategy over two workers, rank 0 killed
         [[models]]
         name = "cnn_small"
         frameworks = ["torch"]
@@ -117,6 +171,7 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
         [[models]]
         name = "broken"
         builders = { torch = "broken_models:broken" }
+        train = { max_failures = 0 }  # fails on its first try: no restart to wait for
         [train]
         epochs = 2
         retrain_epochs = 0
@@ -125,11 +180,11 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
         kill_worker_at_epoch = 2
     """)
     db = tmp_path / "faults.duckdb"
-    result = submit(suite, db, tmp_path / "s", timeout=600)
+    result = submit(suite, db, tmp_path / "s", "--address", cluster.address, timeout=600)
     assert result.returncode == 1, result.stdout + result.stderr  # two trials failed; the suite went on
     assert "2 of 4 trials failed" in result.stderr
     trials = {r["name"]: r for r in rows(db, "SELECT name, status, error, traceback FROM trials")}
-    assert trials["cnn_small/torch/w1"]["status"] == "ok" and trials["cnn_small/tensorflow/w1"]["status"] == "ok"
+    assert trials["cnn_small/torch/w1"]["status"] == "ok" and trials["cnn_small/tensorflow/w2"]["status"] == "ok"
     past = trials["cnn_small[width=8]/torch/w1"]
     assert past["status"] == "failed"
     assert past["error"].startswith("FitFailed: train failed after the injected worker failure in epoch 2 (rank 0): "
@@ -139,7 +194,7 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
     assert "Traceback" in broken["traceback"]
     assert "✗ broken/torch/w1: ValueError" in result.stdout
     assert rows(db, "SELECT status FROM runs")[0]["status"] == "failed"
-    for trial in ("cnn_small/torch/w1", "cnn_small/tensorflow/w1"):
+    for trial in ("cnn_small/torch/w1", "cnn_small/tensorflow/w2"):
         got = {r["metric"]: r for r in rows(
             db, "SELECT metric, value, unit, labels FROM metrics WHERE trial = ? AND stage = 'train'", [trial])}
         assert got["failures"]["value"] == 1
@@ -150,40 +205,27 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
         assert lost["value"] == pytest.approx(1.5 - resumed, abs=0.05) and resumed in (0, 1)
         epochs = rows(db, "SELECT DISTINCT epoch FROM epochs JOIN trials USING (trial_id) WHERE name = ?", [trial])
         assert sorted(e["epoch"] for e in epochs) == [0, 1]  # training finished every epoch after the restart
+    # TensorFlow really trained data-parallel: the strategy's own replica count, a probe from each rank, a model
+    trial = "cnn_small/tensorflow/w2"
+    assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2
+    assert sorted(json.loads(m["labels"])["rank"] for m in metric(db, trial, "train", "worker_peak_rss_mb")) == [0, 1]
+    assert rows(db, "SELECT accuracy FROM lifecycle WHERE trial = ?", [trial])[0]["accuracy"] > 0.5
 
 
 def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(write_suite, tmp_path):
     """A second node in its own mount namespace, with an empty tmpfs over the storage folder: a real node whose
     storage_path is node-local."""
-    import os
     import shutil
-    import signal
     import subprocess
-    import sys
-    import time
-
-    from ray.cluster_utils import Cluster
 
     if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
         pytest.skip("needs mount namespaces (unshare -m, as root) to make a node-local folder")
     storage = tmp_path / "storage"
     storage.mkdir()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    ray_cli = str(Path(sys.executable).parent / "ray")
-    node = subprocess.Popen(
-        ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {storage} && exec {ray_cli} start --address={cluster.address} "
-         "--num-cpus=1 --block --disable-usage-stats"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    nodes = NodeProcesses()
     try:
-        import ray
-
-        ray.init(address=cluster.address, logging_level="ERROR")
-        deadline = time.monotonic() + 60
-        while sum(n["Alive"] for n in ray.nodes()) < 2:
-            assert time.monotonic() < deadline, "the second node did not join"
-            time.sleep(0.5)
-        ray.shutdown()
+        nodes.head(num_cpus=1)
+        nodes.add(num_cpus=1, wrap=f"unshare -m sh -c 'mount -t tmpfs none {storage} && exec {{}}'")
         suite = write_suite("""
             name = "local-storage"
             workload = "vision"
@@ -192,29 +234,24 @@ def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(writ
             frameworks = ["torch"]
         """)
         db = tmp_path / "r.duckdb"
-        result = submit(suite, db, storage, "--address", cluster.address, timeout=180)
+        result = submit(suite, db, storage, "--address", nodes.address, timeout=180)
         assert result.returncode == 1, result.stdout + result.stderr
         assert result.stderr.startswith(f"Error: storage_path {storage} is not shared: a file written there on node "), result.stderr
         assert "use a shared mount" in result.stderr
         assert not db.exists() and list(storage.iterdir()) == []  # nothing written, the check cleaned up after itself
     finally:
-        os.killpg(node.pid, signal.SIGTERM)
-        node.wait(timeout=60)
-        cluster.shutdown()
+        nodes.stop()
 
 
 @pytest.mark.slow  # a minute of waiting for the trial's time limit
 def test_a_node_lost_mid_training_gives_a_stored_failed_trial_never_a_lost_one(write_suite, tmp_path):
     import subprocess
-    import time
-
-    from ray.cluster_utils import Cluster
 
     from tests.conftest import RAYLIFE, REPO
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
-    worker_node = cluster.add_node(num_cpus=1)
-    cluster.wait_for_nodes()
+    nodes = NodeProcesses()
+    nodes.head(num_cpus=1)
+    worker_node = nodes.add(num_cpus=1)
     suite = write_suite("""
         name = "node-lost"
         workload = "vision"
@@ -230,19 +267,19 @@ def test_a_node_lost_mid_training_gives_a_stored_failed_trial_never_a_lost_one(w
     """)
     db, storage = tmp_path / "lost.duckdb", tmp_path / "shared"
     proc = subprocess.Popen([*RAYLIFE, "submit", str(suite), "--db", str(db), "--storage-path", str(storage),
-                             "--address", cluster.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             "--address", nodes.address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=REPO)
     try:
         deadline = time.monotonic() + 240
         while not list(storage.rglob("checkpoint_*")):  # an epoch is done: training runs on both nodes
             assert time.monotonic() < deadline and proc.poll() is None, "training never started"
             time.sleep(0.5)
-        cluster.remove_node(worker_node)
+        nodes.kill(worker_node)
         out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
-        cluster.shutdown()
+        nodes.stop()
     assert proc.returncode == 1, out + err
     [trial] = rows(db, "SELECT name, status, error FROM trials")
     assert trial["status"] == "failed" and trial["error"], trial

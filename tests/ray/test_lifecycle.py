@@ -1,14 +1,13 @@
-"""The development lifecycle on a real local Ray: Ray Train in PyTorch and TensorFlow, a real DuckDB file."""
+"""The whole lifecycle as README's main command runs it (``raylife submit suites/smoke.toml`` on an embedded Ray):
+Ray Train in PyTorch and TensorFlow, Ray Serve, a real DuckDB file — one run, read by every test here."""
 
 from __future__ import annotations
 
 import json
-import subprocess
 
 import pytest
 
-from tests.conftest import RAYLIFE, REPO, SUITES
-from tests.ray.helpers import metric, rows, submit
+from tests.ray.helpers import metric, raylife, rows
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
@@ -32,11 +31,8 @@ REQUIRED = {
 
 
 @pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("smoke")
-    db = tmp / "smoke.duckdb"
-    result = submit(SUITES / "smoke.toml", db, tmp / "artifacts")
-    return result, db, tmp / "artifacts"
+def smoke(smoke_run):
+    return smoke_run.result, smoke_run.db, smoke_run.storage
 
 
 def test_smoke_exits_zero_and_prints_the_summary(smoke):
@@ -101,29 +97,8 @@ def test_smoke_stores_epochs_environment_and_run(smoke):
     assert saved == {"state_dict", "onnx", "keras", "savedmodel"}
 
 
-def test_tensorflow_trains_data_parallel_on_two_workers(write_suite, tmp_path):
-    suite = write_suite("""
-        name = "tf2"
-        workload = "vision"
-        [[models]]
-        name = "cnn_small"
-        frameworks = ["tensorflow"]
-        [train]
-        epochs = 2
-        num_workers = 2
-        retrain_epochs = 0
-    """)
-    db = tmp_path / "tf2.duckdb"
-    result = submit(suite, db, tmp_path / "artifacts")
-    assert result.returncode == 0, result.stdout + result.stderr
-    trial = "cnn_small/tensorflow/w2"
-    assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # MultiWorkerMirroredStrategy's own count
-    ranks = sorted(json.loads(m["labels"])["rank"] for m in metric(db, trial, "train", "worker_peak_rss_mb"))
-    assert ranks == [0, 1]
-    assert rows(db, "SELECT accuracy FROM lifecycle")[0]["accuracy"] > 0.5
-
-
-# A trial whose model code fails inside the workers: tests/ray/test_distributed.py (with the injected faults).
+# TensorFlow on two data-parallel workers, and a trial whose model code fails inside the workers:
+# tests/ray/test_distributed.py (the fault suite runs them).
 
 
 def test_smoke_keeps_every_request_and_its_percentiles_recompute_in_sql(smoke):
@@ -176,7 +151,7 @@ def test_smoke_update_strategies_differ_as_serve_says(smoke):
 
 def test_raylife_metrics_lists_every_metric_a_smoke_run_stores_with_its_unit(smoke):
     _, db, _ = smoke
-    listed = subprocess.run([*RAYLIFE, "metrics", "-f", "json"], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    listed = raylife("metrics", "-f", "json").stdout
     catalogue: dict[tuple[str, str], list[str]] = {}
     for m in json.loads(listed):  # a name may be catalogued per stage (p50_ms: serve and load)
         catalogue.setdefault((m["metric"], m["unit"]), []).extend(m["stages"].split(", "))
@@ -224,9 +199,8 @@ def test_smoke_report_renders_every_plot_in_headless_chromium(smoke, tmp_path):
 
     _, db, _ = smoke
     out = tmp_path / "report.html"
-    result = subprocess.run([*RAYLIFE, "report", "last", "--db", str(db), "-o", str(out)], capture_output=True,
-                            text=True, timeout=120, cwd=REPO)
-    assert result.returncode == 0, result.stderr
+    result = raylife("report", "last", "--db", db, "-o", out)
+    assert result.exit_code == 0, result.output
     facts = open_page(out, """(() => {
         const plots = [...document.querySelectorAll('section.plot')];
         return {declared: Number(document.body.dataset.plots), sections: plots.length,

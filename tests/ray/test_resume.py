@@ -1,10 +1,13 @@
 """A run stopped by SIGKILL or Ctrl-C is continued with `submit --resume`: nothing lost, nothing doubled.
 
-Real embedded Ray, real Ray Train, a real DuckDB file; the driver is the real CLI in a subprocess.
+The driver is the real CLI in a subprocess, submitting to the session's two-node cluster (as a user's driver on a real
+cluster is killed or interrupted); each trial trains data-parallel over both nodes, so the same run shows training
+spread over a multi-node cluster joined with --address. Real Ray Train, a real DuckDB file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RAYLIFE, REPO
-from tests.ray.helpers import rows
+from tests.ray.helpers import metric, rows
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
+# Two workers of 2 CPUs each on a cluster of two 2-CPU nodes: one worker on each node.
 SUITE = """name = "resumable"
 workload = "tabular"
 [[models]]
@@ -28,13 +32,16 @@ options = { width = 16, depth = 1 }
 epochs = 1
 learning_rate = [0.001, 0.002]
 retrain_epochs = 0
+num_workers = 2
+cpus_per_worker = 2
 """
+FIRST, SECOND = "mlp[depth=1,width=16]/torch/w2/lr0.001", "mlp[depth=1,width=16]/torch/w2/lr0.002"
 
 
-def start(suite: Path, db: Path, storage: Path, *extra: str) -> subprocess.Popen:
+def start(suite: Path, db: Path, storage: Path, address: str, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(
-        [*RAYLIFE, "submit", str(suite), *extra, "--db", str(db), "--storage-path", str(storage), "--num-cpus", "2"],
+        [*RAYLIFE, "submit", str(suite), *extra, "--db", str(db), "--storage-path", str(storage), "--address", address],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
 
@@ -59,13 +66,14 @@ def reap(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def test_kill_then_interrupt_then_resume(tmp_path):
+def test_kill_then_interrupt_then_resume_on_a_two_node_cluster(tmp_path, cluster):
     suite, db, storage = tmp_path / "resumable.toml", tmp_path / "r.duckdb", tmp_path / "artifacts"
     suite.write_text(SUITE)
+    address = cluster.address
 
     # 1. SIGKILL the driver as soon as the first trial is stored.
-    first = start(suite, db, storage)
-    read_until(first, "✓ mlp[depth=1,width=16]/torch/w1/lr0.001")
+    first = start(suite, db, storage, address)
+    read_until(first, f"✓ {FIRST}")
     os.kill(first.pid, signal.SIGKILL)
     reap(first)
     [run] = rows(db, "select run_id, status, wall_s, trials from runs")
@@ -73,7 +81,7 @@ def test_kill_then_interrupt_then_resume(tmp_path):
     assert [r["status"] for r in rows(db, "select status from trials")] == ["ok"]
 
     # 2. Resume, then Ctrl-C while the second trial runs: the run is 'interrupted', still one trial stored.
-    second = start(suite, db, storage, "--resume")
+    second = start(suite, db, storage, address, "--resume")
     lines = read_until(second, f"run {run['run_id']}: 1 trial")
     assert f"resuming run {run['run_id']} of suite resumable: 1 of 2 trials stored, 1 to run" in " ".join("".join(lines).split())
     time.sleep(4)
@@ -87,18 +95,27 @@ def test_kill_then_interrupt_then_resume(tmp_path):
     assert len(rows(db, "select * from trials")) == 1
 
     # 3. Resume again: the second trial runs, nothing is doubled, and the run is whole.
-    third = start(suite, db, storage, "--resume", run["run_id"][:15])
+    third = start(suite, db, storage, address, "--resume", run["run_id"][:15])
     output = third.communicate(timeout=300)[0]
     assert third.returncode == 0, output
     reap(third)
     trials = rows(db, "select trial_id, name, status, idx from trials order by idx")
-    assert [t["name"] for t in trials] == ["mlp[depth=1,width=16]/torch/w1/lr0.001", "mlp[depth=1,width=16]/torch/w1/lr0.002"]
+    assert [t["name"] for t in trials] == [FIRST, SECOND]
     assert [t["status"] for t in trials] == ["ok", "ok"] and len({t["trial_id"] for t in trials}) == 2
     [final] = rows(db, "select status, trials, failed_trials, resumes, wall_s from runs")
     assert final["status"] == "ok" and final["trials"] == 2 and final["failed_trials"] == 0 and final["resumes"] == 2
     assert final["wall_s"] > after["wall_s"]
     per_trial = rows(db, "select trial_id, count(*) as n from measurements group by trial_id")
     assert len(per_trial) == 2 and per_trial[0]["n"] == per_trial[1]["n"]
+
+    # Both trials trained over both nodes of the cluster they were submitted to: DDP over two workers, one per node.
+    for trial in (FIRST, SECOND):
+        assert metric(db, trial, "train", "train_nodes")[0]["value"] == 2
+        assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # DDP's world size
+        assert len({json.loads(m["labels"])["node_id"] for m in metric(db, trial, "train", "worker_peak_rss_mb")}) == 2
+    [stored] = rows(db, "SELECT ray_address, cluster FROM runs")
+    assert stored["ray_address"] == address and json.loads(stored["cluster"])["nodes"] == 2
+    assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
 
     # 4. A finished run has nothing left to resume.
     done = subprocess.run([*RAYLIFE, "submit", str(suite), "--resume", "--db", str(db)], cwd=REPO, capture_output=True, text=True)

@@ -1,5 +1,6 @@
-"""Ray Serve faults on a real local Ray: a replica lost under load, teardown after a failure, and the
-user errors raised before anything is deployed (a busy port, replicas that cannot fit)."""
+"""Ray Serve on the session's cluster, driven stage by stage from this process: a replica lost under load, one
+killed on purpose under the open-loop client, teardown after a failure, the handle path, Serve's own settings.
+(The user errors raised before anything is deployed — a busy port, replicas that cannot fit — are tests/cli's.)"""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from raylife.stages import STAGES, TrialContext
 from raylife.serving import control as sc
 from raylife.storage import Location
 from raylife.suite import parse_suite
+from raylife.errors import ClusterError
 from tests.conftest import MINIMAL_SUITE
-from tests.ray.helpers import submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -28,15 +29,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def serve_port():
-    import ray
-
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+def serve_port(ray_session):
     port = free_port()
     sc.start_serve("127.0.0.1", port, check_port=True)
     yield port
-    sc.shutdown_serve()
-    ray.shutdown()
+    sc.shutdown_serve()  # the runs submitted to the cluster after this module start their own Serve
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +76,7 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
     import ray
 
     ctx = context(serve_port, saved_model, tmp_path,
-                  "replicas = 2\nbatch_sizes = [32]\nconcurrency = [4]\nrequests = 600\nwarmup_requests = 0\n", index=1)
+                  "replicas = 2\nbatch_sizes = [32]\nconcurrency = [4]\nrequests = 300\nwarmup_requests = 0\n", index=1)
     try:
         STAGES.get("deploy")().run(ctx)
         assert len(replica_actors()) == 2
@@ -88,7 +85,7 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
             # A request fails only when it is in flight on a replica at the instant it dies (otherwise Serve
             # routes around the dead one): killing each replica in turn, mid-load, makes that near-certain.
             for name in replica_actors():
-                time.sleep(0.6)
+                time.sleep(0.4)
                 ray.kill(ray.get_actor(name, namespace="serve"), no_restart=False)
 
         killer = threading.Thread(target=kill_replicas_under_load)
@@ -100,10 +97,10 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
     [requests] = [m.value for m in ctx.record.measurements if m.metric == "requests"]
     [errors] = [m.value for m in ctx.record.measurements if m.metric == "errors"]
     reasons = {m.labels["reason"]: m.value for m in ctx.record.measurements if m.metric == "errors_by_reason"}
-    assert requests == 600  # every request is in the record, failed or not
+    assert requests == 300  # every request is in the record, failed or not
     assert errors >= 1 and sum(reasons.values()) == errors
     assert all(reason.startswith("HTTP 5") or "Error" in reason for reason in reasons)
-    assert len(ctx.record.latencies[0]["seq"]) == 600
+    assert len(ctx.record.latencies[0]["seq"]) == 300
     assert sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"  # cleaned up
 
 
@@ -139,30 +136,13 @@ def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, sa
     assert replica_actors() == []
 
 
-def test_a_busy_port_is_refused_before_anything_is_written(write_suite, tmp_path):
-    port = free_port()
-    suite = write_suite(MINIMAL_SUITE + f'frameworks = ["torch"]\n[serve]\nport = {port}\n')
-    with socket.socket() as holder:
-        holder.bind(("127.0.0.1", port))
-        holder.listen()
-        result = submit(suite, tmp_path / "r.duckdb", tmp_path / "s", timeout=120)
-    assert result.returncode == 1
-    assert result.stderr == (
-        f"Error: port {port} on 127.0.0.1 is already in use (Address already in use) (serve.port / serve.host in the "
-        "suite); stop what listens there, or set serve.port to a free port\n"
-    )
-    assert not (tmp_path / "r.duckdb").exists()
-
-
-def test_replicas_that_cannot_fit_are_refused_before_anything_runs(write_suite, tmp_path):
-    suite = write_suite(MINIMAL_SUITE + 'frameworks = ["torch"]\n[serve]\nreplicas = 5\ncpus_per_replica = 1\n')
-    result = submit(suite, tmp_path / "r.duckdb", tmp_path / "s", "--num-cpus", "2", timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.startswith(
-        f"Error: trial cnn_small/torch/w1 deploys 5 replicas x 1 CPUs = 5 CPUs but the cluster has 2 ({suite}, "
-        "serve.replicas / serve.cpus_per_replica)"
-    )
-    assert not (tmp_path / "r.duckdb").exists()
+def test_a_suite_whose_port_is_not_the_running_serves_is_refused(serve_port):
+    # On a cluster whose Serve already runs, clients would knock on the suite's port while Serve answers on its own.
+    other = free_port()
+    with pytest.raises(ClusterError, match=f"Ray Serve already runs on this cluster with HTTP on port {serve_port}, "
+                                           f"not the suite's {other}"):
+        sc.start_serve("127.0.0.1", other, check_port=True)
+    assert sc.start_serve("127.0.0.1", serve_port, check_port=True) == 0.0  # the same port: joined, not restarted
 
 
 def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port, saved_model, tmp_path):

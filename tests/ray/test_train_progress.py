@@ -1,4 +1,5 @@
-"""The train stage's progress polls on a real local Ray: best effort, never the reason a trial fails."""
+"""The train stage's progress polls on a real Ray (the session's cluster): best effort, never the reason a trial
+fails."""
 
 from __future__ import annotations
 
@@ -39,15 +40,6 @@ class SlowToStart:
                                        elapsed_s=1.0, samples_per_s=100.0, end_unix=time.time()))
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    import ray
-
-    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    yield
-    ray.shutdown()
-
-
 def train_with(tmp_path, start_s: float, fit_s: float = 0.5) -> tuple[FitResult, list[str]]:
     import ray
 
@@ -64,7 +56,7 @@ def train_with(tmp_path, start_s: float, fit_s: float = 0.5) -> tuple[FitResult,
         ctx.close()
 
 
-def test_a_trial_actor_slower_to_start_than_a_poll_does_not_fail_the_fit(local_ray, tmp_path):
+def test_a_trial_actor_slower_to_start_than_a_poll_does_not_fail_the_fit(ray_session, tmp_path):
     started = time.monotonic()
     out, seen = train_with(tmp_path, start_s=12.0)
     assert out.checkpoint == "/nowhere/checkpoint"
@@ -72,7 +64,7 @@ def test_a_trial_actor_slower_to_start_than_a_poll_does_not_fail_the_fit(local_r
     assert seen == ["starting 1 worker"]  # no epoch reported, and none made up
 
 
-def test_epochs_the_actor_has_seen_reach_the_progress_line(local_ray, tmp_path):
+def test_epochs_the_actor_has_seen_reach_the_progress_line(ray_session, tmp_path):
     out, seen = train_with(tmp_path, start_s=0.0, fit_s=3.0)
     assert out.checkpoint == "/nowhere/checkpoint"
     assert seen[0] == "starting 1 worker" and "epoch 1/1 · val acc 0.875" in seen

@@ -49,3 +49,20 @@ def test_the_check_sees_an_import_that_runs_back_up(tmp_path):
         "def f():\n    from raylife.remote.messages import FitResult\n\nfrom ..remote import trial_actor\n")
     assert importers_of("raylife.remote", "frameworks", root) == {"raylife/frameworks/probe.py": [
         "raylife.remote", "raylife.remote.messages", "raylife.remote.messages.FitResult", "raylife.remote.trial_actor"]}
+
+
+def test_one_stage_order_for_the_registry_the_planner_and_the_reports():
+    from raylife.lifecycle import DEPLOY_STAGES, DEVELOP_STAGES, STAGE_ORDER
+    from raylife.plan import plan_trials
+    from raylife.stages.base import STAGES
+    from raylife.suite import parse_suite
+    from tests.conftest import MINIMAL_SUITE
+
+    assert sorted(STAGES.names()) == sorted(STAGE_ORDER) and STAGE_ORDER == DEVELOP_STAGES + DEPLOY_STAGES
+    full = MINIMAL_SUITE + 'frameworks = ["torch"]\n[serve]\n[update]\n[load]\nslo_p99_ms = 100\n'
+    [trial] = plan_trials(parse_suite(full))
+    assert trial.stages == STAGE_ORDER  # a trial with every stage runs them in the one order
+    # and no module keeps a list of its own
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.name != "lifecycle.py":
+            assert '"train", "evaluate", "persist"' not in path.read_text(), path

@@ -106,3 +106,15 @@ def test_trials_side_by_side_count_their_overlap_once_in_where_the_time_went():
     text = " ".join(console.export_text().split())  # the caption wraps at the table's width
     assert "= Ray start-up 5.0 s + trials 110.0 s (side by side; 2.6 min summed)" in text and "driver (connect, checks, storing) 15.0 s" in text
     assert "-" not in text.split("driver")[1]  # never a negative remainder
+
+
+def test_cluster_rows_say_what_a_platform_can_select():
+    from raylife.measure.environment import NodeInfo
+    from raylife.report.tables import node_rows
+
+    bare = NodeInfo(node_id="a", address="10.0.0.1", hostname="h1", resources={"CPU": 1.0, "memory": 2 * 1024**3})
+    big = NodeInfo(node_id="b", address="10.0.0.2", hostname="h2", resources={"CPU": 2.0, "cpu_large": 4.0},
+                   labels={"node-type": "large"})
+    columns, rows = node_rows((bare, big))
+    assert columns[-2:] == ["custom resources", "labels"]
+    assert rows == [("10.0.0.1", "h1", 1.0, 0.0, 2.0, "–", "–"), ("10.0.0.2", "h2", 2.0, 0.0, 0.0, "cpu_large=4", "node-type=large")]

@@ -1,0 +1,48 @@
+"""What the Ray tests share, started once per session: a real multi-node local cluster (``ray.cluster_utils.Cluster``)
+for every test that can run on it, and one connection to it for the tests that use Ray in this process.
+
+The cluster: a head node with 2 CPUs and the custom resource ``cpu_small``, and a second node with 2 CPUs, the custom
+resource ``cpu_large`` and the label ``node-type=large`` — two platforms, two nodes, labels and resources, on one
+machine. Runs submitted to it (``raylife submit --address``) skip an embedded Ray's start-up; tests run one at a
+time, so a run has the cluster to itself (the in-process Serve tests shut their Serve down when they end).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import SUITES
+from tests.ray.helpers import Run, submit
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[object]:
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {"cpu_small": 2},
+                                                            "include_dashboard": False})
+    cluster.add_node(num_cpus=2, resources={"cpu_large": 2}, labels={"node-type": "large"})
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_session(cluster) -> Iterator[None]:
+    """This process connected to the session's cluster (tests that drive stages, Serve or actors directly)."""
+    import ray
+
+    ray.init(address=cluster.address, log_to_driver=False, logging_level="ERROR")
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Run:
+    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray."""
+    tmp = tmp_path_factory.mktemp("smoke")
+    db = tmp / "smoke.duckdb"
+    result = submit(SUITES / "smoke.toml", db, tmp / "artifacts")
+    return Run(result, db, tmp / "artifacts")
