@@ -1,5 +1,6 @@
-"""Repeats with intervals, stable windows, open-loop load to the SLO, and show, choose and compare end to end —
-on a real run submitted to the session's cluster. (Their logic on many more cases: tests/cli/test_stored_runs.py.)"""
+"""Repeats with intervals, stable windows, open-loop load to the SLO, and show, choose and compare end to end — on a
+real run submitted to the session's two-node cluster, each repeat training data-parallel over both nodes. (The
+readers' logic on many more cases: tests/cli/test_stored_runs.py.)"""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 
 import pytest
 
-from tests.ray.helpers import raylife, rows, submit
+from tests.ray.helpers import metric, raylife, rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
-# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window.
+# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window. Two workers of
+# 2 CPUs each on the cluster's two 2-CPU nodes: one worker on each node.
 REPEATED = """
 name = "repeated"
 workload = "vision"
@@ -23,6 +25,8 @@ options = { width = 8 }
 [train]
 epochs = 1
 retrain_epochs = 0
+num_workers = 2
+cpus_per_worker = 2
 [serve]
 batch_sizes = [1]
 concurrency = [1]
@@ -74,10 +78,25 @@ def run_wide(tmp, db) -> str:
     return rows(db, "SELECT run_id FROM runs WHERE suite = 'wide' ORDER BY submitted_at DESC LIMIT 1")[0]["run_id"]
 
 
+TRIAL = "cnn_small[width=8]/torch/w2"
+
+
+def test_a_run_on_an_existing_cluster_trains_over_its_nodes(repeated, cluster):
+    db, run_id = repeated
+    for m in metric(db, TRIAL, "train", "train_nodes"):
+        assert m["value"] == 2
+    assert {m["value"] for m in metric(db, TRIAL, "train", "train_replicas")} == {2}  # DDP's world size
+    nodes = {json.loads(m["labels"])["node_id"] for m in metric(db, TRIAL, "train", "worker_peak_rss_mb")}
+    assert len(nodes) == 2
+    [stored] = rows(db, "SELECT ray_address, cluster FROM runs")
+    assert stored["ray_address"] == cluster.address and json.loads(stored["cluster"])["nodes"] == 2
+    assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
+
+
 def test_repeats_give_every_metric_a_median_and_interval(repeated):
     db, run_id = repeated
     trials = rows(db, 'SELECT name, "repeat" FROM trials WHERE run_id = ? ORDER BY idx', [run_id])
-    assert [(t["name"], t["repeat"]) for t in trials] == [("cnn_small[width=8]/torch/w1", 0), ("cnn_small[width=8]/torch/w1", 1)]
+    assert [(t["name"], t["repeat"]) for t in trials] == [(TRIAL, 0), (TRIAL, 1)]
     stats = rows(db, "SELECT * FROM metric_stats WHERE run_id = ?", [run_id])
     measured = [s for s in stats if s["median"] is not None]
     assert measured and all(s["n"] == 2 for s in measured)
@@ -138,7 +157,7 @@ def test_choose_answers_a_constraint_query(repeated):
     db, run_id = repeated
     ok = raylife("choose", run_id, "--db", db, "--max", "p99_ms=10s", "--min", "accuracy=0.05", "--by", "max_rps_at_slo")
     assert ok.exit_code == 0, ok.output
-    assert "1 trial meets every limit" in ok.stdout and "cnn_small[width=8]/torch/w1" in ok.stdout and "★" in ok.stdout
+    assert "1 trial meets every limit" in ok.stdout and TRIAL in ok.stdout and "★" in ok.stdout
     strict = raylife("choose", run_id, "--db", db, "--max", "p99_ms=0.001ms", "-f", "json")
     [row] = json.loads(strict.stdout)
     assert row["meets"] is False and row["broken"].startswith("p99_ms_small ") and "> 0.001 ms" in row["broken"]

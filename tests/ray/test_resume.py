@@ -1,13 +1,11 @@
 """A run stopped by SIGKILL or Ctrl-C is continued with `submit --resume`: nothing lost, nothing doubled.
 
-The driver is the real CLI in a subprocess, submitting to the session's two-node cluster (as a user's driver on a real
-cluster is killed or interrupted); each trial trains data-parallel over both nodes, so the same run shows training
-spread over a multi-node cluster joined with --address. Real Ray Train, a real DuckDB file.
+The driver is the real CLI in a subprocess, submitting to the session's cluster (as a user's driver on a real cluster
+is killed or interrupted). Real Ray Train, a real DuckDB file.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RAYLIFE, REPO
-from tests.ray.helpers import metric, rows
+from tests.ray.helpers import rows
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
-# Two workers of 2 CPUs each on a cluster of two 2-CPU nodes: one worker on each node.
 SUITE = """name = "resumable"
 workload = "tabular"
 [[models]]
@@ -32,10 +29,8 @@ options = { width = 16, depth = 1 }
 epochs = 1
 learning_rate = [0.001, 0.002]
 retrain_epochs = 0
-num_workers = 2
-cpus_per_worker = 2
 """
-FIRST, SECOND = "mlp[depth=1,width=16]/torch/w2/lr0.001", "mlp[depth=1,width=16]/torch/w2/lr0.002"
+FIRST, SECOND = "mlp[depth=1,width=16]/torch/w1/lr0.001", "mlp[depth=1,width=16]/torch/w1/lr0.002"
 
 
 def start(suite: Path, db: Path, storage: Path, address: str, *extra: str) -> subprocess.Popen:
@@ -66,7 +61,7 @@ def reap(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def test_kill_then_interrupt_then_resume_on_a_two_node_cluster(tmp_path, cluster):
+def test_kill_then_interrupt_then_resume(tmp_path, cluster):
     suite, db, storage = tmp_path / "resumable.toml", tmp_path / "r.duckdb", tmp_path / "artifacts"
     suite.write_text(SUITE)
     address = cluster.address
@@ -108,15 +103,7 @@ def test_kill_then_interrupt_then_resume_on_a_two_node_cluster(tmp_path, cluster
     per_trial = rows(db, "select trial_id, count(*) as n from measurements group by trial_id")
     assert len(per_trial) == 2 and per_trial[0]["n"] == per_trial[1]["n"]
 
-    # Both trials trained over both nodes of the cluster they were submitted to: DDP over two workers, one per node.
-    for trial in (FIRST, SECOND):
-        assert metric(db, trial, "train", "train_nodes")[0]["value"] == 2
-        assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2  # DDP's world size
-        assert len({json.loads(m["labels"])["node_id"] for m in metric(db, trial, "train", "worker_peak_rss_mb")}) == 2
-    [stored] = rows(db, "SELECT ray_address, cluster FROM runs")
-    assert stored["ray_address"] == address and json.loads(stored["cluster"])["nodes"] == 2
-    assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
-
     # 4. A finished run has nothing left to resume.
-    done = subprocess.run([*RAYLIFE, "submit", str(suite), "--resume", "--db", str(db)], cwd=REPO, capture_output=True, text=True)
+    done = subprocess.run([*RAYLIFE, "submit", str(suite), "--resume", "--db", str(db), "--address", address], cwd=REPO,
+                          capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith(f"Error: run {run['run_id']} finished with every trial stored")

@@ -161,9 +161,10 @@ def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port
 
 
 def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_port, saved_model, tmp_path):
+    # Requests caught by the outage wait for their answer up to request_timeout_s: 5 s keeps the window short
     ctx = context(serve_port, saved_model, tmp_path,
                   "replicas = 1\nbatch_sizes = [1]\nconcurrency = [1]\nrequests = 40\nwarmup_requests = 0\n"
-                  "[faults]\nkill_replica_after_s = 0.5\nreplica_load_rps = 40\n", index=4)
+                  "request_timeout_s = 5\n[faults]\nkill_replica_after_s = 0.5\nreplica_load_rps = 40\n", index=4)
     try:
         STAGES.get("deploy")().run(ctx)
         STAGES.get("serve")().run(ctx)
