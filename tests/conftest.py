@@ -18,6 +18,60 @@ REPO = Path(__file__).resolve().parents[1]
 SUITES = REPO / "suites"
 RAYLIFE = [sys.executable, "-m", "raylife"]
 
+
+# -- order and lanes -------------------------------------------------------------------------------------------------
+# The CLI tests first (they check what raylife says when no Ray runs on this machine), then the lanes' background runs
+# start (tests/lanes.py) while the unit and framework tests run, then the Ray tests, those reading a lane last.
+
+def _tier(item: pytest.Item, lanes: list[str]) -> int:
+    from tests.lanes import fixture_name
+
+    parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+    if parts[0] == "cli":
+        return 0
+    if parts[0] != "ray":
+        return 1 if parts[0] == "unit" else 2
+    return 4 if any(fixture_name(name) in item.fixturenames for name in lanes) else 3
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.lanes import LANES, fixture_name
+
+    import tests.ray.runs  # noqa: F401 - registers the lanes
+
+    names = list(LANES)
+    items.sort(key=lambda item: _tier(item, names))  # stable: file order within a tier
+    config.stash[_NEEDED] = [n for n in names if any(fixture_name(n) in item.fixturenames for item in items)]
+
+
+_NEEDED = pytest.StashKey[list]()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    from tests.lanes import LANES
+
+    if _tier(item, []) == 0:
+        return
+    for name in item.config.stash.get(_NEEDED, []):
+        if not LANES[name].started:
+            LANES[name].start(item.config._tmp_path_factory.mktemp(f"lane-{name}"))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests.lanes import LANES
+
+    for lane in LANES.values():  # a lane stops what it started (its cluster, its S3 server) before the session ends
+        lane.wait()
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's own reporter
+    from tests.lanes import LANES
+
+    ran = [lane for lane in LANES.values() if lane.started_at is not None and lane.finished_at is not None]
+    if ran:
+        terminalreporter.write_line("lanes (background runs): " + ", ".join(
+            f"{lane.name} {lane.finished_at - lane.started_at:.0f} s" for lane in ran))
+
 MINIMAL_SUITE = """name = "t"
 workload = "vision"
 [[models]]

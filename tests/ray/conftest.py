@@ -1,5 +1,6 @@
 """What the Ray tests share, started once per session: a real multi-node local cluster (``ray.cluster_utils.Cluster``)
-for every test that can run on it, and one connection to it for the tests that use Ray in this process.
+for every test that can run on it, one connection to it for the tests that use Ray in this process, and the whole runs
+that the lanes (tests/lanes.py) run in the background.
 
 The cluster: a head node with 2 CPUs and the custom resource ``cpu_small``, and a second node with 2 CPUs, the custom
 resource ``cpu_large`` and the label ``node-type=large`` — two platforms, two nodes, labels and resources, on one
@@ -13,8 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import SUITES
-from tests.ray.helpers import Run, submit
+from tests.lanes import LANES
+from tests.ray.helpers import Run
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +41,13 @@ def ray_session(cluster) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Run:
-    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray."""
-    tmp = tmp_path_factory.mktemp("smoke")
-    db = tmp / "smoke.duckdb"
-    result = submit(SUITES / "smoke.toml", db, tmp / "artifacts")
-    return Run(result, db, tmp / "artifacts")
+def smoke_lane() -> Run:
+    """README's main command on its own embedded Ray (tests/ray/runs.py), run in a lane."""
+    return LANES["smoke"].result()
+
+
+@pytest.fixture(scope="session")
+def cluster_runs_lane():
+    """The runs on a two-node cluster of their own (tests/ray/runs.py), in a lane: repeats, side by side on S3,
+    failures on purpose."""
+    return LANES["cluster-runs"].result()

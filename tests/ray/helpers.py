@@ -87,14 +87,23 @@ class NodeProcesses:
         self.groups.append(node)
         return node
 
-    def head(self, num_cpus: int, wait: bool = True) -> NodeProcesses:
+    @staticmethod
+    def _offers(resources: dict[str, float] | None, labels: dict[str, str] | None) -> str:
+        import json
+        import shlex
+
+        out = f" --resources={shlex.quote(json.dumps(resources))}" if resources else ""
+        return out + (f" --labels={shlex.quote(','.join(f'{k}={v}' for k, v in labels.items()))}" if labels else "")
+
+    def head(self, num_cpus: int, wait: bool = True, resources: dict[str, float] | None = None) -> NodeProcesses:
         """The head node; ``wait=False`` returns once its port answers, without connecting a driver to it."""
         import socket
         import time
 
         from ray._private.services import get_node_ip_address
 
-        self._start(f"--head --port={self.port} --num-cpus={num_cpus} --include-dashboard=false")
+        self._start(f"--head --port={self.port} --num-cpus={num_cpus} --include-dashboard=false"
+                    + self._offers(resources, None))
         self.address = f"{get_node_ip_address()}:{self.port}"
         if wait:
             self.wait_for(1)
@@ -108,8 +117,9 @@ class NodeProcesses:
                 assert time.monotonic() < deadline, "the head node did not start"
                 time.sleep(0.3)
 
-    def add(self, num_cpus: int, wrap: str = "{}") -> subprocess.Popen:
-        node = self._start(f"--address={self.address} --num-cpus={num_cpus}", wrap)
+    def add(self, num_cpus: int, wrap: str = "{}", resources: dict[str, float] | None = None,
+            labels: dict[str, str] | None = None) -> subprocess.Popen:
+        node = self._start(f"--address={self.address} --num-cpus={num_cpus}" + self._offers(resources, labels), wrap)
         self.wait_for(len(self.groups))
         return node
 

@@ -1,5 +1,5 @@
 """Repeats with intervals, stable windows, open-loop load to the SLO, and show, choose and compare end to end — on a
-real run submitted to the session's two-node cluster, each repeat training data-parallel over both nodes. (The
+real run on a two-node cluster (a lane's: tests/ray/runs.py), each repeat training data-parallel over both nodes. (The
 readers' logic on many more cases: tests/cli/test_stored_runs.py.)"""
 
 from __future__ import annotations
@@ -11,37 +11,6 @@ import pytest
 from tests.ray.helpers import metric, raylife, rows, submit
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
-
-# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window. Two workers of
-# 2 CPUs each on the cluster's two 2-CPU nodes: one worker on each node.
-REPEATED = """
-name = "repeated"
-workload = "vision"
-repeats = 2
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = { width = 8 }
-[train]
-epochs = 1
-retrain_epochs = 0
-num_workers = 2
-cpus_per_worker = 2
-[serve]
-batch_sizes = [1]
-concurrency = [1]
-requests = 40
-warmup_requests = 5
-stable_windows = 2
-max_windows = 3
-port = 8131
-request_timeout_s = 5
-graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
-[load]
-slo_p99_ms = 250
-rates = [10, 400]
-duration_s = 1.5
-"""
 
 # The same architecture, 8x as wide, train only: the injected slowdown (and its rerun, the noise).
 WIDE = """
@@ -59,15 +28,11 @@ retrain_epochs = 0
 
 
 @pytest.fixture(scope="module")
-def repeated(tmp_path_factory, cluster):
-    tmp = tmp_path_factory.mktemp("repeated")
-    suite = tmp / "repeated.toml"
-    suite.write_text(REPEATED)
-    db = tmp / "r.duckdb"
-    result = submit(suite, db, tmp / "artifacts", "--address", cluster.address)
-    assert result.returncode == 0, result.stdout + result.stderr
-    [run_id] = [r["run_id"] for r in rows(db, "SELECT run_id FROM runs")]
-    return db, run_id
+def repeated(cluster_runs_lane):
+    run = cluster_runs_lane.repeated  # tests/ray/runs.py: REPEATED, on the lane's two-node cluster
+    assert run.result.returncode == 0, run.result.stdout + run.result.stderr
+    [run_id] = [r["run_id"] for r in rows(run.db, "SELECT run_id FROM runs")]
+    return run.db, run_id
 
 
 def run_wide(tmp, db) -> str:
@@ -81,7 +46,7 @@ def run_wide(tmp, db) -> str:
 TRIAL = "cnn_small[width=8]/torch/w2"
 
 
-def test_a_run_on_an_existing_cluster_trains_over_its_nodes(repeated, cluster):
+def test_a_run_on_an_existing_cluster_trains_over_its_nodes(repeated, cluster_runs_lane):
     db, run_id = repeated
     for m in metric(db, TRIAL, "train", "train_nodes"):
         assert m["value"] == 2
@@ -89,7 +54,7 @@ def test_a_run_on_an_existing_cluster_trains_over_its_nodes(repeated, cluster):
     nodes = {json.loads(m["labels"])["node_id"] for m in metric(db, TRIAL, "train", "worker_peak_rss_mb")}
     assert len(nodes) == 2
     [stored] = rows(db, "SELECT ray_address, cluster FROM runs")
-    assert stored["ray_address"] == cluster.address and json.loads(stored["cluster"])["nodes"] == 2
+    assert stored["ray_address"] == cluster_runs_lane.address and json.loads(stored["cluster"])["nodes"] == 2
     assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
 
 
@@ -132,11 +97,11 @@ def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
     assert all(r["errors"] == 0 for r in load if r["offered_rps"] == 10)
     # 400 req/s is past what one fractional-CPU replica answers on this machine (200 was answered in one repeat and
     # not in the other): fewer answers than offered, a p99 past the SLO, or requests that timed out — saturated.
-    assert all(r["achieved_rps"] < 0.9 * 400 or r["p99_ms"] > 250 or r["errors"] > 0
+    assert all(r["achieved_rps"] < 0.9 * 400 or r["p99_ms"] > 1000 or r["errors"] > 0
                for r in load if r["offered_rps"] == 400)
     best = rows(db, "SELECT value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'", [run_id])
     assert [b["value"] for b in best] == [10, 10]
-    assert all(json.loads(b["labels"])["slo_p99_ms"] == 250 for b in best)
+    assert all(json.loads(b["labels"])["slo_p99_ms"] == 1000 for b in best)
     # Raw samples keep their scheduled send time: Poisson gaps, not back-to-back sends.
     sent = [r["sent_s"] for r in rows(db, "SELECT sent_s FROM latencies l JOIN trials t USING (trial_id) WHERE "
                                           "t.run_id = ? AND phase = 'load' AND offered_rps = 10 ORDER BY sent_s", [run_id])]
@@ -149,7 +114,7 @@ def test_show_prints_intervals_and_flags(repeated):
     assert result.exit_code == 0, result.output
     out = result.stdout
     for text in ("over repeats", "median ± 95%", " ± ", "~ thin", "windows", "open-loop load (poisson)",
-                 "max_rps_at_slo 10 req/s at p99 ≤ 250 ms", "train_wall_s", "max_rps_at_slo"):
+                 "max_rps_at_slo 10 req/s at p99 ≤ 1000 ms", "train_wall_s", "max_rps_at_slo"):
         assert text in out, text
 
 

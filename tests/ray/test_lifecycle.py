@@ -31,8 +31,8 @@ REQUIRED = {
 
 
 @pytest.fixture(scope="module")
-def smoke(smoke_run):
-    return smoke_run.result, smoke_run.db, smoke_run.storage
+def smoke(smoke_lane):
+    return smoke_lane.result, smoke_lane.db, smoke_lane.storage
 
 
 def test_smoke_exits_zero_and_prints_the_summary(smoke):

@@ -75,11 +75,15 @@ def test_kill_then_interrupt_then_resume(tmp_path, cluster):
     assert run["status"] == "running" and run["trials"] == 2 and run["wall_s"] > 0
     assert [r["status"] for r in rows(db, "select status from trials")] == ["ok"]
 
-    # 2. Resume, then Ctrl-C while the second trial runs: the run is 'interrupted', still one trial stored.
+    # 2. Resume, then Ctrl-C while the second trial trains: the run is 'interrupted', still one trial stored.
     second = start(suite, db, storage, address, "--resume")
     lines = read_until(second, f"run {run['run_id']}: 1 trial")
     assert f"resuming run {run['run_id']} of suite resumable: 1 of 2 trials stored, 1 to run" in " ".join("".join(lines).split())
-    time.sleep(4)
+    fit_started = storage / run["run_id"] / f"{run['run_id']}-001" / "train"  # Ray Train's folder for the fit
+    deadline = time.monotonic() + 120
+    while not fit_started.exists():
+        assert time.monotonic() < deadline and second.poll() is None, "the second trial never started training"
+        time.sleep(0.2)
     os.kill(second.pid, signal.SIGINT)
     output = second.communicate(timeout=120)[0]
     assert second.returncode == 130, output

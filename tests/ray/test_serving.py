@@ -117,9 +117,7 @@ def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, sa
     from raylife.runner.observer import SilentObserver
     from raylife.runner.run import run_trial
 
-    STAGES.register("explode", Explode)
     ctx = context(serve_port, saved_model, tmp_path, "batch_sizes = [1]\nconcurrency = [1]\nrequests = 5\n", index=2)
-    trial = replace(ctx.trial, stages=("deploy", "explode", "teardown"))
 
     # run_trial builds its own context; give the deploy stage the saved model through a stage that runs first.
     class Seed:
@@ -128,9 +126,9 @@ def test_a_trial_that_fails_after_deploying_leaves_no_application(serve_port, sa
         def run(self, inner):
             inner.artifacts.models = {"state_dict": str(saved_model)}
 
-    STAGES.register("seed", Seed)
-    trial = replace(trial, stages=("seed", "deploy", "explode", "teardown"))
-    record = run_trial(trial, "test2", Location.parse(tmp_path), SilentObserver())
+    trial = replace(ctx.trial, stages=("seed", "deploy", "explode", "teardown"))
+    with STAGES.override("explode", Explode), STAGES.override("seed", Seed):  # registered for this test only
+        record = run_trial(trial, "test2", Location.parse(tmp_path), SilentObserver())
     assert record.status == "failed" and record.error == "RuntimeError: boom after deploy"
     assert [a for a in __import__("ray").serve.status().applications if a.startswith(sc.APP_PREFIX)] == []
     assert replica_actors() == []
@@ -145,12 +143,20 @@ def test_a_suite_whose_port_is_not_the_running_serves_is_refused(serve_port):
     assert sc.start_serve("127.0.0.1", serve_port, check_port=True) == 0.0  # the same port: joined, not restarted
 
 
-def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port, saved_model, tmp_path):
+def test_the_handle_path_is_measured_like_http_on_replicas_run_with_the_suites_serve_settings(serve_port, saved_model,
+                                                                                              tmp_path):
+    from ray.serve.context import _get_global_client
+
+    # context() sets graceful_shutdown_wait_loop_s = 0.1: Serve runs the replicas with it, and teardown is timed
     ctx = context(serve_port, saved_model, tmp_path,
                   'paths = ["http", "handle"]\nbatch_sizes = [4]\nconcurrency = [2]\nrequests = 30\nwarmup_requests = 2\n', index=3)
     try:
         STAGES.get("deploy")().run(ctx)
+        details = _get_global_client().get_serve_details()
+        [deployment] = details["applications"][ctx.artifacts.app.name]["deployments"].values()
+        assert deployment["deployment_config"]["graceful_shutdown_wait_loop_s"] == 0.1
         STAGES.get("serve")().run(ctx)
+        STAGES.get("teardown")().run(ctx)
     finally:
         ctx.close()
     by_path = {batch["path"]: batch for batch in ctx.record.latencies}
@@ -158,6 +164,8 @@ def test_the_deployment_handle_path_is_measured_and_checked_like_http(serve_port
     accuracy = {(m.metric, m.labels["path"]): m.value for m in ctx.record.measurements if m.metric.endswith("_accuracy")}
     assert accuracy[("served_accuracy", "handle")] == accuracy[("offline_accuracy", "handle")]
     assert accuracy[("served_accuracy", "http")] == accuracy[("served_accuracy", "handle")]  # same inputs, same model
+    [teardown] = [m.value for m in ctx.record.measurements if m.metric == "teardown_s"]
+    assert teardown > 0 and sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"
 
 
 def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_port, saved_model, tmp_path):
@@ -186,19 +194,3 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
     assert 0 <= failed <= len(sent) - sum(window["ok"])
     assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
     assert all(window["ok"][-10:])  # the service is back
-
-
-def test_graceful_shutdown_settings_are_what_serve_runs_the_replicas_with(serve_port, saved_model, tmp_path):
-    from ray.serve.context import _get_global_client
-
-    ctx = context(serve_port, saved_model, tmp_path, index=5)  # context() sets graceful_shutdown_wait_loop_s
-    try:
-        STAGES.get("deploy")().run(ctx)
-        details = _get_global_client().get_serve_details()
-        [deployment] = details["applications"][ctx.artifacts.app.name]["deployments"].values()
-        assert deployment["deployment_config"]["graceful_shutdown_wait_loop_s"] == 0.1
-        STAGES.get("teardown")().run(ctx)
-    finally:
-        ctx.close()
-    [teardown] = [m.value for m in ctx.record.measurements if m.metric == "teardown_s"]
-    assert teardown > 0 and sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"

@@ -1,0 +1,182 @@
+"""The whole runs the Ray tests read, each in a lane (tests/lanes.py): README's smoke suite on its embedded Ray, and a
+two-node cluster's runs — repeats, trials side by side on an object store, failures on purpose."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import SUITES
+from tests.lanes import lane
+from tests.ray.helpers import NodeProcesses, Run, submit
+
+# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window. Two workers of
+# 2 CPUs each on the cluster's two 2-CPU nodes: one worker on each node. The SLO is generous: the lane runs beside
+# other work, and what is tested is the sweep's logic, not this machine's latency.
+REPEATED = """
+name = "repeated"
+workload = "vision"
+repeats = 2
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+[train]
+epochs = 1
+retrain_epochs = 0
+num_workers = 2
+cpus_per_worker = 2
+[serve]
+batch_sizes = [1]
+concurrency = [1]
+requests = 40
+warmup_requests = 5
+stable_windows = 2
+max_windows = 3
+port = 8131
+request_timeout_s = 5
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+[load]
+slo_p99_ms = 1000
+rates = [10, 400]
+duration_s = 1.5
+"""
+
+# Two trials (the fewest that can overlap, and must not while serving), one per platform so that each node is used;
+# Ray Train checkpoints into S3, the trial's actor evaluates and persists from copies, one trial's retraining fit
+# starts from the stored checkpoint, replicas load from the store.
+SIDE_BY_SIDE = """
+name = "side-by-side"
+workload = "vision"
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+train = { platform = ["small"], retrain_epochs = 1 }
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+train = { platform = ["large"] }
+[train]
+epochs = 2
+retrain_epochs = 0
+[persist]
+formats = ["native", "onnx"]
+[platforms.small]
+resources = { cpu_small = 1 }
+[platforms.large]
+resources = { cpu_large = 1 }
+[serve]
+cpus_per_replica = 0.5
+batch_sizes = [1]
+concurrency = [1]
+requests = 20
+warmup_requests = 2
+stable_windows = 1
+port = 8132
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+[run]
+max_concurrent_trials = 2
+"""
+
+# Side by side (two at a time): a PyTorch trial and a TensorFlow trial on two data-parallel workers, each with a worker
+# killed, resume from their checkpoint; one past max_failures and one whose model code raises are stored as failed.
+FAULTS = """
+name = "faults"
+workload = "vision"
+[run]
+python_path = ["."]
+max_concurrent_trials = 2
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+[[models]]
+name = "cnn_small"
+frameworks = ["tensorflow"]
+train = { num_workers = 2 }  # MultiWorkerMirroredStrategy over two workers, rank 0 killed
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+train = { max_failures = 0 }
+[[models]]
+name = "broken"
+builders = { torch = "broken_models:broken" }
+train = { max_failures = 0 }  # fails on its first try: no restart to wait for
+[train]
+epochs = 2
+retrain_epochs = 0
+max_failures = 1
+[faults]
+kill_worker_at_epoch = 2
+"""
+
+# A builder that passes every plan-time check and fails inside the training workers.
+BROKEN_MODELS = "def broken(input_shape, num_classes, width: int = 4):\n    raise ValueError(f'cannot build width {width}')\n"
+
+
+@dataclass(frozen=True)
+class ClusterRuns:
+    """The two-node cluster's runs, and what the cluster was."""
+
+    address: str
+    repeated: Run
+    side_by_side: Run
+    faults: Run
+    scratch_left: frozenset[Path]  # fetched or saved copies left on this machine's disk by the object-store run
+    stored_objects: tuple[str, ...]  # every file the object-store run left in the bucket, relative to its storage path
+
+
+def scratch_dirs() -> set[Path]:
+    import tempfile
+
+    tmp = Path(tempfile.gettempdir())
+    return {*tmp.glob("raylife-fetch-*"), *tmp.glob("raylife-saved-*")}
+
+
+@lane("smoke")
+def smoke(tmp: Path) -> Run:
+    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray."""
+    db = tmp / "smoke.duckdb"
+    return Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
+
+
+@lane("cluster-runs")
+def cluster_runs(tmp: Path) -> ClusterRuns:
+    """A two-node cluster of its own (2 CPUs and the resource cpu_small on the head; 2 CPUs, cpu_large and the label
+    node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another."""
+    from tests.s3_server import local_s3
+
+    nodes = NodeProcesses()
+    try:
+        nodes.head(num_cpus=2, resources={"cpu_small": 2}, wait=False)
+        nodes.add(num_cpus=2, resources={"cpu_large": 2}, labels={"node-type": "large"})
+        with local_s3("raylife") as s3_uri:
+            runs = {}
+            for name, text in (("repeated", REPEATED), ("side-by-side", SIDE_BY_SIDE), ("faults", FAULTS)):
+                folder = tmp / name
+                folder.mkdir()
+                (folder / f"{name}.toml").write_text(text)
+                if name == "faults":
+                    (folder / "broken_models.py").write_text(BROKEN_MODELS)
+                storage = s3_uri(f"runs-{time.time_ns()}") if name == "side-by-side" else folder / "artifacts"
+                before = scratch_dirs()
+                result = submit(folder / f"{name}.toml", folder / "r.duckdb", storage, "--address", nodes.address,
+                                timeout=900)
+                runs[name] = (Run(result, folder / "r.duckdb", storage), scratch_dirs() - before)
+            objects = bucket_listing(runs["side-by-side"][0].storage)  # while the S3 server still runs
+    finally:
+        nodes.stop()
+    return ClusterRuns(address=nodes.address, repeated=runs["repeated"][0], side_by_side=runs["side-by-side"][0],
+                       faults=runs["faults"][0], scratch_left=frozenset(runs["side-by-side"][1]), stored_objects=objects)
+
+
+def bucket_listing(uri: str) -> tuple[str, ...]:
+    import pyarrow.fs
+
+    from raylife.storage import Location
+
+    fs, path = Location.parse(uri).filesystem()
+    files = fs.get_file_info(pyarrow.fs.FileSelector(path, recursive=True, allow_not_found=True))
+    return tuple(sorted(f.path[len(path) + 1:] for f in files if f.type == pyarrow.fs.FileType.File))
