@@ -11,9 +11,9 @@ from tests.conftest import SUITES
 from tests.lanes import lane
 from tests.ray.helpers import NodeProcesses, Run, submit
 
-# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window. Two workers of
-# 2 CPUs each on the cluster's two 2-CPU nodes: one worker on each node. The SLO is generous: the lane runs beside
-# other work, and what is tested is the sweep's logic, not this machine's latency.
+# One small CNN served and loaded, twice over (repeats = 2), kept short: 1 epoch, 40 requests per window; the repeats
+# train side by side (they are compared as statistics here, not as timings) and serve one after the other. The SLO is
+# generous: the lane runs beside other work, and what is tested is the sweep's logic, not this machine's latency.
 REPEATED = """
 name = "repeated"
 workload = "vision"
@@ -25,8 +25,6 @@ options = { width = 8 }
 [train]
 epochs = 1
 retrain_epochs = 0
-num_workers = 2
-cpus_per_worker = 2
 [serve]
 batch_sizes = [1]
 concurrency = [1]
@@ -41,6 +39,8 @@ graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 slo_p99_ms = 1000
 rates = [10, 400]
 duration_s = 1.5
+[run]
+max_concurrent_trials = 2
 """
 
 # Two trials (the fewest that can overlap, and must not while serving), one per platform so that each node is used;
@@ -56,7 +56,7 @@ train = { platform = ["small"], retrain_epochs = 1 }
 [[models]]
 name = "cnn_small"
 frameworks = ["torch"]
-options = { width = 8 }
+options = { width = 16 }  # the default width, named: another trial name
 train = { platform = ["large"] }
 [train]
 epochs = 2
@@ -80,8 +80,9 @@ graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 max_concurrent_trials = 2
 """
 
-# Side by side (two at a time): a PyTorch trial and a TensorFlow trial on two data-parallel workers, each with a worker
-# killed, resume from their checkpoint; one past max_failures and one whose model code raises are stored as failed.
+# Side by side (two at a time): a PyTorch trial and a TensorFlow trial on two data-parallel workers — 2 CPUs each on
+# nodes of 3: one worker on each node — each with a worker killed, resume from their checkpoint; one past max_failures
+# and one whose model code raises are stored as failed.
 FAULTS = """
 name = "faults"
 workload = "vision"
@@ -94,7 +95,7 @@ frameworks = ["torch"]
 [[models]]
 name = "cnn_small"
 frameworks = ["tensorflow"]
-train = { num_workers = 2 }  # MultiWorkerMirroredStrategy over two workers, rank 0 killed
+train = { num_workers = 2, cpus_per_worker = 2 }  # MultiWorkerMirroredStrategy over two nodes, rank 0 killed
 [[models]]
 name = "cnn_small"
 frameworks = ["torch"]
@@ -144,14 +145,14 @@ def smoke(tmp: Path) -> Run:
 
 @lane("cluster-runs")
 def cluster_runs(tmp: Path) -> ClusterRuns:
-    """A two-node cluster of its own (2 CPUs and the resource cpu_small on the head; 2 CPUs, cpu_large and the label
+    """A two-node cluster of its own (3 CPUs and the resource cpu_small on the head; 3 CPUs, cpu_large and the label
     node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another."""
     from tests.s3_server import local_s3
 
     nodes = NodeProcesses()
     try:
-        nodes.head(num_cpus=2, resources={"cpu_small": 2}, wait=False)
-        nodes.add(num_cpus=2, resources={"cpu_large": 2}, labels={"node-type": "large"})
+        nodes.head(num_cpus=3, resources={"cpu_small": 2}, wait=False)
+        nodes.add(num_cpus=3, resources={"cpu_large": 2}, labels={"node-type": "large"})
         with local_s3("raylife") as s3_uri:
             runs = {}
             for name, text in (("repeated", REPEATED), ("side-by-side", SIDE_BY_SIDE), ("faults", FAULTS)):

@@ -82,7 +82,7 @@ def test_a_whole_lifecycle_on_an_object_store(side_by_side):
 
         # the models really went through the store: served answers match the offline predictions
         [lc] = rows(db, "SELECT accuracy, retrain_accuracy FROM lifecycle WHERE trial = ?", [name])
-        retrained = name == "cnn_small/torch/w1"  # the other trial does not retrain
+        retrained = name == "cnn_small/torch/w1"  # the other (width=16) does not retrain
         assert lc["accuracy"] > 0.5 and (lc["retrain_accuracy"] > 0.5 if retrained else lc["retrain_accuracy"] is None)
         served = metric(db, name, "serve", "served_accuracy")[0]["value"]
         assert served == pytest.approx(metric(db, name, "serve", "offline_accuracy")[0]["value"])
@@ -127,11 +127,18 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
         assert lost["value"] == pytest.approx(1.5 - resumed, abs=0.05) and resumed in (0, 1)
         epochs = rows(db, "SELECT DISTINCT epoch FROM epochs JOIN trials USING (trial_id) WHERE name = ?", [trial])
         assert sorted(e["epoch"] for e in epochs) == [0, 1]  # training finished every epoch after the restart
-    # TensorFlow really trained data-parallel: the strategy's own replica count, a probe from each rank, a model
+    # TensorFlow really trained data-parallel over the cluster's two nodes: the strategy's own replica count, a probe
+    # from each rank, each on its node, and a model that learned
     trial = "cnn_small/tensorflow/w2"
     assert metric(db, trial, "train", "train_replicas")[0]["value"] == 2
-    assert sorted(json.loads(m["labels"])["rank"] for m in metric(db, trial, "train", "worker_peak_rss_mb")) == [0, 1]
+    assert metric(db, trial, "train", "train_nodes")[0]["value"] == 2
+    probes = [json.loads(m["labels"]) for m in metric(db, trial, "train", "worker_peak_rss_mb")]
+    assert sorted(p["rank"] for p in probes) == [0, 1] and len({p["node_id"] for p in probes}) == 2
     assert rows(db, "SELECT accuracy FROM lifecycle WHERE trial = ?", [trial])[0]["accuracy"] > 0.5
+    # a run submitted to an existing multi-node cluster says so, in the run and in every trial's environment
+    [stored] = rows(db, "SELECT ray_address, cluster FROM runs")
+    assert stored["ray_address"] == cluster_runs_lane.address and json.loads(stored["cluster"])["nodes"] == 2
+    assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
 
 
 def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(write_suite, tmp_path):
