@@ -23,7 +23,7 @@ RAYLIFE = [sys.executable, "-m", "raylife"]
 # The CLI tests first (they check what raylife says when no Ray runs on this machine), then the lanes' background runs
 # start (tests/lanes.py) while the unit and framework tests run, then the Ray tests, those reading a lane last.
 
-def _tier(item: pytest.Item, lanes: list[str]) -> int:
+def _tier(item: pytest.Item, lanes: list[str]) -> float:
     from tests.lanes import fixture_name
 
     parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
@@ -31,7 +31,9 @@ def _tier(item: pytest.Item, lanes: list[str]) -> int:
         return 0
     if parts[0] != "ray":
         return 1 if parts[0] == "unit" else 2
-    return 4 if any(fixture_name(name) in item.fixturenames for name in lanes) else 3
+    if any(fixture_name(name) in item.fixturenames for name in lanes):
+        return 4
+    return 3.5 if item.get_closest_marker("last_on_the_session_cluster") else 3
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

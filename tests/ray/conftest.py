@@ -22,8 +22,10 @@ from tests.ray.helpers import Run
 def cluster() -> Iterator[object]:
     from ray.cluster_utils import Cluster
 
+    # no log monitor (this process takes no workers' logs), no autoscaler monitor: less idle CPU beside the tests
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "resources": {"cpu_small": 2},
-                                                            "include_dashboard": False})
+                                                            "include_dashboard": False, "include_log_monitor": False,
+                                                            "no_monitor": True})
     cluster.add_node(num_cpus=2, resources={"cpu_large": 2}, labels={"node-type": "large"})
     cluster.wait_for_nodes()
     yield cluster

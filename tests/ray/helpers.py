@@ -80,7 +80,9 @@ class NodeProcesses:
         """``wrap`` puts the node's command inside another (``unshare -m sh -c '... && exec {}'``)."""
         import os
 
-        command = "exec " + wrap.format(f"{self.ray} start --block --disable-usage-stats {args}")
+        # no log monitor (drivers here do not take workers' logs), no autoscaler monitor: a test cluster's idle CPU
+        command = "exec " + wrap.format(f"{self.ray} start --block --disable-usage-stats --include-log-monitor=false "
+                                        f"{args}")
         env = {**os.environ, **self.env}
         node = subprocess.Popen(["sh", "-c", command], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
@@ -102,7 +104,7 @@ class NodeProcesses:
 
         from ray._private.services import get_node_ip_address
 
-        self._start(f"--head --port={self.port} --num-cpus={num_cpus} --include-dashboard=false"
+        self._start(f"--head --port={self.port} --num-cpus={num_cpus} --include-dashboard=false --no-monitor"
                     + self._offers(resources, None))
         self.address = f"{get_node_ip_address()}:{self.port}"
         if wait:
@@ -117,10 +119,15 @@ class NodeProcesses:
                 assert time.monotonic() < deadline, "the head node did not start"
                 time.sleep(0.3)
 
+    def join(self, address: str, nodes: int) -> NodeProcesses:
+        """Add nodes to a cluster this object did not start (``nodes``: how many it has now)."""
+        self.address, self._joined = address, nodes
+        return self
+
     def add(self, num_cpus: int, wrap: str = "{}", resources: dict[str, float] | None = None,
             labels: dict[str, str] | None = None) -> subprocess.Popen:
         node = self._start(f"--address={self.address} --num-cpus={num_cpus}" + self._offers(resources, labels), wrap)
-        self.wait_for(len(self.groups))
+        self.wait_for(getattr(self, "_joined", 0) + len(self.groups))
         return node
 
     def wait_for(self, nodes: int, timeout_s: float = 90) -> None:

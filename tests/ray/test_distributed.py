@@ -141,9 +141,10 @@ def test_killed_workers_resume_and_failing_trials_are_stored_while_the_others_ru
     assert {e["nodes"] for e in rows(db, "SELECT nodes FROM environments")} == {2}
 
 
-def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(write_suite, tmp_path):
-    """A second node in its own mount namespace, with an empty tmpfs over the storage folder: a real node whose
-    storage_path is node-local."""
+@pytest.mark.last_on_the_session_cluster  # it adds a node and kills it: no test may use the cluster after it
+def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(cluster, write_suite, tmp_path):
+    """A third node joins the session's cluster in its own mount namespace, with an empty tmpfs over the storage folder:
+    a real node whose storage_path is node-local."""
     import shutil
     import subprocess
 
@@ -151,9 +152,8 @@ def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(writ
         pytest.skip("needs mount namespaces (unshare -m, as root) to make a node-local folder")
     storage = tmp_path / "storage"
     storage.mkdir()
-    nodes = NodeProcesses()
+    nodes = NodeProcesses().join(cluster.address, nodes=2)
     try:
-        nodes.head(num_cpus=1)
         nodes.add(num_cpus=1, wrap=f"unshare -m sh -c 'mount -t tmpfs none {storage} && exec {{}}'")
         suite = write_suite("""
             name = "local-storage"
@@ -163,7 +163,7 @@ def test_a_storage_path_one_node_cannot_see_is_refused_before_anything_runs(writ
             frameworks = ["torch"]
         """)
         db = tmp_path / "r.duckdb"
-        result = submit(suite, db, storage, "--address", nodes.address, timeout=180)
+        result = submit(suite, db, storage, "--address", cluster.address, timeout=180)
         assert result.returncode == 1, result.stdout + result.stderr
         assert result.stderr.startswith(f"Error: storage_path {storage} is not shared: a file written there on node "), result.stderr
         assert "use a shared mount" in result.stderr
