@@ -38,6 +38,9 @@ def start(suite: Path, db: Path, storage: Path, address: str, *extra: str) -> su
     return subprocess.Popen(
         [*RAYLIFE, "submit", str(suite), *extra, "--db", str(db), "--storage-path", str(storage), "--address", address],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        # Ctrl-C as a terminal delivers it: a shell starts background jobs with SIGINT ignored, and a Python
+        # started that way (pytest run with `&`, and every child it starts) never turns SIGINT into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
