@@ -66,8 +66,10 @@ class TrialRecord:
         """Record one measurement; NaN/inf become NULL (a number we did not get is not a number).
 
         The metric must be in the catalogue with this unit (``raylife.measure.metrics``): a typo or a wrong unit
-        is a bug that must fail loudly, not a new column nobody documents."""
-        check_metric(stage, metric, unit)
+        is a bug that must fail loudly, not a new column nobody documents. A quality metric of a trial on random
+        inputs is dropped here, whichever stage measured it: a 0.0 accuracy there would read as a measured one."""
+        if check_metric(stage, metric, unit).quality and not self.trial.measures_quality:
+            return
         if value is not None:
             value = float(value)
             if not math.isfinite(value):

@@ -129,6 +129,8 @@ def record_for(trial, run_id: str, scale: float, repeat: int) -> TrialRecord:
         add("update", "failed_requests", 0, "count", **window)
         add("update", "replicas_replaced", 0 if strategy == "reconfigure" else 1, "count", **window)
         r.add_latencies(f"update-{strategy}", "http", timeline, 1, offered_rps=20)
+    if not trial.measures_quality:
+        add("evaluate", "quality_measured", 0, "bool", reason="random inputs: no accuracy is measured")
     add("teardown", "teardown_s", 1.0, "s")
     r.add_epochs("train", [EpochRecord(epoch=e, train_loss=1.0 / (e + 1), eval_loss=1.1 / (e + 1), accuracy=0.5 + 0.2 * e,
                                        epoch_s=1.0, elapsed_s=1.0 + e, samples_per_s=900.0, end_unix=1.0e9 + e)
@@ -137,9 +139,10 @@ def record_for(trial, run_id: str, scale: float, repeat: int) -> TrialRecord:
 
 
 def write_run(db: Path, run_id: str, *, name: str = "served", width: int = 8, scale: float = 1.0, repeats: int = 2,
-              submitted_at: datetime | None = None) -> str:
-    """One finished run of a served cnn_small (``repeats`` trials), stored as ``submit`` stores it."""
-    text = SERVED.format(name=name, width=width, repeats=repeats)
+              submitted_at: datetime | None = None, text: str | None = None) -> str:
+    """One finished run of a served cnn_small (``repeats`` trials; or of the suite ``text``), stored as ``submit``
+    stores it."""
+    text = text or SERVED.format(name=name, width=width, repeats=repeats)
     trials = plan_trials(parse_suite(text))
     with Store(db) as store:
         store.begin_run(run_id=run_id, suite=name, description="", suite_path=f"{name}.toml", spec_toml=text,

@@ -50,5 +50,6 @@ def metrics(
     """List every metric raylife stores: name, unit, the stages that record it, and what it means."""
     from raylife.measure.metrics import CATALOGUE
 
-    rows = [(m.name, m.unit, ", ".join(m.stages), m.meaning) for m in CATALOGUE]
+    # "quality": how right a model is, never stored for random inputs
+    rows = [(m.name, m.unit, ", ".join(m.stages), m.meaning + (" [quality]" if m.quality else "")) for m in CATALOGUE]
     emit(["metric", "unit", "stages", "meaning"], rows, output)

@@ -19,10 +19,11 @@ class Metric:
     unit: str
     stages: tuple[str, ...]
     meaning: str
+    quality: bool = False  # how right a model is: never stored for random inputs, where there is nothing to be right about
 
 
-def _m(name: str, unit: str, stages: str | tuple[str, ...], meaning: str) -> Metric:
-    return Metric(name, unit, (stages,) if isinstance(stages, str) else stages, meaning)
+def _m(name: str, unit: str, stages: str | tuple[str, ...], meaning: str, quality: bool = False) -> Metric:
+    return Metric(name, unit, (stages,) if isinstance(stages, str) else stages, meaning, quality)
 
 
 def _fit(prefix: str, stage: str) -> list[Metric]:
@@ -80,17 +81,18 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("epoch_s", "s", DEVELOP, "mean training time of one epoch"),
     _m("epochs", "count", DEVELOP, "epochs run"),
     _m("final_loss", "loss", DEVELOP, "training loss of the last epoch"),
-    _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch"),
+    _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch", quality=True),
     _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
     _m("failures", "count", "train", "training workers lost during the fit (faults.kill_worker_at_epoch)"),
     _m("recovery_s", "s", "train", "a worker's death until the restarted workers ran their first training step"),
     _m("epochs_lost", "epochs", "train", "training done when the worker died minus what the checkpoint resumed from held"),
-    _m("time_to_target_s", "s", "train", "fit() call to the end of the first epoch reaching target_accuracy; NULL if never"),
+    _m("time_to_target_s", "s", "train", "fit() call to the end of the first epoch reaching target_accuracy; NULL if never",
+       quality=True),
     # evaluate (and retrain's evaluation)
-    _m("accuracy", "ratio", ("evaluate", "retrain"), "top-1 accuracy on the held-out test split"),
-    _m("eval_loss", "loss", ("evaluate", "retrain"), "cross-entropy on the held-out test split"),
-    _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)"),
-    _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class"),
+    _m("accuracy", "ratio", ("evaluate", "retrain"), "top-1 accuracy on the held-out test split", quality=True),
+    _m("eval_loss", "loss", ("evaluate", "retrain"), "cross-entropy on the held-out test split", quality=True),
+    _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)", quality=True),
+    _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class", quality=True),
     _m("eval_samples", "count", "evaluate", "test samples scored"),
     _m("eval_predict_s", "s", "evaluate", "predicting the whole test split, model loaded"),
     _m("checkpoint_load_s", "s", "evaluate", "loading the final checkpoint for evaluation (from the node's disk)"),
@@ -133,8 +135,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("errors_by_reason", "count", "serve", "failed requests per reason"),
     _m("throughput_rps", "requests/s", "serve", "successful requests per second of a cell"),
     _m("samples_per_s", "samples/s", "serve", "successful samples per second of a cell"),
-    _m("served_accuracy", "ratio", "serve", "accuracy of the served answers"),
-    _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs"),
+    _m("served_accuracy", "ratio", "serve", "accuracy of the served answers", quality=True),
+    _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs",
+       quality=True),
     _m("replica_peak_rss_mb", "MiB", "serve", "largest replica resident memory during the load"),
     _m("replica_gpu_allocated_peak_mb", "MiB", "serve", "largest GPU memory the replica's tensors held since it started, "
        "by the framework's own count (label: replica)"),
@@ -215,12 +218,13 @@ def unit_of(stage: str, name: str) -> str:
     return (BY_KEY.get((stage, name)) or BY_KEY[(ANY_STAGE, name)]).unit
 
 
-def check(stage: str, name: str, unit: str) -> None:
+def check(stage: str, name: str, unit: str) -> Metric:
     metric = BY_KEY.get((stage, name)) or BY_KEY.get((ANY_STAGE, name))
     if metric is None:
         raise UnknownMetric(f"metric {stage}.{name} is not in raylife.measure.metrics.CATALOGUE")
     if metric.unit != unit:
         raise UnknownMetric(f"metric {stage}.{name} is catalogued in {metric.unit}, recorded in {unit}")
+    return metric
 
 
 @dataclass(frozen=True)
@@ -244,6 +248,7 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("baseline_accuracy", "evaluate", "baseline_accuracy"),
     Column("top5_accuracy", "evaluate", "top5_accuracy"),
     Column("eval_loss", "evaluate", "eval_loss"),
+    Column("quality_measured", "evaluate", "quality_measured"),
     Column("train_wall_s", "train", "train_wall_s"),
     Column("train_setup_s", "train", "train_setup_s"),
     Column("time_to_target_s", "train", "time_to_target_s"),

@@ -299,6 +299,11 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
             raise PlanError(f"model '{info.name}' cannot take this data: {problem}", where=_where(source, key),
                             hint="choose another model or data options")
         train = _train_for(suite, model_spec, key, source)
+        if train.target_accuracy is not None and not facts.measures_quality:
+            target_key = f"{key}.train.target_accuracy" if "target_accuracy" in model_spec.train else "train.target_accuracy"
+            raise PlanError(f"target_accuracy = {train.target_accuracy} on {facts.source}: random inputs have nothing to "
+                            "learn, so no accuracy is measured", where=_where(source, target_key),
+                            hint="remove target_accuracy, or train on a data set")
         _check_platforms(suite, train, key, source)
         _check_faults(suite, train, source)
         if suite.update is not None and train.retrain_epochs == 0:
@@ -391,7 +396,7 @@ def _trials_for(
             batch_size=setting["batch_size"],
             epochs=setting["epochs"],
             learning_rate=setting["learning_rate"],
-            target_accuracy=train.target_accuracy if facts.measures_quality else None,
+            target_accuracy=train.target_accuracy,
             retrain_epochs=train.retrain_epochs,
             formats=formats,
             seed=suite.seed,

@@ -239,7 +239,12 @@ def pareto_figure(data: ReportData) -> Any | None:
 
 def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
     """The lifecycle table's rows: one per trial (repeats folded into medians), each value formatted."""
-    return [{"trial": trial, "repeats": repeats, "cells": [c.cell(values.get(c.name)) for c in LIFECYCLE_TABLE]}
+    def cell(column: Column, values: dict[str, Any]) -> str:
+        if column.name == "accuracy" and values.get("quality_measured") == 0:
+            return "random inputs"  # nothing to be right about: no accuracy is stored, and why is said here
+        return column.cell(values.get(column.name))
+
+    return [{"trial": trial, "repeats": repeats, "cells": [cell(c, values) for c in LIFECYCLE_TABLE]}
             for _, trial, _, repeats, values in fold(data.candidates)]
 
 

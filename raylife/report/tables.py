@@ -81,12 +81,17 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
             )
             continue
         table.add_row(
-            label, r["framework"], str(r["num_workers"]), fmt.ratio(r["accuracy"]), fmt.ratio(r.get("baseline_accuracy")),
+            label, r["framework"], str(r["num_workers"]), quality(r, "accuracy"), quality(r, "baseline_accuracy"),
             fmt.seconds(r["train_wall_s"]), fmt.seconds(r["time_to_target_s"]), fmt.size(r["native_bytes"]),
             fmt.seconds(r["native_save_s"]), fmt.seconds(r["native_load_s"]), fmt.seconds(r["retrain_wall_s"]),
-            fmt.ratio(r["retrain_accuracy"]),
+            quality(r, "retrain_accuracy"),
         )
     return table
+
+
+def quality(row: dict[str, Any], column: str) -> str:
+    """An accuracy cell; a trial on random inputs says so instead of a dash that reads as a failure."""
+    return "random inputs" if row.get("quality_measured") == 0 else fmt.ratio(row.get(column))
 
 
 def _update_cell(seconds: float | None, failed: float | None) -> str:

@@ -297,10 +297,11 @@ class Store:
             ])
             for batch in record.latencies:
                 self._insert_latencies(record.trial_id, batch)
+            quality = record.trial.measures_quality  # random inputs: validation figures are of nothing, kept NULL
             self._insert("epochs", [
                 {"trial_id": record.trial_id, "phase": phase, "epoch": e.epoch, "train_loss": e.train_loss,
-                 "eval_loss": e.eval_loss, "accuracy": e.accuracy, "epoch_s": e.epoch_s, "elapsed_s": e.elapsed_s,
-                 "samples_per_s": e.samples_per_s}
+                 "eval_loss": e.eval_loss if quality else None, "accuracy": e.accuracy if quality else None,
+                 "epoch_s": e.epoch_s, "elapsed_s": e.elapsed_s, "samples_per_s": e.samples_per_s}
                 for phase, e in record.epochs
             ])
             self._insert("placements", [

@@ -60,7 +60,7 @@ def test_plan_prints_the_trials():
         ('name = "t"\nworkload = "vision"\n[[models]\n',
          "invalid TOML: Expected ']]' at the end of an array declaration ({path}:3:9); fix the syntax at that line"),
         ('name = "t"\nworkload = "vision"\n[[models]]\nname = "vgg16"\n',
-         "unknown model 'vgg16' for workload 'vision' ({path}, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, resnet18, resnet50, resnet_small"),
+         "unknown model 'vgg16' for workload 'vision' ({path}, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, mobilenet_v3_large, resnet18, resnet50, resnet_small, vit_b16"),
         (MINIMAL_SUITE + 'frameworks = ["torch", "mxnet"]\n',
          "unknown framework 'mxnet' ({path}, models[0].frameworks); known frameworks: tensorflow, torch"),
         (MINIMAL_SUITE + '[persist]\nformats = ["onnx"]\n',

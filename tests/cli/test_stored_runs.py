@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from raylife.cli import app
 from raylife.measure.environment import Fingerprint
-from tests.stored_runs import MACHINE, write_run
+from tests.stored_runs import MACHINE, SERVED, write_run
 
 BASE, WIDE, RERUN = "20261201-100000-aaaa", "20261201-110000-bbbb", "20261201-120000-cccc"
 
@@ -118,3 +118,21 @@ def test_a_fingerprint_keeps_the_keras_that_trains():
     assert MACHINE.keras is None
     assert replace(MACHINE, versions={"tf_keras": "2.21.0", "keras": "3.15"}).keras == "2.21.0"
     assert Fingerprint(**{**MACHINE.__dict__, "versions": {"keras": "3.15"}}).keras == "3.15"
+
+
+def test_a_run_on_random_inputs_stores_no_quality_and_says_why(tmp_path):
+    from raylife.measure.metrics import CATALOGUE
+    from raylife.store import Store
+
+    text = (SERVED.format(name="speed", width=8, repeats=1).replace("target_accuracy = 0.5\n", "")
+            + '[data]\ndataset = "random"\noptions = { shape = [8, 8, 1], samples = 64 }\n')
+    db = tmp_path / "random.duckdb"
+    write_run(db, BASE, text=text)  # every stage records accuracy as it would on real data
+    with Store(db) as store:
+        stored = {r[0] for r in store.con.execute("SELECT DISTINCT metric FROM measurements").fetchall()}
+        epochs = store.con.execute("SELECT count(*), count(accuracy), count(eval_loss), count(train_loss) FROM epochs").fetchone()
+    assert stored & {m.name for m in CATALOGUE if m.quality} == set()
+    assert {"quality_measured", "train_samples_per_s", "p50_ms"} <= stored  # speed is still there
+    assert epochs == (2, 0, 0, 2)
+    shown = invoke("show", BASE, "--db", db)
+    assert shown.exit_code == 0 and "random inputs" in shown.stdout, shown.output

@@ -100,7 +100,6 @@ def test_random_inputs_record_that_no_accuracy_was_measured(write_suite, tmp_pat
         [train]
         epochs = 1
         retrain_epochs = 0
-        target_accuracy = 0.9
     """)
     db = tmp_path / "speed.duckdb"
     result = submit(suite, db, tmp_path / "artifacts")

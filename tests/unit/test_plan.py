@@ -49,7 +49,7 @@ def test_native_format_resolves_per_framework():
 
 def test_unknown_model_lists_known_ones():
     assert plan_error('name = "t"\nworkload = "vision"\n[[models]]\nname = "vgg16"\n') == (
-        "unknown model 'vgg16' for workload 'vision' (s.toml, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, resnet18, resnet50, resnet_small"
+        "unknown model 'vgg16' for workload 'vision' (s.toml, models[0].name); known models: cnn_small, mobilenet_small, mobilenet_v2, mobilenet_v3_large, resnet18, resnet50, resnet_small, vit_b16"
     )
 
 
@@ -204,9 +204,13 @@ def test_per_model_workload_data_and_train_overrides():
         "models[0].train.epochs: Input should be greater than or equal to 1 (s.toml)")
 
 
-def test_random_inputs_have_no_accuracy_target():
-    [torch, _] = plan(MINIMAL_SUITE + '[data]\ndataset = "random"\noptions = { shape = [16, 16, 3] }\n[train]\ntarget_accuracy = 0.9\n')
+def test_random_inputs_refuse_an_accuracy_target():
+    random = MINIMAL_SUITE + '[data]\ndataset = "random"\noptions = { shape = [16, 16, 3] }\n'
+    [torch, _] = plan(random)
     assert not torch.measures_quality and torch.target_accuracy is None and torch.synthetic_data
+    error = plan_error(random + "[train]\ntarget_accuracy = 0.9\n")
+    assert error.startswith("target_accuracy = 0.9 on random float32 inputs (16, 16, 3): random inputs have nothing to learn")
+    assert "(s.toml, train.target_accuracy); remove target_accuracy" in error
 
 
 def test_builders_are_found_without_running_any_code(tmp_path):

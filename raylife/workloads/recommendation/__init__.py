@@ -25,6 +25,8 @@ WORKLOAD = Workload(
     models={
         "mf": _model("mf", "matrix factorisation: user and item embeddings, their product through a linear layer, plus user and item biases", dim=32),
         "two_tower": _model("two_tower", "two-tower: an MLP over each side's embedding, their product through a linear layer, plus biases", dim=32, hidden=64),
+        "dlrm": _model("dlrm", "DLRM (MLPerf's structure): bottom MLP over log dense counts, an embedding per id column, "
+                       "pairwise dot interactions, top MLP (options: dense, dim, bottom, top, rows)", check_name="dlrm"),
     },
     random_facts=random_facts_factory((2,), "int64", classes=2, model_args=lambda high: {"num_users": high, "num_items": high}),
 )

@@ -30,6 +30,10 @@ WORKLOAD = Workload(
         "transformer": _model("transformer", "Transformer encoder: token + position embeddings, self-attention blocks, mean pool",
                               dim=64, heads=4, layers=2, ffn=128),
         "gru": _model("gru", "recurrent baseline: embedding, one GRU layer, its last state", dim=64, hidden=64),
+        "bert_base": _model("bert_base", "BERT-base for sequence classification: 12 layers x 768, 12 heads, 3,072 FFN "
+                            "(109.5M parameters at vocabulary 30,522), random init", check_name="encoder"),
+        "distilbert": _model("distilbert", "DistilBERT for sequence classification: 6 layers x 768, 12 heads, 3,072 FFN "
+                             "(67.0M parameters at vocabulary 30,522), random init", check_name="encoder"),
     },
     random_facts=random_facts_factory((64,), "int64", classes=2, model_args=lambda high: {"vocab_size": high}),
 )

@@ -1,40 +1,18 @@
-"""PyTorch text models. Attention is written out (not nn.TransformerEncoderLayer) so it exports to ONNX and
-TorchScript the same way everywhere and has exactly the parameters of Keras' MultiHeadAttention."""
+"""PyTorch text models: a small Transformer encoder, a GRU baseline, and BERT-base / DistilBERT-sized encoders.
+
+BERT and DistilBERT follow the published structure (Hugging Face's BertForSequenceClassification and
+DistilBertForSequenceClassification, whose parameter counts the tests check: 109,483,778 and 66,955,010 at
+vocabulary 30,522 and 2 classes): token, position (512 rows) and, for BERT, segment embeddings with a
+LayerNorm; post-norm GELU encoder blocks; the first token's state through a dense layer (BERT's tanh pooler,
+DistilBERT's ReLU pre-classifier) and the classifier. Weights start random: nothing is downloaded.
+"""
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch import nn
 
-
-class SelfAttention(nn.Module):
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads, self.head_dim = heads, dim // heads
-        self.query, self.key, self.value, self.out = (nn.Linear(dim, dim) for _ in range(4))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, length, dim = x.shape
-        split = lambda t: t.view(batch, length, self.heads, self.head_dim).transpose(1, 2)  # noqa: E731
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        weights = torch.softmax(q @ k.transpose(-2, -1) / math.sqrt(self.head_dim), dim=-1)
-        return self.out((weights @ v).transpose(1, 2).reshape(batch, length, dim))
-
-
-class EncoderBlock(nn.Module):
-    """Post-norm, as in the original Transformer and Keras' usual encoder block."""
-
-    def __init__(self, dim: int, heads: int, ffn: int) -> None:
-        super().__init__()
-        self.attention = SelfAttention(dim, heads)
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn), nn.ReLU(), nn.Linear(ffn, dim))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.norm1(x + self.attention(x))
-        return self.norm2(x + self.ffn(x))
+from raylife.workloads.torch_blocks import EncoderBlock
 
 
 class Transformer(nn.Module):
@@ -70,3 +48,36 @@ class GRUClassifier(nn.Module):
 
 def gru(input_shape: tuple[int, ...], num_classes: int, vocab_size: int, dim: int = 64, hidden: int = 64) -> nn.Module:
     return GRUClassifier(vocab_size, num_classes, dim, hidden)
+
+
+class BertClassifier(nn.Module):
+    """BERT (``segments=2``, tanh pooler) or DistilBERT (``segments=0``, ReLU pre-classifier) for classification."""
+
+    def __init__(self, seq_len: int, vocab_size: int, num_classes: int, dim: int, heads: int, layers: int, ffn: int,
+                 max_positions: int, segments: int, pool_activation: str) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab_size, dim)
+        self.positions = nn.Embedding(max_positions, dim)
+        # One segment is used (single-sentence classification); the table keeps BERT's size and names.
+        self.segments = nn.Embedding(segments, dim) if segments else None
+        self.norm = nn.LayerNorm(dim, eps=1e-12)
+        self.blocks = nn.Sequential(*[EncoderBlock(dim, heads, ffn, "gelu", eps=1e-12) for _ in range(layers)])
+        self.pool = nn.Sequential(nn.Linear(dim, dim), nn.Tanh() if pool_activation == "tanh" else nn.ReLU())
+        self.out = nn.Linear(dim, num_classes)
+        self.register_buffer("index", torch.arange(seq_len), persistent=False)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        x = self.tokens(ids) + self.positions(self.index)
+        if self.segments is not None:
+            x = x + self.segments.weight[0]
+        return self.out(self.pool(self.blocks(self.norm(x))[:, 0]))
+
+
+def bert_base(input_shape: tuple[int, ...], num_classes: int, vocab_size: int, dim: int = 768, heads: int = 12,
+              layers: int = 12, ffn: int = 3072, max_positions: int = 512) -> nn.Module:
+    return BertClassifier(input_shape[0], vocab_size, num_classes, dim, heads, layers, ffn, max_positions, 2, "tanh")
+
+
+def distilbert(input_shape: tuple[int, ...], num_classes: int, vocab_size: int, dim: int = 768, heads: int = 12,
+               layers: int = 6, ffn: int = 3072, max_positions: int = 512) -> nn.Module:
+    return BertClassifier(input_shape[0], vocab_size, num_classes, dim, heads, layers, ffn, max_positions, 0, "relu")

@@ -32,6 +32,8 @@ WORKLOAD = Workload(
         "resnet18": _model("resnet18", "ResNet-18 at its published structure (11.7M parameters at 1000 classes), random init", check_name="standard"),
         "resnet50": _model("resnet50", "ResNet-50 at its published structure (25.6M parameters at 1000 classes), random init", check_name="standard"),
         "mobilenet_v2": _model("mobilenet_v2", "MobileNetV2 at its published structure (3.5M parameters at 1000 classes), random init", check_name="standard"),
+        "mobilenet_v3_large": _model("mobilenet_v3_large", "MobileNetV3-Large at its published structure (5.5M parameters at 1000 classes), random init", check_name="standard"),
+        "vit_b16": _model("vit_b16", "ViT-B/16 at its published structure (86.6M parameters at 224x224, 1000 classes), random init", check_name="patches"),
     },
     random_facts=random_facts_factory((32, 32, 3), "float32", classes=10),
 )
