@@ -43,7 +43,15 @@ class KerasFormat(ModelFormat):
     name = "keras"
 
     def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
-        model.save(str(directory / KERAS_FILE))
+        # Without the optimizer: nothing loads its state (checkpoints load with compile=False and training compiles
+        # a fresh one), and with it a ResNet-50 file is 3x the bytes (270 vs 90 MiB) and loads 7.7x slower (66.6 s
+        # vs 8.6 s here: tf_keras rebuilds every slot variable), which was most of evaluate's checkpoint_load_s.
+        optimizer = getattr(model, "optimizer", None)
+        model.optimizer = None
+        try:
+            model.save(str(directory / KERAS_FILE))
+        finally:
+            model.optimizer = optimizer
         recipe.write(directory)  # names the builder module to import (custom layers) before loading
 
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
