@@ -54,6 +54,7 @@ class LoopConfig:
     checkpoint_every_epoch: bool = False  # so a restarted worker group resumes where the failed one was
     fault: FaultPlan | None = None
     sink: Any = None  # the trial actor's handle: epochs and probes are pushed to it
+    steps: int | None = None  # one epoch of exactly this many global batches, the data cycled as often as needed
 
     @property
     def seed(self) -> int:

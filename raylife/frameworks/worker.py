@@ -108,6 +108,20 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int, world: int) -> np.ndar
     return perm[rank * per_rank : (rank + 1) * per_rank]
 
 
+def steps_order(n: int, seed: int, rank: int, world: int, steps: int, batch: int) -> np.ndarray:
+    """This rank's sample indices for ``steps`` steps of ``batch``: its epoch orders, one pass after another, as many
+    as it takes (``[train] steps``: a run bounded by optimizer steps, not by passes over the data)."""
+    need, parts, taken, cycle = steps * batch, [], 0, 0
+    while taken < need:
+        part = epoch_order(n, seed, cycle, rank, world)
+        if not len(part):
+            raise ValueError(f"{n} samples leave worker {rank} of {world} none to train on")
+        parts.append(part)
+        taken += len(part)
+        cycle += 1
+    return np.concatenate(parts)[:need]
+
+
 def per_worker_batch(global_batch: int, world: int) -> int:
     """The suite's batch_size is global (constant across worker counts), split evenly over the workers."""
     return max(1, global_batch // world)

@@ -18,11 +18,22 @@ from pydantic import ValidationError
 from raylife.measure.loadgen import Outcome, Samples
 from raylife.serving.messages import Answer
 
+# Request bodies are built once and kept: at reference scale (a 224x224x3 image is ~3 MB of JSON) a body per window of
+# the whole test split would not fit, so the windows stop at this many bytes of bodies (at least one window).
+BODY_BUDGET_BYTES = 64 * 2**20
+
+
+def json_bytes_per_sample(x: Any) -> int:
+    """About how many bytes of JSON one sample of ``x`` takes (a float ~20 characters, an id ~8)."""
+    values = int(np.prod(x.shape[1:])) if len(x.shape) > 1 else 1
+    return values * (8 if np.dtype(x.dtype).kind in "iu" else 20)
+
 
 class RequestSet:
     def __init__(self, x: np.ndarray, y: np.ndarray, offline_pred: np.ndarray, batch_size: int) -> None:
         n = len(y)
-        windows = max(1, math.ceil(n / batch_size))
+        affordable = max(1, BODY_BUDGET_BYTES // (batch_size * json_bytes_per_sample(x)))
+        windows = max(1, min(math.ceil(n / batch_size), affordable))
         self.batch_size = batch_size
         self.inputs: list[np.ndarray] = []
         self.labels: list[np.ndarray] = []

@@ -83,6 +83,7 @@ class Trial:
     load: LoadSpec | None = None  # open-loop load to the latency limit
     repeat: int = 0  # which of the suite's `repeats` runs of this trial (0-based)
     repeats: int = 1
+    steps: int | None = None  # train for this many optimizer steps (one recorded epoch) instead of `epochs`
 
     @property
     def run_key(self) -> str:
@@ -394,7 +395,8 @@ def _trials_for(
             num_workers=setting["num_workers"],
             cpus_per_worker=setting["cpus_per_worker"],
             batch_size=setting["batch_size"],
-            epochs=setting["epochs"],
+            epochs=1 if train.steps else setting["epochs"],
+            steps=train.steps,
             learning_rate=setting["learning_rate"],
             target_accuracy=train.target_accuracy,
             retrain_epochs=train.retrain_epochs,

@@ -54,9 +54,7 @@ class RichProgress:
         self.progress.remove_task(task)
         wall = (record.finished_at - record.started_at).total_seconds() if record.finished_at else None
         if record.status == "ok":
-            accuracy = record.value("evaluate", "accuracy")
-            self.console.print(
-                f"[green]✓[/] {escape(record.trial.run_key)}  accuracy {fmt.ratio(accuracy)}  in {fmt.seconds(wall)}"
-            )
+            accuracy = fmt.ratio(record.value("evaluate", "accuracy")) if record.trial.measures_quality else "–, random inputs"
+            self.console.print(f"[green]✓[/] {escape(record.trial.run_key)}  accuracy {accuracy}  in {fmt.seconds(wall)}")
         else:
             self.console.print(f"[red]✗ {escape(record.trial.run_key)}  failed after {fmt.seconds(wall)}: {escape(record.error or '')}[/]")

@@ -84,7 +84,7 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
             label, r["framework"], str(r["num_workers"]), quality(r, "accuracy"), quality(r, "baseline_accuracy"),
             fmt.seconds(r["train_wall_s"]), fmt.seconds(r["time_to_target_s"]), fmt.size(r["native_bytes"]),
             fmt.seconds(r["native_save_s"]), fmt.seconds(r["native_load_s"]), fmt.seconds(r["retrain_wall_s"]),
-            quality(r, "retrain_accuracy"),
+            quality(r, "retrain_accuracy") if not fmt.missing(r.get("retrain_wall_s")) else "–",
         )
     return table
 

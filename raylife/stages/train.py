@@ -38,6 +38,7 @@ def loop_config(
         device=t.device,
         checkpoint_every_epoch=t.max_failures > 0,  # without one, a restarted worker group starts from scratch
         fault=fault,
+        steps=t.steps if split == "train" else None,  # retraining runs retrain_epochs
     )
 
 

@@ -113,6 +113,16 @@ class TrainSpec(StrictModel):
     target_accuracy: float | None = Field(default=None, gt=0, le=1)
     retrain_epochs: Annotated[int, Field(ge=0, le=10_000)] = Field(default=1, description="0 skips the retrain stage")
     timeout_s: Annotated[float, Field(gt=0, le=7 * DAY_S)] = Field(default=1800, description="a training run that takes longer fails")
+    steps: Annotated[int, Field(ge=1, le=100_000_000)] | None = Field(
+        default=None, description="train for this many optimizer steps (global batches) instead of epochs: one pass "
+        "over the data as often as it takes, recorded as one epoch; for cost runs at reference scale"
+    )
+
+    @model_validator(mode="after")
+    def _steps_or_epochs(self) -> TrainSpec:
+        if self.steps is not None and "epochs" in self.model_fields_set:
+            raise ValueError(f"give steps or epochs, not both (steps = {self.steps}, epochs = {self.epochs})")
+        return self
 
 
 class PersistSpec(StrictModel):

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from raylife.errors import DataError, PlanError, RaylifeError, close_matches
 from raylife.registry import import_object
-from raylife.workloads.options import Classes, Length, Samples, check_call_options
+from raylife.workloads.options import Classes, Length, RandomSamples, check_call_options
 
 # Fractions of the whole data set. "retrain" is a fresh slice the first training never sees,
 # used to fine-tune from the checkpoint; "test" is held out from both and scores every model.
@@ -51,7 +51,8 @@ class Dataset:
 
 @dataclass
 class Splits:
-    """Seeded, stratified train/val/test/retrain splits of one Dataset."""
+    """Seeded, stratified train/val/test/retrain splits of one Dataset (random inputs: generated ones, each split's
+    inputs a ``generated.GeneratedInputs``, indexed like an array)."""
 
     arrays: dict[str, tuple[np.ndarray, np.ndarray]]
     facts: DataFacts
@@ -231,21 +232,11 @@ class Workload:
     ) -> Splits:
         source = self.source(dataset, fmt)
         options = dict(options or {})
-        data = random_dataset(self.random_facts(**options), options, seed) if source is None else source.dataset(options)
-        return split_dataset(data, seed)
+        if source is None:  # random inputs: generated on demand, never materialised whole
+            from raylife.workloads.generated import generated_splits
 
-
-def random_dataset(facts: DataFacts, options: Mapping[str, Any], seed: int) -> Dataset:
-    """Random inputs of the right shape and labels drawn uniformly: for speed runs only, nothing to learn."""
-    rng = np.random.default_rng(seed)
-    samples = int(options.get("samples", 2048))
-    shape = (samples, *facts.input_shape)
-    if facts.dtype.startswith("int"):
-        x = rng.integers(0, int(options.get("high", 100)), size=shape, dtype=np.int64)
-    else:
-        x = rng.random(shape, dtype=np.float32)
-    y = rng.integers(0, facts.num_classes, size=samples, dtype=np.int64)
-    return Dataset(x=x, y=y, facts=facts)
+            return generated_splits(self.random_facts(**options), options, seed)
+        return split_dataset(source.dataset(options), seed)
 
 
 def random_facts_factory(
@@ -253,7 +244,7 @@ def random_facts_factory(
 ) -> Callable[..., DataFacts]:
     """``random_facts`` for a workload: options ``shape``, ``classes``, ``samples`` (and ``high`` for ids)."""
 
-    def facts(shape: list[Length] | None = None, classes: Classes = classes, samples: Samples = 2048,
+    def facts(shape: list[Length] | None = None, classes: Classes = classes, samples: RandomSamples = 2048,
               high: Annotated[int, Field(ge=2, le=10_000_000)] = 100) -> DataFacts:
         input_shape = tuple(int(v) for v in (shape or default_shape))
         return DataFacts(

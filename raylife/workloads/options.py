@@ -22,6 +22,7 @@ from raylife.errors import DataError
 # Ranges that keep sizes sane on any machine; past them a value is a typo, not an experiment.
 Count = Annotated[int, Field(ge=1, le=100_000_000)]  # rows, samples, files to read
 Samples = Annotated[int, Field(ge=40, le=10_000_000)]  # generated samples: enough to split 5 ways
+RandomSamples = Annotated[int, Field(ge=4, le=10_000_000)]  # random rows, generated on demand: one per split
 Length = Annotated[int, Field(ge=1, le=65_536)]  # sequence length, image side, one shape entry
 Vocab = Annotated[int, Field(ge=4, le=10_000_000)]  # padding + unknown + at least two words
 Classes = Annotated[int, Field(ge=2, le=100_000)]

@@ -113,6 +113,32 @@ max_failures = 1
 kill_worker_at_epoch = 2
 """
 
+# The reference-scale code path at a small shape: a reference model (MobileNetV3-Large: custom layers in TensorFlow) on
+# random inputs generated on demand, bounded by steps, in both frameworks, persisted and served; no quality measured.
+RANDOM_STEPS = """
+name = "random-steps"
+workload = "vision"
+[data]
+dataset = "random"
+options = { shape = [32, 32, 3], classes = 1000, samples = 64 }
+[[models]]
+name = "mobilenet_v3_large"
+frameworks = ["torch", "tensorflow"]
+[train]
+steps = 3
+batch_size = 8
+retrain_epochs = 0
+[serve]
+batch_sizes = [1, 8]
+concurrency = [1]
+requests = 20
+warmup_requests = 2
+stable_windows = 1
+port = 8133
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+"""
+RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS = 8, 3
+
 # A builder that passes every plan-time check and fails inside the training workers.
 BROKEN_MODELS = "def broken(input_shape, num_classes, width: int = 4):\n    raise ValueError(f'cannot build width {width}')\n"
 
@@ -136,11 +162,26 @@ def scratch_dirs() -> set[Path]:
     return {*tmp.glob("raylife-fetch-*"), *tmp.glob("raylife-saved-*")}
 
 
+@dataclass(frozen=True)
+class EmbeddedRuns:
+    """The runs on an embedded Ray, one after the other: README's smoke command, then the random-inputs path."""
+
+    smoke: Run
+    random_steps: Run
+
+
 @lane("smoke")
-def smoke(tmp: Path) -> Run:
-    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray."""
+def smoke(tmp: Path) -> EmbeddedRuns:
+    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray; then
+    a reference model on random inputs bounded by steps, the same way."""
     db = tmp / "smoke.duckdb"
-    return Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
+    smoke_run = Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
+    folder = tmp / "random-steps"
+    folder.mkdir()
+    (folder / "random-steps.toml").write_text(RANDOM_STEPS)
+    random_run = Run(submit(folder / "random-steps.toml", folder / "r.duckdb", folder / "artifacts"), folder / "r.duckdb",
+                     folder / "artifacts")
+    return EmbeddedRuns(smoke=smoke_run, random_steps=random_run)
 
 
 @lane("cluster-runs")

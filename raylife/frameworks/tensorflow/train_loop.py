@@ -54,15 +54,14 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     options = tf.data.Options()
     # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices((x, y))
-        .shuffle(len(y), seed=loop.seed, reshuffle_each_iteration=True)
-        .batch(loop.batch_size)  # the global batch; tf.distribute splits it across workers
-        .with_options(options)
-    )
-    val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(512).with_options(options)
+    # the global batch; tf.distribute splits it across workers
+    train_ds = batches(x, y, loop.batch_size, shuffle_seed=loop.seed).with_options(options)
+    val_ds = batches(x_val, y_val, 512).with_options(options)
     epochs = loop.epochs
-    steps = session.steps(len(y), loop.batch_size)  # global batches: every worker takes the same number of steps
+    if loop.steps:  # one epoch of exactly loop.steps global batches, the data cycled as often as needed
+        train_ds = train_ds.repeat()
+    steps = loop.steps or session.steps(len(y), loop.batch_size)  # global batches: every worker takes as many
+    samples = steps * loop.batch_size if loop.steps else len(y)
 
     class Reporter(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -77,7 +76,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             epoch_s = (self.train_end or time.perf_counter()) - self.start
             record = session.end_epoch(
-                epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, len(y)
+                epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, samples
             )
             if epoch < epochs - 1 and not loop.checkpoint_every_epoch:
                 ray.train.report(record.as_report() if session.is_chief else {"epoch": epoch})
@@ -100,5 +99,32 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
 
     reporter = FaultyReporter() if loop.fault is not None and loop.fault.rank == session.rank else Reporter()
     model.fit(train_ds, epochs=epochs, initial_epoch=session.resumed_from_epoch, validation_data=val_ds,
-              callbacks=[reporter], verbose=0)
+              steps_per_epoch=loop.steps, callbacks=[reporter], verbose=0)
     return session.finish(replicas=strategy.num_replicas_in_sync)
+
+
+def batches(x: Any, y: Any, batch: int, shuffle_seed: int | None = None) -> Any:
+    """A tf.data pipeline of (inputs, labels) batches: from the arrays, or for generated random inputs
+    (``workloads.generated``), batches of row indices whose rows are fetched on demand, so the split is never
+    materialised whole."""
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(x, np.ndarray):
+        data = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle_seed is not None:
+            data = data.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+        return data.batch(batch)
+    rows = tf.data.Dataset.range(len(y))
+    if shuffle_seed is not None:
+        rows = rows.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
+    dtype, shape = tf.as_dtype(x.dtype), (None, *x.shape[1:])
+
+    def fetch(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x[index], y[index]
+
+    def rows_of(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        inputs, labels = tf.numpy_function(fetch, [index], (dtype, tf.int64))
+        return tf.ensure_shape(inputs, shape), tf.ensure_shape(labels, (None,))
+
+    return rows.batch(batch).map(rows_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)

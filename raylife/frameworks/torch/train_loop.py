@@ -23,6 +23,7 @@ from raylife.frameworks.worker import (
     make_recipe,
     per_worker_batch,
     resume_checkpoint,
+    steps_order,
     val_batches,
     write_progress,
 )
@@ -114,7 +115,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     distributed = session.world > 1 and dist.is_initialized()
 
     for epoch in range(session.resumed_from_epoch, loop.epochs):
-        order = epoch_order(len(y), loop.seed, epoch, session.rank, session.world)
+        order = (steps_order(len(y), loop.seed, session.rank, session.world, loop.steps, batch) if loop.steps
+                 else epoch_order(len(y), loop.seed, epoch, session.rank, session.world))
         steps = session.steps(len(order), batch)
 
         def on_step(step: int, epoch: int = epoch, steps: int = steps) -> None:

@@ -1,0 +1,71 @@
+"""Reference models on random inputs generated on demand, bounded by steps: speed, memory, checkpoint and serving
+figures at the real shape, and no quality metric at all. The default test runs the path at a small shape (the smoke
+lane's second run); the slow one is ResNet-50 at ImageNet's shape in both frameworks."""
+
+from __future__ import annotations
+
+import pytest
+
+from raylife.measure.metrics import CATALOGUE
+from tests.ray.helpers import rows, submit
+from tests.ray.runs import RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS
+
+pytestmark = pytest.mark.ray
+QUALITY = {m.name for m in CATALOGUE if m.quality}
+
+
+def check_random_run(db, published: int, steps: int, batch: int) -> None:
+    trials = rows(db, "SELECT name, framework, status, error FROM trials ORDER BY framework")
+    assert [(t["framework"], t["status"]) for t in trials] == [("tensorflow", "ok"), ("torch", "ok")], trials
+    stored = {r["metric"] for r in rows(db, "SELECT DISTINCT metric FROM measurements")}
+    assert stored & QUALITY == set()  # nothing to be right about: no accuracy of any kind, no time to target
+    for t in rows(db, "SELECT trial, params, train_samples_per_s, p50_ms_small, native_bytes, quality_measured "
+                      "FROM lifecycle"):
+        assert t["params"] == published, t
+        assert t["train_samples_per_s"] > 0 and t["p50_ms_small"] > 0 and t["native_bytes"] > 4 * published
+        assert t["quality_measured"] == 0
+    epochs = rows(db, "SELECT e.epoch, e.samples_per_s * e.epoch_s AS samples, e.accuracy, e.eval_loss "
+                      "FROM epochs e JOIN trials t USING (trial_id) WHERE e.phase = 'train'")
+    assert len(epochs) == 2 and all(e["epoch"] == 0 for e in epochs)  # steps: one recorded epoch per trial
+    assert all(e["samples"] == pytest.approx(steps * batch) for e in epochs)  # exactly steps global batches
+    assert all(e["accuracy"] is None and e["eval_loss"] is None for e in epochs)
+
+
+def test_a_reference_model_on_random_inputs_trains_by_steps_and_stores_no_quality(random_steps_run):
+    result, db = random_steps_run.result, random_steps_run.db
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "random inputs" in result.stdout  # the summary's accuracy column says why it is empty
+    check_random_run(db, 5_483_032, RANDOM_STEPS_STEPS, RANDOM_STEPS_BATCH)  # MobileNetV3-Large at 1,000 classes
+
+
+IMAGENET_SHAPED = """
+name = "imagenet-shaped-resnet50"
+workload = "vision"
+[data]
+dataset = "random"
+options = { shape = [224, 224, 3], classes = 1000, samples = 40 }
+[[models]]
+name = "resnet50"
+frameworks = ["torch", "tensorflow"]
+[train]
+steps = 2
+batch_size = 4
+retrain_epochs = 0
+[serve]
+batch_sizes = [1]
+concurrency = [1]
+requests = 10
+warmup_requests = 2
+stable_windows = 1
+port = 8134
+graceful_shutdown_wait_loop_s = 0.1
+"""
+
+
+@pytest.mark.slow  # ResNet-50 at 224x224 through the whole lifecycle in both frameworks: minutes on 2 cores
+def test_resnet50_at_imagenet_shape_on_random_inputs(tmp_path):
+    suite = tmp_path / "imagenet-shaped.toml"
+    suite.write_text(IMAGENET_SHAPED)
+    result = submit(suite, tmp_path / "r.duckdb", tmp_path / "artifacts", timeout=1800)
+    assert result.returncode == 0, result.stdout + result.stderr
+    check_random_run(tmp_path / "r.duckdb", 25_557_032, 2, 4)
