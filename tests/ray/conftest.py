@@ -45,14 +45,13 @@ def ray_session(cluster) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def smoke_lane() -> Run:
     """README's main command on its own embedded Ray (tests/ray/runs.py), run in a lane."""
-    return LANES["smoke"].result().smoke
+    return LANES["smoke"].result()
 
 
 @pytest.fixture(scope="session")
-def random_steps_run(smoke_lane: Run) -> Run:
-    """A reference model on random inputs, bounded by steps, on the smoke lane's embedded Ray after README's command
-    (tests/ray/runs.py); naming ``smoke_lane`` is what starts the lane for a test that reads only this."""
-    return LANES["smoke"].result().random_steps
+def random_steps_run(cluster_runs_lane) -> Run:
+    """A reference model on random inputs, bounded by steps, on the cluster-runs lane's cluster (tests/ray/runs.py)."""
+    return cluster_runs_lane.random_steps
 
 
 @pytest.fixture(scope="session")

@@ -151,6 +151,7 @@ class ClusterRuns:
     repeated: Run
     side_by_side: Run
     faults: Run
+    random_steps: Run
     scratch_left: frozenset[Path]  # fetched or saved copies left on this machine's disk by the object-store run
     stored_objects: tuple[str, ...]  # every file the object-store run left in the bucket, relative to its storage path
 
@@ -162,32 +163,18 @@ def scratch_dirs() -> set[Path]:
     return {*tmp.glob("raylife-fetch-*"), *tmp.glob("raylife-saved-*")}
 
 
-@dataclass(frozen=True)
-class EmbeddedRuns:
-    """The runs on an embedded Ray, one after the other: README's smoke command, then the random-inputs path."""
-
-    smoke: Run
-    random_steps: Run
-
-
 @lane("smoke")
-def smoke(tmp: Path) -> EmbeddedRuns:
-    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray; then
-    a reference model on random inputs bounded by steps, the same way."""
+def smoke(tmp: Path) -> Run:
+    """README's main command, as a user runs it: ``raylife submit suites/smoke.toml`` on its own embedded Ray."""
     db = tmp / "smoke.duckdb"
-    smoke_run = Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
-    folder = tmp / "random-steps"
-    folder.mkdir()
-    (folder / "random-steps.toml").write_text(RANDOM_STEPS)
-    random_run = Run(submit(folder / "random-steps.toml", folder / "r.duckdb", folder / "artifacts"), folder / "r.duckdb",
-                     folder / "artifacts")
-    return EmbeddedRuns(smoke=smoke_run, random_steps=random_run)
+    return Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
 
 
 @lane("cluster-runs")
 def cluster_runs(tmp: Path) -> ClusterRuns:
     """A two-node cluster of its own (3 CPUs and the resource cpu_small on the head; 3 CPUs, cpu_large and the label
-    node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another."""
+    node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another:
+    repeats, side by side on S3, failures on purpose, a reference model on random inputs by steps."""
     from tests.s3_server import local_s3
 
     nodes = NodeProcesses()
@@ -196,7 +183,8 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
         nodes.add(num_cpus=3, resources={"cpu_large": 2}, labels={"node-type": "large"})
         with local_s3("raylife") as s3_uri:
             runs = {}
-            for name, text in (("repeated", REPEATED), ("side-by-side", SIDE_BY_SIDE), ("faults", FAULTS)):
+            for name, text in (("repeated", REPEATED), ("side-by-side", SIDE_BY_SIDE), ("faults", FAULTS),
+                               ("random-steps", RANDOM_STEPS)):
                 folder = tmp / name
                 folder.mkdir()
                 (folder / f"{name}.toml").write_text(text)
@@ -211,7 +199,7 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
     finally:
         nodes.stop()
     return ClusterRuns(address=nodes.address, repeated=runs["repeated"][0], side_by_side=runs["side-by-side"][0],
-                       faults=runs["faults"][0], scratch_left=frozenset(runs["side-by-side"][1]), stored_objects=objects)
+                       faults=runs["faults"][0], random_steps=runs["random-steps"][0], scratch_left=frozenset(runs["side-by-side"][1]), stored_objects=objects)
 
 
 def bucket_listing(uri: str) -> tuple[str, ...]:

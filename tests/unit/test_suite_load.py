@@ -46,7 +46,7 @@ def test_unknown_key_suggests_the_close_match():
     assert error_of(MINIMAL_SUITE + "[train]\nepoch = 3\n") == (
         "unknown key 'epoch' in [train] (s.toml:6); did you mean 'epochs'? keys allowed in [train]: "
         "batch_size, cpus_per_worker, device, epochs, learning_rate, max_failures, num_workers, platform, precision, retrain_epochs, "
-        "target_accuracy, timeout_s"
+        "steps, target_accuracy, timeout_s"
     )
 
 
