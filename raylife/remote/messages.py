@@ -83,6 +83,8 @@ class EvalResult:
     device: str = "cpu"  # where the checkpoint was scored
     fetch_s: float | None = None  # copying the checkpoint down from an object store; None when it was on disk
     telemetry: Reading = field(default_factory=Reading)  # energy and GPU counters while loading and scoring
+    model_facts_s: float = 0.0  # counting parameters and FLOPs (TensorFlow traces and freezes the graph)
+    data_load_s: float | None = None  # loading the trial's data into the actor; None when it was already loaded
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,16 @@ class SavedFormat:
     roundtrip_max_abs_diff: float
     device: str = "cpu"  # where the reloaded format was timed and checked
     upload_s: float | None = None  # copying the saved folder up to an object store; None when saved in place
+
+
+@dataclass(frozen=True)
+class PersistResult:
+    """Every format saved and reloaded, and the work around them: the checkpoint's load, the reference predictions."""
+
+    formats: tuple[SavedFormat, ...]
+    checkpoint_load_s: float
+    reference_predict_s: float
+    data_load_s: float | None = None  # loading the trial's data into the actor; None when it was already loaded
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,7 @@ from raylife.measure.environment import fingerprint
 from raylife.measure.quality import classification_quality, majority_baseline
 from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
-from raylife.remote.messages import EvalResult, FitResources, FitResult, Progress, SavedFormat, ServingData
+from raylife.remote.messages import EvalResult, FitResources, FitResult, PersistResult, Progress, SavedFormat, ServingData
 from raylife.storage import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
@@ -82,29 +82,39 @@ class TrialActor:
             self._splits = (data, data.load())
         return self._splits[1]
 
+    def _timed_splits(self, data: DataRef) -> tuple[Splits, float | None]:
+        """The splits, and how long loading them took when this call loaded them (a named part of the stage)."""
+        loaded = self._splits is not None and self._splits[0] == data
+        with timed() as load:
+            splits = self.splits(data)
+        return splits, None if loaded else load.seconds
+
     def evaluate(self, data: DataRef, checkpoint: str, measures_quality: bool) -> EvalResult:
         copy = self.local(checkpoint)
-        splits = self.splits(data)
+        splits, data_load_s = self._timed_splits(data)
         meter = Telemetry(gpu=self.device == "gpu").start()
         result = evaluate_checkpoint(self.backend, str(copy.local), splits, measures_quality, self.device)
-        return replace(result, fetch_s=copy.seconds if copy.copied else None, telemetry=meter.stop())
+        return replace(result, fetch_s=copy.seconds if copy.copied else None, telemetry=meter.stop(),
+                       data_load_s=data_load_s)
 
-    def persist(self, data: DataRef, checkpoint: str, formats: list[str], out_dir: str) -> list[SavedFormat]:
+    def persist(self, data: DataRef, checkpoint: str, formats: list[str], out_dir: str) -> PersistResult:
         """Save next to the checkpoint's copy on this node, then (object store) copy each format's folder up."""
         target = Location.parse(out_dir)
         local_dir = Path(tempfile.mkdtemp(prefix="raylife-saved-")) if target.remote else None
-        results = persist_formats(self.framework, self.backend, str(self.local(checkpoint).local), formats,
-                                  str(local_dir or target.uri), self.splits(data), self.device, self.precision)
+        splits, data_load_s = self._timed_splits(data)
+        result = persist_formats(self.framework, self.backend, str(self.local(checkpoint).local), formats,
+                                 str(local_dir or target.uri), splits, self.device, self.precision)
+        result = replace(result, data_load_s=data_load_s)
         if local_dir is None:
-            return results
+            return result
         uploaded = []
-        for r in results:
+        for r in result.formats:
             where = target.child(r.format).uri
             sent = upload(Path(r.path), where)
             self._copies[where] = Copy(Path(r.path), 0.0, sent.bytes, copied=True)  # serving data reads it here
             uploaded.append(replace(r, path=where, upload_s=sent.seconds))
         self._copies[f"scratch:{local_dir}"] = Copy(local_dir, 0.0, 0, copied=True)
-        return uploaded
+        return replace(result, formats=tuple(uploaded))
 
     def serving_data(self, data: DataRef, fmt: str, model_dir: str) -> ServingData:
         return serving_data(self.backend, fmt, str(self.local(model_dir).local), self.splits(data), self.device,
@@ -176,11 +186,14 @@ def evaluate_checkpoint(
     quality = classification_quality(logits, y)
     if not measures_quality:
         quality = {name: None for name in quality}  # random inputs: there is nothing to be right about
+    with timed() as counting:
+        facts = backend.model_facts(model, x[:1])
     return EvalResult(
         accuracy=quality["accuracy"],
         eval_loss=quality["eval_loss"],
         top5_accuracy=quality.get("top5_accuracy"),
-        model_facts=backend.model_facts(model, x[:1]),
+        model_facts=facts,
+        model_facts_s=counting.seconds,
         baseline_accuracy=majority_baseline(splits["train"][1], y),
         samples=len(y),
         checkpoint_load_s=load.seconds,
@@ -196,13 +209,15 @@ def evaluate_checkpoint(
 def persist_formats(
     info: Framework, backend: Backend, checkpoint: str, formats: list[str], out_dir: str, splits: Splits,
     device: str = "cpu", precision: str = "fp32",
-) -> list[SavedFormat]:
+) -> PersistResult:
     """Save the checkpoint's model in each format, load it back, and check it predicts the same."""
     x, _ = splits["test"]
     sample = np.ascontiguousarray(x[:64])
-    model = backend.load_checkpoint(checkpoint)
+    with timed() as restore:
+        model = backend.load_checkpoint(checkpoint)
     recipe = Recipe.read(checkpoint)
-    reference = backend.predict(model, sample)
+    with timed() as reference_predict:
+        reference = backend.predict(model, sample)
     params_count = backend.count_params(model)
     results = []
     for fmt in formats:
@@ -231,7 +246,8 @@ def persist_formats(
                 device=device,
             )
         )
-    return results
+    return PersistResult(formats=tuple(results), checkpoint_load_s=restore.seconds,
+                         reference_predict_s=reference_predict.seconds)
 
 
 def serving_data(

@@ -11,6 +11,7 @@ import raylife
 from raylife.errors import RaylifeError
 from raylife.measure import host_load
 from raylife.measure.environment import git_commit
+from raylife.measure.metrics import unaccounted_s
 from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, connect, disconnect
@@ -125,6 +126,9 @@ def run_trial(
                 elapsed = time.perf_counter() - started
                 stages_s += elapsed
                 record.add(name, "stage_wall_s", elapsed, "s", started_unix=round(started_unix, 3))
+                rest = unaccounted_s(name, elapsed, [(m.stage, m.metric, m.value, m.labels) for m in record.measurements])
+                if rest is not None:
+                    record.add(name, "unaccounted_s", rest, "s")
                 record.add(name, "trials_beside", neighbours.beside(trial.index, started_unix, time.time()), "count")
                 _add_host_load(record, name, host_load.between(cpu_before, host_load.read()))
         record.status = "ok"

@@ -26,10 +26,12 @@ class DeployStage:
         t, spec = ctx.trial, ctx.trial.serve
         model_dir = ctx.artifacts.need("models")[t.serve_format]
         ctx.on_progress("preparing requests from held-out data")
+        prepared = time.perf_counter()
         data: ServingData = ctx.wait(
             ctx.on_trial_actor("serving_data", t.data, t.serve_format, model_dir),
             f"request preparation for {t.name}",
         )
+        ctx.record.add(self.name, "request_data_s", time.perf_counter() - prepared, "s")
         ctx.artifacts.serving_data = data
 
         need, free = spec.replicas * spec.cpus_per_replica, sc.free_cpus()

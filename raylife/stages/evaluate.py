@@ -34,6 +34,9 @@ class EvaluateStage:
         add(self.name, "eval_samples", out.samples, "count", split="test")
         add(self.name, "eval_predict_s", out.predict_s, "s", device=out.device)
         add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
+        add(self.name, "model_facts_s", out.model_facts_s, "s")
+        if out.data_load_s is not None:
+            add(self.name, "data_load_s", out.data_load_s, "s")
         if out.fetch_s is not None:
             add(self.name, "checkpoint_fetch_s", out.fetch_s, "s")
         record_reading(ctx, self.name, out.telemetry, gpu=out.device == "gpu")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from raylife.remote.messages import SavedFormat
+from raylife.remote.messages import PersistResult
 from raylife.stages.context import TrialContext
 
 
@@ -15,9 +15,13 @@ class PersistStage:
         ref = ctx.on_trial_actor(
             "persist", ctx.trial.data, ctx.artifacts.need("checkpoint"), formats, ctx.storage.child("models").uri
         )
-        results: list[SavedFormat] = ctx.wait(ref, f"persist of {ctx.trial.name}")
+        result: PersistResult = ctx.wait(ref, f"persist of {ctx.trial.name}")
         add = ctx.record.add
-        for r in results:
+        add(self.name, "checkpoint_load_s", result.checkpoint_load_s, "s")
+        add(self.name, "reference_predict_s", result.reference_predict_s, "s")
+        if result.data_load_s is not None:
+            add(self.name, "data_load_s", result.data_load_s, "s")
+        for r in result.formats:
             labels = {"format": r.format, "native": r.native, "device": r.device}
             add(self.name, "save_s", r.save_s, "s", **labels)
             add(self.name, "load_s", r.load_s, "s", **labels)

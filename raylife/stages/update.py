@@ -8,7 +8,7 @@ from raylife.measure.metrics import unit_of
 from raylife.measure.open_loop import OpenLoopClient
 from raylife.measure.requests import RequestSet
 from raylife.measure.updates import update_metrics
-from raylife.remote.messages import SavedFormat, ServingData
+from raylife.remote.messages import ServingData
 from raylife.serving.control import ServeApp, ServeDeployError
 from raylife.stages.context import TrialContext
 from raylife.stages.hardware import ReplicaMeter
@@ -23,14 +23,13 @@ class UpdateStage:
         app: ServeApp = ctx.artifacts.need("app")
         data: ServingData = ctx.artifacts.need("serving_data")
         ctx.on_progress(f"saving the retrained model as {t.serve_format}")
-        saved: SavedFormat
         [saved] = ctx.wait(
             ctx.on_trial_actor(
                 "persist", t.data, ctx.artifacts.need("retrained_checkpoint"), [t.serve_format],
                 ctx.storage.child("models-retrained").uri,
             ),
             f"saving the retrained model of {t.name}",
-        )
+        ).formats
         requests = RequestSet(data.x, data.y, data.offline_pred, update.batch_size)
         for number, strategy in enumerate(update.strategies, start=2):
             version = f"{strategy}-{number}"

@@ -196,3 +196,28 @@ def test_a_tensorflow_checkpoint_holds_no_optimizer_state(tmp_path: Path):
     np.testing.assert_allclose(b.predict(b.load_checkpoint(tmp_path / "trained"), x), b.predict(trained, x), atol=1e-5)
     assert trained.optimizer is not None
     trained.fit(x, y, epochs=1, verbose=0)
+
+
+def test_the_keras_format_is_a_keras_archive_also_after_a_load_in_another_thread(tmp_path: Path):
+    """tf_keras picks the format of a '.keras' path by a thread-local flag its own load leaves False in any thread
+    but the importing one, and then writes HDF5 under that name: the trial's actor (a thread pool) persisted HDF5 as
+    'keras', so the format's bytes and load time were another format's."""
+    import threading
+    import zipfile
+
+    facts = facts_for("vision", "cnn_small")
+    b = backend("tensorflow")
+    r = recipe("vision", "cnn_small", "tensorflow", facts)
+    written: list[bool] = []
+
+    def in_a_worker_thread() -> None:
+        b.save_checkpoint(b.build_model(r), tmp_path / "checkpoint", sample(facts)[:2], r)
+        loaded = b.load_checkpoint(tmp_path / "checkpoint")
+        (tmp_path / "persisted").mkdir()
+        b.formats["keras"].save(loaded, tmp_path / "persisted", sample(facts)[:2], r)
+        written.append(zipfile.is_zipfile(tmp_path / "persisted" / "model.keras"))
+
+    thread = threading.Thread(target=in_a_worker_thread)
+    thread.start()
+    thread.join()
+    assert written == [True]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.ray
 QUALITY = {m.name for m in CATALOGUE if m.quality}
 
 
-def check_random_run(db, published: int, steps: int, batch: int) -> None:
+def check_random_run(db, published: int, steps: int, batch: int, max_unaccounted: float | None = None) -> None:
     trials = rows(db, "SELECT name, framework, status, error FROM trials ORDER BY framework")
     assert [(t["framework"], t["status"]) for t in trials] == [("tensorflow", "ok"), ("torch", "ok")], trials
     stored = {r["metric"] for r in rows(db, "SELECT DISTINCT metric FROM measurements")}
@@ -29,6 +29,15 @@ def check_random_run(db, published: int, steps: int, batch: int) -> None:
     assert len(epochs) == 2 and all(e["epoch"] == 0 for e in epochs)  # steps: one recorded epoch per trial
     assert all(e["samples"] == pytest.approx(steps * batch) for e in epochs)  # exactly steps global batches
     assert all(e["accuracy"] is None and e["eval_loss"] is None for e in epochs)
+    # every second of the stages with named parts is a named part or shown as unaccounted_s
+    holes = rows(db, "SELECT t.framework, w.stage, w.value AS wall, u.value AS rest FROM measurements w "
+                     "JOIN measurements u ON u.trial_id = w.trial_id AND u.stage = w.stage AND u.metric = 'unaccounted_s' "
+                     "JOIN trials t ON t.trial_id = w.trial_id WHERE w.metric = 'stage_wall_s'")
+    assert {(h["framework"], h["stage"]) for h in holes} == {
+        (f, s) for f in ("torch", "tensorflow") for s in ("train", "evaluate", "persist", "deploy")}
+    assert all(h["rest"] >= -0.05 for h in holes), holes  # parts never add up to more than the stage
+    if max_unaccounted is not None:
+        assert all(h["rest"] <= max_unaccounted * h["wall"] for h in holes), holes
 
 
 def test_a_reference_model_on_random_inputs_trains_by_steps_and_stores_no_quality(random_steps_run):
@@ -68,4 +77,4 @@ def test_resnet50_at_imagenet_shape_on_random_inputs(tmp_path):
     suite.write_text(IMAGENET_SHAPED)
     result = submit(suite, tmp_path / "r.duckdb", tmp_path / "artifacts", timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
-    check_random_run(tmp_path / "r.duckdb", 25_557_032, 2, 4)
+    check_random_run(tmp_path / "r.duckdb", 25_557_032, 2, 4, max_unaccounted=0.10)

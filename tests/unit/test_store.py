@@ -286,3 +286,18 @@ def test_lifecycle_columns_come_from_the_catalogue(db_path):
     for column in LIFECYCLE_COLUMNS:
         assert (column.stage, column.metric) in BY_KEY
         assert column.alias in columns
+
+
+def test_every_named_part_of_a_stage_is_catalogued_for_it_and_the_rest_is_unaccounted():
+    from raylife.measure.metrics import BY_KEY, STAGE_PARTS, unaccounted_s
+
+    for stage, parts in STAGE_PARTS.items():
+        for part in parts:
+            assert (stage, part) in BY_KEY, (stage, part)
+    measured = [("persist", "save_s", 1.0, {"format": "onnx"}), ("persist", "save_s", 2.0, {"format": "native"}),
+                ("persist", "checkpoint_load_s", 3.0, {}), ("evaluate", "checkpoint_load_s", 50.0, {}),
+                ("deploy", "first_request_ms", 500.0, {}), ("deploy", "deploy_ready_s", 4.0, {}),
+                ("deploy", "replica_load_s", 9.0, {"replica": "r1"})]
+    assert unaccounted_s("persist", 10.0, measured) == pytest.approx(4.0)  # every format's save counts
+    assert unaccounted_s("deploy", 5.0, measured) == pytest.approx(0.5)  # ms converted; replicas' figures are inside
+    assert unaccounted_s("serve", 5.0, measured) is None  # a stage of request windows declares no parts

@@ -13,7 +13,8 @@ FRAMEWORK = Framework(
     distribution="tensorflow",
     native_format="keras",
     formats={
-        "keras": "Keras archive (model.save('model.keras')), architecture and weights",
+        "keras": "Keras archive (model.keras: a zip of config.json and model.weights.h5), architecture and weights",
+        "h5": "legacy Keras HDF5 file (model.h5), architecture and weights: tf_keras loads it from disk directly",
         "savedmodel": "TensorFlow SavedModel (tf.saved_model.save), loads without the model's Python code",
     },
     backend="raylife.frameworks.tensorflow.backend:TensorflowBackend",
