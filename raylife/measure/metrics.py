@@ -67,6 +67,9 @@ CATALOGUE: tuple[Metric, ...] = (
        "every stage has one, plug-in stages included)"),
     _m("unaccounted_s", "s", ANY_STAGE, "the stage's wall time that none of its named parts (STAGE_PARTS) covers: "
        "round trips to the trial's actor, Ray scheduling — a large value is a hole to name, not a cost to trust"),
+    _m("trial_actor_start_s", "s", ANY_STAGE, "starting the trial's actor, the process that runs the fits and "
+       "evaluates, persists and prepares requests: its start and the framework's import (in the first stage that "
+       "needs it; stage 'trial' outside any)"),
     _m("overhead_s", "s", "trial", "trial wall time minus the sum of its stages: raylife's own work between them"),
     _m("telemetry_unavailable", "count", "train", "a hardware counter this trial could not read, once per trial "
        "(labels: what, reason) — its metrics are NULL, not zero"),
@@ -257,12 +260,13 @@ ROLLOUT = "m.labels->>'strategy' = 'rollout'"
 # are converted): the runner stores what they leave as the stage's unaccounted_s, so a hole in a big model's
 # trial cannot hide. Stages not listed (the request windows of serve, load, update, faults) are their windows.
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
-    "train": ("train_wall_s",),
-    "retrain": ("retrain_wall_s",),
-    "evaluate": ("data_load_s", "checkpoint_fetch_s", "checkpoint_load_s", "eval_predict_s", "model_facts_s"),
-    "persist": ("data_load_s", "checkpoint_load_s", "reference_predict_s", "save_s", "load_s", "first_predict_s",
-                "upload_s"),
-    "deploy": ("request_data_s", "deploy_ready_s", "first_request_ms"),
+    "train": ("trial_actor_start_s", "train_wall_s"),
+    "retrain": ("trial_actor_start_s", "retrain_wall_s"),
+    "evaluate": ("trial_actor_start_s", "data_load_s", "checkpoint_fetch_s", "checkpoint_load_s", "eval_predict_s",
+                 "model_facts_s"),
+    "persist": ("trial_actor_start_s", "data_load_s", "checkpoint_load_s", "reference_predict_s", "save_s", "load_s",
+                "first_predict_s", "upload_s"),
+    "deploy": ("trial_actor_start_s", "request_data_s", "deploy_ready_s", "first_request_ms"),
 }
 
 

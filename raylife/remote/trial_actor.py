@@ -76,6 +76,9 @@ class TrialActor:
                 shutil.rmtree(copy.local, ignore_errors=True)
         self._copies.clear()
 
+    def ready(self) -> None:
+        """Answers once the constructor (the framework's import) has run: the driver times the actor's start."""
+
     def splits(self, data: DataRef) -> Splits:
         """The trial's data, loaded once (seeded: the same rows as every worker's)."""
         if self._splits is None or self._splits[0] != data:

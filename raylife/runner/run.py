@@ -119,6 +119,7 @@ def run_trial(
                 neighbours.enter_serving(trial.index)
                 serving = True
             observer.stage_started(trial, name)
+            ctx.stage = name
             started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
             try:
                 STAGES.get(name)().run(ctx)

@@ -53,6 +53,7 @@ class TrialContext:
     storage: Location  # this trial's artifacts: checkpoints, saved formats (a folder or an object-store URI)
     on_progress: Callable[[str], None] = lambda detail: None
     artifacts: TrialArtifacts = field(default_factory=TrialArtifacts)
+    stage: str | None = None  # the stage running now (set by the runner): where a lazily started actor is timed
     _actor: Any = None
     _cleanups: list[Callable[[], None]] = field(default_factory=list)
 
@@ -91,9 +92,14 @@ class TrialContext:
                     # side): the fits it starts place their own workers.
                     scheduling_strategy=PlacementGroupSchedulingStrategy(placement_group=None),
                 )
-                .remote(self.trial.framework, self.threads, self.trial.device, self.trial.precision)
+                .remote(self.trial.framework, self.threads, self.trial.device,
+                        self.trial.precision)
             )
             self.add_cleanup(self._stop_trial_actor)
+            # A named part of the stage that first needs the actor: its process start and framework import.
+            started = time.perf_counter()
+            self.wait(self._actor.ready.remote(), "the start of the trial's actor")
+            self.record.add(self.stage or "trial", "trial_actor_start_s", time.perf_counter() - started, "s")
         return self._actor
 
     def _stop_trial_actor(self) -> None:
