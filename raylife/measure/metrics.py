@@ -127,6 +127,8 @@ CATALOGUE: tuple[Metric, ...] = (
     # deploy
     _m("request_data_s", "s", "deploy", "preparing the requests: the served format loaded on the trial's actor and the "
        "test split predicted offline (the answers' check), the inputs sent to the driver"),
+    _m("request_bodies_s", "s", "deploy", "encoding the held-out inputs as JSON request bodies (at reference scale a "
+       "224x224x3 image is ~3 MB of JSON), before the first request"),
     _m("deploy_ready_s", "s", "deploy", "Serve config applied until every replica answers"),
     _m("first_request_ms", "ms", "deploy", "the first (cold) request"),
     _m("replica_init_s", "s", "deploy", "replica constructor, framework import included"),
@@ -266,7 +268,7 @@ STAGE_PARTS: dict[str, tuple[str, ...]] = {
                  "model_facts_s"),
     "persist": ("trial_actor_start_s", "data_load_s", "checkpoint_load_s", "reference_predict_s", "save_s", "load_s",
                 "first_predict_s", "upload_s"),
-    "deploy": ("trial_actor_start_s", "request_data_s", "deploy_ready_s", "first_request_ms"),
+    "deploy": ("trial_actor_start_s", "request_data_s", "deploy_ready_s", "request_bodies_s", "first_request_ms"),
 }
 
 

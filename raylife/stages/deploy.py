@@ -78,7 +78,9 @@ class DeployStage:
         stats = app.replica_stats(spec.replicas, timeout_s=spec.ready_timeout_s)
         ready_s = time.perf_counter() - started
 
+        encoded = time.perf_counter()
         requests = RequestSet(data.x, data.y, data.offline_pred, 1)
+        ctx.record.add(self.name, "request_bodies_s", time.perf_counter() - encoded, "s", batch_size=1)
         client = JsonClient(app.url, spec.request_timeout_s)
         first_start = time.perf_counter()
         first = http_sender(requests, client)(0)
