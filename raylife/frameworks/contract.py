@@ -34,6 +34,16 @@ class FaultEvent:
 
 
 @dataclass(frozen=True)
+class CheckpointCost:
+    """One training checkpoint: its bytes, and how long rank 0's training loop was blocked writing it and handing it to
+    Ray Train's report (which copies it to the storage path before returning)."""
+
+    epoch: int  # 0-based epoch it was taken after
+    bytes: int
+    stall_s: float
+
+
+@dataclass(frozen=True)
 class LoopConfig:
     """Everything one Ray Train worker needs to run its training loop."""
 

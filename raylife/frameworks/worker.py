@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from raylife.frameworks.contract import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
+from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.frameworks.model import Recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler
@@ -194,6 +194,12 @@ class WorkerSession:
         if self.is_chief:
             self.sink.put_epoch.remote(record)  # fire and forget: progress must not slow training
         return record
+
+    def checkpoint_taken(self, epoch: int, directory: str | Path, stall_s: float) -> None:
+        """Tell the trial's actor what one checkpoint cost (rank 0, which writes it; fire and forget)."""
+        from raylife.frameworks.backend import directory_bytes
+
+        self.sink.put_checkpoint.remote(CheckpointCost(epoch=epoch, bytes=directory_bytes(directory), stall_s=stall_s))
 
     def finish(self, replicas: int) -> WorkerProbe:
         """Send this worker's timings and peak memory to the trial's actor; returns them.

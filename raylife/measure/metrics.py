@@ -87,6 +87,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("epochs", "count", DEVELOP, "epochs run"),
     _m("final_loss", "loss", DEVELOP, "training loss of the last epoch"),
     _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch", quality=True),
+    _m("checkpoint_bytes", "bytes", DEVELOP, "one training checkpoint on disk (label: epoch it was taken after)"),
+    _m("checkpoint_stall_s", "s", DEVELOP, "rank 0's training loop blocked by one checkpoint: writing it and Ray Train's "
+       "report, which copies it to the storage path (label: epoch)"),
     _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
     _m("failures", "count", "train", "training workers lost during the fit (faults.kill_worker_at_epoch)"),
     _m("recovery_s", "s", "train", "a worker's death until the restarted workers ran their first training step"),

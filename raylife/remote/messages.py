@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from raylife.frameworks.contract import EpochRecord, FaultEvent, WorkerProbe
+from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, WorkerProbe
 from raylife.frameworks.model import ModelFacts
 from raylife.measure.environment import Fingerprint
 from raylife.measure.telemetry import Reading
@@ -49,6 +49,7 @@ class FitResult:
     epochs: tuple[EpochRecord, ...]
     probes: tuple[WorkerProbe, ...]  # sorted by rank; the last attempt's when workers were restarted
     faults: tuple[FaultEvent, ...] = ()
+    checkpoints: tuple[CheckpointCost, ...] = ()  # every checkpoint rank 0 took, in order
 
     @property
     def first_step_unix(self) -> float | None:

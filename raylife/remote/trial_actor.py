@@ -15,7 +15,7 @@ import ray
 
 from raylife.frameworks import FRAMEWORKS, Framework
 from raylife.frameworks.backend import Backend, directory_bytes
-from raylife.frameworks.contract import EpochRecord, FaultEvent, LoopConfig, WorkerProbe
+from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.frameworks.model import Recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.quality import classification_quality, majority_baseline
@@ -59,6 +59,7 @@ class TrialActor:
         self.epochs: list[EpochRecord] = []
         self.probes: list[WorkerProbe] = []
         self.faults: list[FaultEvent] = []
+        self.checkpoints: list[CheckpointCost] = []
         self._splits: tuple[DataRef, Splits] | None = None
         self._copies: dict[str, Copy] = {}  # object-store folder → its copy on this node
 
@@ -129,6 +130,9 @@ class TrialActor:
     def put_probe(self, probe: WorkerProbe) -> None:
         self.probes.append(probe)
 
+    def put_checkpoint(self, cost: CheckpointCost) -> None:
+        self.checkpoints.append(cost)
+
     def claim_fault(self, event: FaultEvent) -> bool:
         """True once per fit: the worker that asks first dies; a restarted one finds the fault already spent."""
         if self.faults:
@@ -147,7 +151,7 @@ class TrialActor:
     ) -> FitResult:
         from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 
-        self.epochs, self.probes, self.faults = [], [], []
+        self.epochs, self.probes, self.faults, self.checkpoints = [], [], [], []
         loop = replace(loop, sink=ray.get_runtime_context().current_actor)
         scaling = ScalingConfig(
             num_workers=resources.num_workers,
@@ -174,6 +178,7 @@ class TrialActor:
             epochs=tuple(self.epochs),
             probes=tuple(sorted(self.probes, key=lambda p: p.rank)),
             faults=tuple(self.faults),
+            checkpoints=tuple(self.checkpoints),
         )
 
 

@@ -128,6 +128,9 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     add(stage, f"{prefix}_samples_per_s", samples / compute_s if compute_s else None, "samples/s")
     add(stage, "epoch_s", compute_s / len(epochs) if epochs else None, "s")
     add(stage, "epochs", len(epochs), "count")
+    for checkpoint in out.checkpoints:
+        add(stage, "checkpoint_bytes", checkpoint.bytes, "bytes", epoch=checkpoint.epoch)
+        add(stage, "checkpoint_stall_s", checkpoint.stall_s, "s", epoch=checkpoint.epoch)
     if epochs:
         add(stage, "final_loss", epochs[-1].train_loss, "loss")
         add(stage, "val_accuracy", epochs[-1].accuracy, "ratio")

@@ -24,6 +24,13 @@ def check_random_run(db, published: int, steps: int, batch: int, max_unaccounted
         assert t["params"] == published, t
         assert t["train_samples_per_s"] > 0 and t["p50_ms_small"] > 0 and t["native_bytes"] > 4 * published
         assert t["quality_measured"] == 0
+    # the one checkpoint of each fit: its bytes hold every weight, and the loop was blocked while it was written
+    costs = rows(db, "SELECT t.framework, m.metric, m.value FROM measurements m JOIN trials t USING (trial_id) "
+                     "WHERE m.stage = 'train' AND m.metric IN ('checkpoint_bytes', 'checkpoint_stall_s')")
+    assert sorted((c["framework"], c["metric"]) for c in costs) == [
+        (f, m) for f in ("tensorflow", "torch") for m in ("checkpoint_bytes", "checkpoint_stall_s")]
+    assert all(c["value"] > 4 * published for c in costs if c["metric"] == "checkpoint_bytes")
+    assert all(c["value"] > 0 for c in costs if c["metric"] == "checkpoint_stall_s")
     epochs = rows(db, "SELECT e.epoch, e.samples_per_s * e.epoch_s AS samples, e.accuracy, e.eval_loss "
                       "FROM epochs e JOIN trials t USING (trial_id) WHERE e.phase = 'train'")
     assert len(epochs) == 2 and all(e["epoch"] == 0 for e in epochs)  # steps: one recorded epoch per trial

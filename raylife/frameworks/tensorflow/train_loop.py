@@ -84,10 +84,12 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             # Under MultiWorkerMirroredStrategy every worker must take part in saving; only rank 0's
             # copy becomes the checkpoint.
             with tempfile.TemporaryDirectory() as tmp:
+                stall = time.perf_counter()
                 backend.save_checkpoint(self.model, Path(tmp), x_val[:8], recipe)
                 write_progress(tmp, epoch + 1)
                 if session.is_chief:
                     ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                    session.checkpoint_taken(epoch, tmp, time.perf_counter() - stall)
                 else:
                     ray.train.report({"epoch": epoch})
 

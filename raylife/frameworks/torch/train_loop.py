@@ -137,12 +137,14 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()))
             if last or loop.checkpoint_every_epoch:
                 with tempfile.TemporaryDirectory() as tmp:
+                    stall = time.perf_counter()
                     sample = x_val[:8]
                     # The last one moves the model to the CPU (it is what every later stage loads); one in the
                     # middle leaves it where it trains (the state_dict loads with map_location="cpu").
                     backend.save_checkpoint(plain.cpu().eval() if last else plain, Path(tmp), sample, recipe)
                     write_progress(tmp, epoch + 1)
                     ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
+                    session.checkpoint_taken(epoch, tmp, time.perf_counter() - stall)
             else:
                 ray.train.report(record.as_report())
         else:
