@@ -113,31 +113,39 @@ max_failures = 1
 kill_worker_at_epoch = 2
 """
 
-# The reference-scale code path at a small shape: a reference model (MobileNetV3-Large: custom layers in TensorFlow) on
-# random inputs generated on demand, bounded by steps, in both frameworks, persisted and served; no quality measured.
-RANDOM_STEPS = """
-name = "random-steps"
+
+def random_steps_suite(name: str, model: str, shape: list[int], samples: int, steps: int, batch: int,
+                       batch_sizes: list[int], requests: int, port: int) -> str:
+    """A reference model on random inputs (1,000 classes) generated on demand, bounded by steps, in both frameworks,
+    persisted and served, no retraining: the reference-scale code path at any shape."""
+    return f"""
+name = "{name}"
 workload = "vision"
 [data]
 dataset = "random"
-options = { shape = [32, 32, 3], classes = 1000, samples = 64 }
+options = {{ shape = {shape}, classes = 1000, samples = {samples} }}
 [[models]]
-name = "mobilenet_v3_large"
+name = "{model}"
 frameworks = ["torch", "tensorflow"]
 [train]
-steps = 3
-batch_size = 8
+steps = {steps}
+batch_size = {batch}
 retrain_epochs = 0
 [serve]
-batch_sizes = [1, 8]
+batch_sizes = {batch_sizes}
 concurrency = [1]
-requests = 20
+requests = {requests}
 warmup_requests = 2
 stable_windows = 1
-port = 8133
+port = {port}
 graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 """
+
+
+# The reference-scale code path at a small shape: MobileNetV3-Large (custom layers in TensorFlow) at 32x32x3.
 RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS = 8, 3
+RANDOM_STEPS = random_steps_suite("random-steps", "mobilenet_v3_large", [32, 32, 3], samples=64, steps=RANDOM_STEPS_STEPS,
+                                  batch=RANDOM_STEPS_BATCH, batch_sizes=[1, 8], requests=20, port=8133)
 
 # A builder that passes every plan-time check and fails inside the training workers.
 BROKEN_MODELS = "def broken(input_shape, num_classes, width: int = 4):\n    raise ValueError(f'cannot build width {width}')\n"

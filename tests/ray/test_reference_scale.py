@@ -8,7 +8,7 @@ import pytest
 
 from raylife.measure.metrics import CATALOGUE
 from tests.ray.helpers import rows, submit
-from tests.ray.runs import RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS
+from tests.ray.runs import RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS, random_steps_suite
 
 pytestmark = pytest.mark.ray
 QUALITY = {m.name for m in CATALOGUE if m.quality}
@@ -54,28 +54,8 @@ def test_a_reference_model_on_random_inputs_trains_by_steps_and_stores_no_qualit
     check_random_run(db, 5_483_032, RANDOM_STEPS_STEPS, RANDOM_STEPS_BATCH)  # MobileNetV3-Large at 1,000 classes
 
 
-IMAGENET_SHAPED = """
-name = "imagenet-shaped-resnet50"
-workload = "vision"
-[data]
-dataset = "random"
-options = { shape = [224, 224, 3], classes = 1000, samples = 40 }
-[[models]]
-name = "resnet50"
-frameworks = ["torch", "tensorflow"]
-[train]
-steps = 2
-batch_size = 4
-retrain_epochs = 0
-[serve]
-batch_sizes = [1]
-concurrency = [1]
-requests = 10
-warmup_requests = 2
-stable_windows = 1
-port = 8134
-graceful_shutdown_wait_loop_s = 0.1
-"""
+IMAGENET_SHAPED = random_steps_suite("imagenet-shaped-resnet50", "resnet50", [224, 224, 3], samples=40, steps=2,
+                                     batch=4, batch_sizes=[1], requests=10, port=8134)
 
 
 @pytest.mark.slow  # ResNet-50 at 224x224 through the whole lifecycle in both frameworks: minutes on 2 cores

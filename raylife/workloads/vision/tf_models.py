@@ -18,10 +18,6 @@ from raylife.workloads.vision.architectures import MOBILENET_V3_LARGE, divisible
 layers = tf.keras.layers
 
 
-def _bn() -> layers.Layer:
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5)
-
-
 def cnn_small(input_shape: tuple[int, ...], num_classes: int, width: int = 16) -> tf.keras.Model:
     return tf.keras.Sequential(
         [
@@ -37,17 +33,15 @@ def cnn_small(input_shape: tuple[int, ...], num_classes: int, width: int = 16) -
     )
 
 
-def conv_bn(x: tf.Tensor, filters: int, kernel: int, stride: int = 1, depthwise: bool = False, act: str | None = "relu") -> tf.Tensor:
+def conv_bn(x: tf.Tensor, filters: int, kernel: int, stride: int = 1, depthwise: bool = False, act: str | None = "relu",
+            momentum: float = 0.9, epsilon: float = 1e-5) -> tf.Tensor:
+    """Convolution without bias, BatchNorm (PyTorch's settings by default), then ``act`` (a name in ACTIVATIONS)."""
     if depthwise:
         x = layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False)(x)
     else:
         x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False)(x)
-    x = _bn()(x)
-    if act == "relu":
-        x = layers.ReLU()(x)
-    elif act == "relu6":
-        x = layers.ReLU(6.0)(x)
-    return x
+    x = layers.BatchNormalization(momentum=momentum, epsilon=epsilon)(x)
+    return ACTIVATIONS[act]()(x) if act else x
 
 
 def basic_block(x: tf.Tensor, planes: int, stride: int) -> tf.Tensor:
@@ -130,15 +124,13 @@ class HardSwish(layers.Layer):
         return x * tf.nn.relu6(x + 3.0) / 6.0
 
 
-ACTIVATIONS = {"relu": layers.ReLU, "hard_swish": HardSwish}
+ACTIVATIONS = {"relu": layers.ReLU, "relu6": lambda: layers.ReLU(6.0), "hard_swish": HardSwish}
 
 
 def _conv_bn_v3(x: tf.Tensor, filters: int, kernel: int, stride: int = 1, depthwise: bool = False,
                 act: str | None = None) -> tf.Tensor:
-    conv = (layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False) if depthwise
-            else layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False))
-    x = layers.BatchNormalization(momentum=0.99, epsilon=0.001)(conv(x))  # torchvision's momentum 0.01
-    return ACTIVATIONS[act]()(x) if act else x
+    """conv_bn with torchvision's MobileNetV3 BatchNorm settings (its momentum 0.01 is Keras' 0.99)."""
+    return conv_bn(x, filters, kernel, stride, depthwise, act, momentum=0.99, epsilon=0.001)
 
 
 def _squeeze_excite(x: tf.Tensor, squeeze: int) -> tf.Tensor:

@@ -38,10 +38,11 @@ def cnn_small(input_shape: tuple[int, ...], num_classes: int, width: int = 16) -
     )
 
 
-def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = nn.ReLU) -> nn.Sequential:
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = nn.ReLU,
+            eps: float = 1e-5, momentum: float = 0.1) -> nn.Sequential:
     layers: list[nn.Module] = [
         nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
+        nn.BatchNorm2d(cout, eps=eps, momentum=momentum),
     ]
     if act is not None:
         layers.append(act(inplace=True))
@@ -168,11 +169,8 @@ class SqueezeExcite(nn.Module):
 
 
 def _conv_bn_v3(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, act: type[nn.Module] | None = None) -> nn.Sequential:
-    layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout, eps=0.001, momentum=0.01),  # torchvision's MobileNetV3 settings
-    ]
-    return nn.Sequential(*layers, act()) if act is not None else nn.Sequential(*layers)
+    """conv_bn with torchvision's MobileNetV3 BatchNorm settings, and no activation unless one is named."""
+    return conv_bn(cin, cout, kernel, stride, groups, act, eps=0.001, momentum=0.01)
 
 
 class InvertedResidualV3(nn.Module):
