@@ -11,6 +11,7 @@ import raylife
 from raylife.cli.catalog import metrics, workloads
 from raylife.cli.cluster_command import cluster
 from raylife.cli.common import RaylifeGroup
+from raylife.cli.data_commands import make_images
 from raylife.cli.decide import choose, compare
 from raylife.cli.results import query, report, runs, show
 from raylife.cli.submit import submit
@@ -54,6 +55,7 @@ app.command()(cluster)
 app.command()(compare)
 app.command()(choose)
 app.command()(report)
+app.command(name="make-images")(make_images)
 
 
 def main() -> None:

@@ -51,11 +51,18 @@ class Backend(ABC):
     def set_threads(self, threads: int) -> None:
         """Cap intra-op threads to the CPUs this process was given, so timings match the resources."""
 
-    def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any) -> Any:
-        """The framework's Ray Train trainer running its training loop with ``config`` (Ray Train takes a dict)."""
+    def make_trainer(self, config: dict[str, Any], scaling_config: Any, run_config: Any,
+                     datasets: dict[str, Any] | None = None) -> Any:
+        """The framework's Ray Train trainer running its training loop with ``config`` (Ray Train takes a dict);
+        ``datasets`` (Ray Data) become the workers' shards: "train" split between them, the others whole."""
         trainer = import_object(self.trainer, what=f"Ray Train trainer of {self.framework.name}")
         loop = import_object(self.train_loop, what=f"training loop of {self.framework.name}")
-        return trainer(loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config)
+        data: dict[str, Any] = {}
+        if datasets:
+            from ray.train import DataConfig
+
+            data = {"datasets": datasets, "dataset_config": DataConfig(datasets_to_split=["train"])}
+        return trainer(loop, train_loop_config=config, scaling_config=scaling_config, run_config=run_config, **data)
 
     @abstractmethod
     def predict(self, model: Any, x: np.ndarray, batch_size: int = 512) -> np.ndarray:

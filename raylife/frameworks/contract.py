@@ -65,6 +65,7 @@ class LoopConfig:
     fault: FaultPlan | None = None
     sink: Any = None  # the trial actor's handle: epochs and probes are pushed to it
     steps: int | None = None  # one epoch of exactly this many global batches, the data cycled as often as needed
+    streamed: bool = False  # the data arrives as Ray Data shards ("train", "val"), not loaded by the worker
 
     @property
     def seed(self) -> int:
@@ -83,6 +84,7 @@ class EpochRecord:
     elapsed_s: float
     samples_per_s: float | None
     end_unix: float
+    data_wait_s: float | None = None  # streamed data: of epoch_s, the time rank 0 waited for its next batch
 
     def as_report(self) -> dict[str, Any]:
         """The metrics dict ``ray.train.report`` takes (Ray's API, not ours, wants a dict)."""
@@ -106,6 +108,7 @@ class WorkerProbe:
     environment: Fingerprint | None = None  # the machine this worker ran on
     resumed_from_epoch: int = 0  # epochs a checkpoint already held when this loop started (after a failure)
     telemetry: Reading = field(default_factory=Reading)  # energy, GPU power/utilisation/memory over the loop
+    first_batch_s: float | None = None  # streamed data: from asking the shard for the first batch until it arrived
 
 
 __all__ = ["EpochRecord", "FaultEvent", "FaultPlan", "LoopConfig", "WorkerProbe"]

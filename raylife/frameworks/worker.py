@@ -145,6 +145,7 @@ class WorkerSession:
         self.train_start: float | None = None  # perf_counter at the first step
         self.epochs: list[EpochRecord] = []
         self.resumed_from_epoch = 0
+        self.clock = WaitClock()  # streamed data: waits on the shard
         fault = loop.fault
         self._fault_armed = fault is not None and fault.rank == self.rank
 
@@ -177,7 +178,8 @@ class WorkerSession:
         return 0.0 if self.train_start is None else time.perf_counter() - self.train_start
 
     def end_epoch(
-        self, epoch: int, train_loss: float, val_loss: float, val_accuracy: float, epoch_s: float, samples: int
+        self, epoch: int, train_loss: float, val_loss: float, val_accuracy: float, epoch_s: float, samples: int,
+        data_wait_s: float | None = None,
     ) -> EpochRecord:
         """Record one epoch (rank 0's view); ``epoch_s`` covers the training steps only, not validation."""
         record = EpochRecord(
@@ -189,6 +191,7 @@ class WorkerSession:
             elapsed_s=self.elapsed_s(),
             samples_per_s=samples / epoch_s if epoch_s > 0 else None,
             end_unix=time.time(),
+            data_wait_s=data_wait_s,
         )
         self.epochs.append(record)
         if self.is_chief:
@@ -225,9 +228,59 @@ class WorkerSession:
             environment=fingerprint(),
             resumed_from_epoch=self.resumed_from_epoch,
             telemetry=reading,
+            first_batch_s=self.clock.first_batch_s,
         )
         ray.get(self.sink.put_probe.remote(probe))
         return probe
+
+
+class WaitClock:
+    """Times how long a training loop waits on a streamed shard: each ``next`` of the batches it iterates, and the
+    first batch of the first pass since the iterator was asked for (``first_batch_s``). ``wait_s`` and ``rows`` count
+    the current pass (``restart`` at each epoch)."""
+
+    def __init__(self) -> None:
+        self.first_batch_s: float | None = None
+        self.wait_s = 0.0
+        self.rows = 0
+
+    def restart(self) -> None:
+        self.wait_s, self.rows = 0.0, 0
+
+    def timed(self, batches: Any) -> Iterator[Any]:
+        asked = time.perf_counter()
+        iterator = iter(batches)
+        while True:
+            start = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            now = time.perf_counter()
+            self.wait_s += now - start
+            if self.first_batch_s is None:
+                self.first_batch_s = now - asked
+            self.rows += len(next(iter(batch.values())) if isinstance(batch, dict) else batch[0])
+            yield batch
+
+
+def shard_passes(epoch_batches: Any, steps: int | None) -> Iterator[Any]:
+    """One epoch of a streamed shard, or with ``steps`` exactly that many batches, as many passes as it takes
+    (``epoch_batches(i)`` gives pass ``i``'s batches)."""
+    if not steps:
+        yield from epoch_batches(0)
+        return
+    taken, cycle = 0, 0
+    while taken < steps:
+        before = taken
+        for batch in epoch_batches(cycle):
+            yield batch
+            taken += 1
+            if taken == steps:
+                return
+        if taken == before:
+            raise ValueError("the streamed training split gives this worker no full batch: lower batch_size")
+        cycle += 1
 
 
 def val_batches(x: np.ndarray, batch: int = 512):

@@ -90,6 +90,17 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("checkpoint_bytes", "bytes", DEVELOP, "one training checkpoint on disk (label: epoch it was taken after)"),
     _m("checkpoint_stall_s", "s", DEVELOP, "rank 0's training loop blocked by one checkpoint: writing it and Ray Train's "
        "report, which copies it to the storage path (label: epoch)"),
+    _m("time_to_first_batch_s", "s", DEVELOP, "data streamed by Ray Data: rank 0 asking its shard for the fit's first "
+       "batch until it arrived (the pipeline's start: read, decode, resize)"),
+    _m("ingest_samples_per_s", "samples/s", DEVELOP, "data streamed by Ray Data: the pipeline alone (no model), rows "
+       "per second after its first batch, timed by the trial's actor before the fit (label: samples)"),
+    _m("ingest_probe_s", "s", DEVELOP, "timing the pipeline alone before the fit (ingest_samples_per_s)"),
+    _m("data_wait_pct", "%", DEVELOP, "data streamed by Ray Data: the share of rank 0's training-step time spent waiting "
+       "for the next batch (0: the pipeline kept up)"),
+    _m("object_store_peak_bytes", "bytes", DEVELOP, "data streamed by Ray Data: most bytes the cluster's object stores "
+       "held at once during the fit (sampled every 0.5 s)"),
+    _m("object_store_spilled_bytes", "bytes", DEVELOP, "data streamed by Ray Data: bytes Ray spilled from the object "
+       "stores to disk during the fit"),
     _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
     _m("failures", "count", "train", "training workers lost during the fit (faults.kill_worker_at_epoch)"),
     _m("recovery_s", "s", "train", "a worker's death until the restarted workers ran their first training step"),
@@ -265,8 +276,8 @@ ROLLOUT = "m.labels->>'strategy' = 'rollout'"
 # are converted): the runner stores what they leave as the stage's unaccounted_s, so a hole in a big model's
 # trial cannot hide. Stages not listed (the request windows of serve, load, update, faults) are their windows.
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
-    "train": ("trial_actor_start_s", "train_wall_s"),
-    "retrain": ("trial_actor_start_s", "retrain_wall_s"),
+    "train": ("trial_actor_start_s", "ingest_probe_s", "train_wall_s"),
+    "retrain": ("trial_actor_start_s", "ingest_probe_s", "retrain_wall_s"),
     "evaluate": ("trial_actor_start_s", "data_load_s", "checkpoint_fetch_s", "checkpoint_load_s", "eval_predict_s",
                  "model_facts_s"),
     "persist": ("trial_actor_start_s", "data_load_s", "checkpoint_load_s", "reference_predict_s", "save_s", "load_s",

@@ -70,6 +70,7 @@ class Trial:
     data_source: str = ""  # what the data is, as its source describes it
     synthetic_data: bool = False
     measures_quality: bool = True  # False for random inputs: no accuracy is measured
+    streamed: bool = False  # files streamed through Ray Data to the training workers
     model_args: dict[str, Any] = field(default_factory=dict)  # data-dependent builder arguments (vocab size, ...)
     python_path: tuple[str, ...] = ()  # folders holding user model modules
     custom_model: bool = False
@@ -413,6 +414,7 @@ def _trials_for(
             data_source=facts.source,
             synthetic_data=facts.synthetic,
             measures_quality=facts.measures_quality,
+            streamed=facts.streamed,
             model_args=dict(facts.model_args),
             python_path=python_path,
             custom_model=model_spec.builders is not None,

@@ -15,6 +15,7 @@ import numpy as np
 from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, WorkerProbe
 from raylife.frameworks.model import ModelFacts
 from raylife.measure.environment import Fingerprint
+from raylife.measure.object_store import StoreUse
 from raylife.measure.telemetry import Reading
 
 
@@ -40,6 +41,21 @@ class Progress:
 
 
 @dataclass(frozen=True)
+class IngestFigures:
+    """A fit on data streamed through Ray Data: the pipeline alone (read + decode + resize, no model, before the fit),
+    and the object store over the fit."""
+
+    probe_samples: int  # rows timed (those after the first batch, when there were more)
+    probe_s: float  # the seconds they took
+    probe_wall_s: float  # the whole probe, first batch included: a named part of the stage
+    store: StoreUse
+
+    @property
+    def samples_per_s(self) -> float | None:
+        return self.probe_samples / self.probe_s if self.probe_s > 0 and self.probe_samples else None
+
+
+@dataclass(frozen=True)
 class FitResult:
     """One Ray Train ``fit()``: when it started and ended (the trial actor's clock), its checkpoint, epochs and probes."""
 
@@ -50,6 +66,7 @@ class FitResult:
     probes: tuple[WorkerProbe, ...]  # sorted by rank; the last attempt's when workers were restarted
     faults: tuple[FaultEvent, ...] = ()
     checkpoints: tuple[CheckpointCost, ...] = ()  # every checkpoint rank 0 took, in order
+    ingest: IngestFigures | None = None  # streamed data only: the pipeline's own figures
 
     @property
     def first_step_unix(self) -> float | None:

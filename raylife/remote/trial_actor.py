@@ -4,11 +4,14 @@ here, never on the driver."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import ray
@@ -17,11 +20,13 @@ from raylife.frameworks import FRAMEWORKS, Framework
 from raylife.frameworks.backend import Backend, directory_bytes
 from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.frameworks.model import Recipe
+from raylife.errors import DataError
 from raylife.measure.environment import fingerprint
+from raylife.measure.object_store import StoreSampler, StoreUse
 from raylife.measure.quality import classification_quality, majority_baseline
 from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
-from raylife.remote.messages import EvalResult, FitResources, FitResult, PersistResult, Progress, SavedFormat, ServingData
+from raylife.remote.messages import EvalResult, FitResources, FitResult, IngestFigures, PersistResult, Progress, SavedFormat, ServingData
 from raylife.storage import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
@@ -166,10 +171,21 @@ class TrialActor:
             failure_config=FailureConfig(max_failures=resources.max_failures),
             worker_runtime_env={"env_vars": {**self.framework.env_vars, **env_vars}},
         )
-        trainer = self.backend.make_trainer({"loop": loop}, scaling, run)
-        fit_start = time.time()
-        result = trainer.fit()
-        fit_end = time.time()
+        datasets, ingest, sampler = None, None, None
+        try:
+            if loop.streamed:  # the files stream through Ray Data to the workers' shards
+                splits = self.splits(loop.data)
+                datasets = {"train": splits.dataset(loop.split), "val": splits.dataset("val")}
+                ingest = probe_ingest(splits.dataset(loop.split), loop.batch_size)
+                sampler = StoreSampler().start()
+            trainer = self.backend.make_trainer({"loop": loop}, scaling, run, datasets)
+            fit_start = time.time()
+            result = trainer.fit()
+            fit_end = time.time()
+        except Exception as exc:
+            raise (unreadable_file(exc) or exc) from exc
+        finally:
+            store = sampler.stop() if sampler is not None else None
         return FitResult(
             fit_start_unix=fit_start,
             fit_end_unix=fit_end,
@@ -179,30 +195,68 @@ class TrialActor:
             probes=tuple(sorted(self.probes, key=lambda p: p.rank)),
             faults=tuple(self.faults),
             checkpoints=tuple(self.checkpoints),
+            ingest=replace(ingest, store=store) if ingest is not None else None,
         )
+
+
+# Rows the ingest probe reads at most, and for how long: enough batches for a steady rate, a bounded cost.
+PROBE_ROWS, PROBE_S = 2048, 10.0
+
+
+def probe_ingest(dataset: Any, batch: int) -> IngestFigures:
+    """The pipeline alone, before the fit: rows per second after its first batch (read, decode, resize; no model)."""
+    start = time.perf_counter()
+    first, rows, first_rows = None, 0, 0
+    for rows_batch in dataset.iter_batches(batch_size=max(1, batch), batch_format="numpy"):
+        rows += len(rows_batch["y"])
+        now = time.perf_counter()
+        if first is None:
+            first, first_rows = now, rows
+        if rows >= PROBE_ROWS or now - start >= PROBE_S:
+            break
+    end = time.perf_counter()
+    steady = rows - first_rows, end - (first or end)
+    samples, seconds = steady if steady[0] > 0 and steady[1] > 0 else (rows, end - start)
+    return IngestFigures(probe_samples=samples, probe_s=seconds, probe_wall_s=end - start, store=StoreUse())
+
+
+def unreadable_file(exc: BaseException) -> DataError | None:
+    """A file Ray Data could not decode, named in one line (the trial fails: a data set silently smaller than the
+    folder would change what is measured)."""
+    text = "".join(traceback.format_exception(exc))
+    # the traceback also quotes Ray's source line, with '{path}' unformatted
+    found = [p for p in re.findall(r"PIL couldn't load image file at path '([^']+)'", text) if "{" not in p]
+    if not found:
+        return None
+    return DataError(f"cannot decode image {found[0]}", where="data.path",
+                     hint="remove or replace the file (PIL cannot open it)")
 
 
 def evaluate_checkpoint(
     backend: Backend, checkpoint: str, splits: Splits, measures_quality: bool, device: str = "cpu"
 ) -> EvalResult:
-    """Quality of a checkpoint on the held-out test split, plus where it ran."""
-    x, y = splits["test"]
+    """Quality of a checkpoint on the held-out test split, plus where it ran (a streamed split batch by batch)."""
     with timed() as load:
         model = backend.to_device(backend.load_checkpoint(checkpoint), device)
     with timed() as predict:
-        logits = backend.predict(model, x)
+        if splits.streamed:
+            parts = [(backend.predict(model, xb), yb) for xb, yb in splits.batches("test", 256)]
+            logits, y = np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
+        else:
+            x, y = splits["test"]
+            logits = backend.predict(model, x)
     quality = classification_quality(logits, y)
     if not measures_quality:
         quality = {name: None for name in quality}  # random inputs: there is nothing to be right about
     with timed() as counting:
-        facts = backend.model_facts(model, x[:1])
+        facts = backend.model_facts(model, splits.head("test", 1)[0])
     return EvalResult(
         accuracy=quality["accuracy"],
         eval_loss=quality["eval_loss"],
         top5_accuracy=quality.get("top5_accuracy"),
         model_facts=facts,
         model_facts_s=counting.seconds,
-        baseline_accuracy=majority_baseline(splits["train"][1], y),
+        baseline_accuracy=majority_baseline(splits.labels("train"), y),
         samples=len(y),
         checkpoint_load_s=load.seconds,
         predict_s=predict.seconds,
@@ -219,8 +273,7 @@ def persist_formats(
     device: str = "cpu", precision: str = "fp32",
 ) -> PersistResult:
     """Save the checkpoint's model in each format, load it back, and check it predicts the same."""
-    x, _ = splits["test"]
-    sample = np.ascontiguousarray(x[:64])
+    sample = splits.head("test", 64)[0]
     with timed() as restore:
         model = backend.load_checkpoint(checkpoint)
     recipe = Recipe.read(checkpoint)
@@ -261,8 +314,9 @@ def persist_formats(
 def serving_data(
     backend: Backend, fmt: str, model_dir: str, splits: Splits, device: str = "cpu", precision: str = "fp32"
 ) -> ServingData:
-    """Held-out inputs for requests, their labels, and the offline predictions of the served format."""
-    x, y = splits["test"]
+    """Held-out inputs for requests, their labels, and the offline predictions of the served format (of a streamed
+    split, its first rows: ``FileSplits.head``'s budget)."""
+    x, y = splits.head("test", len(splits.labels("test"))) if splits.streamed else splits["test"]
     predictor = backend.formats[fmt].load(Path(model_dir), device, precision)
     logits = np.concatenate([np.asarray(predictor(x[i : i + 256])) for i in range(0, len(x), 256)])
     return ServingData(x=x, y=y, offline_pred=logits.argmax(axis=1))

@@ -294,6 +294,15 @@ def check_fits(trials: list[Trial], info: ClusterInfo, source: str) -> None:
                 where=f"{source}, train.num_workers / train.cpus_per_worker",
                 hint="lower them, start the embedded Ray with more logical CPUs (--num-cpus), or use a larger cluster",
             )
+        if trial.streamed and need_cpu > cpus - 1 + 1e-9:
+            # Ray Data's read and decode tasks take a CPU each: with every CPU held by a training worker they never
+            # run, and the fit would wait for its first batch forever.
+            raise ClusterError(
+                f"trial {trial.name} streams its data through Ray Data, which needs a CPU beside the training workers' "
+                f"{need_cpu:g}; the cluster has {cpus:g}",
+                where=f"{source}, train.num_workers / train.cpus_per_worker",
+                hint="lower them so that at least one CPU stays free, or use more CPUs (--num-cpus)",
+            )
         if trial.serve is not None:
             _check_replicas(trial, "CPUs", trial.serve.cpus_per_replica, cpus, f"{source}, serve.replicas / serve.cpus_per_replica",
                             "lower them (fractional CPUs work, e.g. 0.5), or use a larger cluster")

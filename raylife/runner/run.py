@@ -36,11 +36,16 @@ class RunOutcome:
         return [r for r in self.records if r.status != "ok"]
 
 
+def _ray_wrapper(exc: BaseException) -> bool:
+    return type(exc).__name__.startswith("RayTaskError") and getattr(exc, "cause", None) is not None
+
+
 def root_cause(exc: BaseException) -> tuple[str, str]:
     """A one-line error and the full traceback, looking through Ray's wrappers to the user's exception."""
     inner: BaseException = exc
     seen = set()
-    while id(inner) not in seen and not isinstance(inner, RaylifeError):  # raylife's own errors say it best
+    # raylife's own errors say it best; Ray's wrapper of one (RayTaskError(DataError)) is a subclass of it too
+    while id(inner) not in seen and not (isinstance(inner, RaylifeError) and not _ray_wrapper(inner)):
         seen.add(id(inner))
         cause = getattr(inner, "cause", None) or inner.__cause__
         # RayTaskError → the exception raised in the task; TrainingFailedError → the worker's error.

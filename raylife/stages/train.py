@@ -39,6 +39,7 @@ def loop_config(
         checkpoint_every_epoch=t.max_failures > 0,  # without one, a restarted worker group starts from scratch
         fault=fault,
         steps=t.steps if split == "train" else None,  # retraining runs retrain_epochs
+        streamed=t.streamed,
     )
 
 
@@ -134,6 +135,7 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     if epochs:
         add(stage, "final_loss", epochs[-1].train_loss, "loss")
         add(stage, "val_accuracy", epochs[-1].accuracy, "ratio")
+    record_ingest(ctx, stage, out)
     add(stage, f"{prefix}_peak_rss_mb", max((p.peak_rss_mb for p in probes if p.peak_rss_mb is not None), default=None), "MiB")
     add(stage, f"{prefix}_replicas", min((p.replicas for p in probes), default=None), "count")
     add(stage, f"{prefix}_nodes", len({p.node_id for p in probes}), "count")
@@ -141,6 +143,24 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
         add(stage, "worker_peak_rss_mb", p.peak_rss_mb, "MiB", rank=p.rank, hostname=p.hostname, node_id=p.node_id)
         ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, p.environment)
     record_telemetry(ctx, stage, prefix, probes)
+
+
+def record_ingest(ctx: TrialContext, stage: str, out: FitResult) -> None:
+    """Data streamed through Ray Data: the pipeline's own rate, rank 0's first batch and waits, the object store."""
+    if out.ingest is None:
+        return
+    add, ingest = ctx.record.add, out.ingest
+    add(stage, "ingest_probe_s", ingest.probe_wall_s, "s")
+    add(stage, "ingest_samples_per_s", ingest.samples_per_s, "samples/s", samples=ingest.probe_samples)
+    rank0 = next((p for p in out.probes if p.rank == 0), None)
+    add(stage, "time_to_first_batch_s", rank0.first_batch_s if rank0 else None, "s")
+    waits = [e.data_wait_s for e in out.epochs if e.data_wait_s is not None]
+    compute = sum(e.epoch_s for e in out.epochs if e.data_wait_s is not None)
+    add(stage, "data_wait_pct", 100.0 * sum(waits) / compute if waits and compute > 0 else None, "%")
+    store = ingest.store
+    reason = {"reason": store.missing} if store.missing else {}
+    add(stage, "object_store_peak_bytes", store.peak_bytes, "bytes", **reason)
+    add(stage, "object_store_spilled_bytes", store.spilled_bytes, "bytes", **reason)
 
 
 def _total(values: list[float | None]) -> float | None:

@@ -10,8 +10,8 @@ on the driver before anything touches the cluster, so a wrong path, layout or co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class DataFacts:
     source: str  # where it comes from, stored with the results
     synthetic: bool = False  # generated data must never be presented as a real benchmark
     measures_quality: bool = True  # False for random inputs: accuracy means nothing there
+    streamed: bool = False  # files streamed through Ray Data (workloads.streamed), never loaded whole
     model_args: Mapping[str, Any] = field(default_factory=dict)  # e.g. vocab_size, num_users, num_items
 
 
@@ -79,6 +80,21 @@ class Splits:
     def sizes(self) -> dict[str, int]:
         return {name: len(y) for name, (_, y) in self.arrays.items()}
 
+    # What every stage reads, the same for splits streamed from files (``streamed.FileSplits``).
+    streamed = False
+
+    def labels(self, name: str) -> np.ndarray:
+        return self.arrays[name][1]
+
+    def head(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self.arrays[name]
+        return np.ascontiguousarray(x[:rows]), y[:rows]
+
+    def batches(self, name: str, batch: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        x, y = self.arrays[name]
+        for start in range(0, len(y), batch):
+            yield x[start : start + batch], y[start : start + batch]
+
 
 def split_dataset(data: Dataset, seed: int) -> Splits:
     """Split deterministically: the same seed gives the same rows in every process and every rerun."""
@@ -109,6 +125,9 @@ class DataSource:
     load: str  # "module:function"(**options) -> Dataset
     needs_path: bool = False
     synthetic: bool = False
+    # "module:function"(seed=, **options) -> streamed.FileSplits: a file format streamed through Ray Data, never
+    # loaded whole (``load`` then serves only small reads outside a trial)
+    stream: str | None = None
 
     def facts(self, options: Mapping[str, Any]) -> DataFacts:
         """Check the options, then describe the data; any failure to read it is one DataError."""
@@ -118,6 +137,11 @@ class DataSource:
 
     def dataset(self, options: Mapping[str, Any]) -> Dataset:
         return self._guarded(import_object(self.load, what=f"data source '{self.name}'"), options)
+
+    def file_splits(self, options: Mapping[str, Any], seed: int) -> Any:
+        """The streamed source's splits (lists of files; see ``streamed.FileSplits``)."""
+        function = import_object(self.stream, what=f"data source '{self.name}'")
+        return self._guarded(lambda **kw: function(seed=seed, **kw), options)
 
     def _guarded(self, function: Callable[..., Any], options: Mapping[str, Any]) -> Any:
         try:
@@ -225,7 +249,8 @@ class Workload:
         if source is None:
             check_call_options(self.random_facts, options, "data.options")
             return self.random_facts(**dict(options))
-        return source.facts(options)
+        facts = source.facts(options)
+        return replace(facts, streamed=True) if source.stream is not None else facts
 
     def load_splits(
         self, dataset: str | None, seed: int, options: Mapping[str, Any] | None = None, fmt: str | None = None
@@ -236,6 +261,8 @@ class Workload:
             from raylife.workloads.generated import generated_splits
 
             return generated_splits(self.random_facts(**options), options, seed)
+        if source.stream is not None:
+            return source.file_splits(options, seed)
         return split_dataset(source.dataset(options), seed)
 
 

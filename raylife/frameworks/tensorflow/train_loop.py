@@ -14,7 +14,9 @@ from raylife.frameworks.worker import (
     local_checkpoint,
     loop_of,
     make_recipe,
+    per_worker_batch,
     resume_checkpoint,
+    shard_passes,
     write_progress,
 )
 
@@ -34,9 +36,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         tf.keras.mixed_precision.set_global_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}[loop.precision])
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
 
-    splits = loop.data.load()
-    x, y = splits[loop.split]
-    x_val, y_val = splits["val"]
+    splits = loop.data.load()  # streamed: the lists of files only; the rows come through Ray Data shards
+    x_sample = splits.head("val", 8)[0]
     recipe = make_recipe(loop, splits)
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     with strategy.scope():
@@ -51,32 +52,45 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
 
-    options = tf.data.Options()
-    # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    # the global batch; tf.distribute splits it across workers
-    train_ds = batches(x, y, loop.batch_size, shuffle_seed=loop.seed).with_options(options)
-    val_ds = batches(x_val, y_val, 512).with_options(options)
     epochs = loop.epochs
-    if loop.steps:  # one epoch of exactly loop.steps global batches, the data cycled as often as needed
-        train_ds = train_ds.repeat()
-    steps = loop.steps or session.steps(len(y), loop.batch_size)  # global batches: every worker takes as many
-    samples = steps * loop.batch_size if loop.steps else len(y)
+    if loop.streamed:
+        train_ds, val_ds = shard_datasets(strategy, session, recipe.input_shape, loop.batch_size, loop.seed, loop.steps)
+        per_worker = splits.sizes()[loop.split] // session.world
+        steps = loop.steps or per_worker // per_worker_batch(loop.batch_size, session.world)
+        val_steps = -(-splits.sizes()["val"] // VAL_BATCH)
+    else:
+        x, y = splits[loop.split]
+        x_val, y_val = splits["val"]
+        options = tf.data.Options()
+        # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        # the global batch; tf.distribute splits it across workers
+        train_ds = batches(x, y, loop.batch_size, shuffle_seed=loop.seed).with_options(options)
+        val_ds = batches(x_val, y_val, 512).with_options(options)
+        if loop.steps:  # one epoch of exactly loop.steps global batches, the data cycled as often as needed
+            train_ds = train_ds.repeat()
+        steps = loop.steps or session.steps(len(y), loop.batch_size)  # global batches: every worker takes as many
+    samples = steps * loop.batch_size if loop.steps or loop.streamed else len(y)
 
     class Reporter(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
             self.epoch = epoch
             self.start = time.perf_counter()
             self.train_end = None
+            self.data_wait_s = None
+            session.clock.restart()
             session.mark_step()  # the first epoch's first step starts now (no per-batch hook: see FaultyReporter)
 
         def on_test_begin(self, logs: Any = None) -> None:
             self.train_end = time.perf_counter()  # validation is not part of the epoch's training time
+            # tf.data starts the next pass while validation runs: its waits are not this epoch's
+            self.data_wait_s = session.clock.wait_s
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             epoch_s = (self.train_end or time.perf_counter()) - self.start
             record = session.end_epoch(
-                epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, samples
+                epoch, logs["loss"], logs["val_loss"], logs["val_accuracy"], epoch_s, samples,
+                (self.data_wait_s if self.data_wait_s is not None else session.clock.wait_s) if loop.streamed else None,
             )
             if epoch < epochs - 1 and not loop.checkpoint_every_epoch:
                 ray.train.report(record.as_report() if session.is_chief else {"epoch": epoch})
@@ -85,7 +99,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             # copy becomes the checkpoint.
             with tempfile.TemporaryDirectory() as tmp:
                 stall = time.perf_counter()
-                backend.save_checkpoint(self.model, Path(tmp), x_val[:8], recipe)
+                backend.save_checkpoint(self.model, Path(tmp), x_sample, recipe)
                 write_progress(tmp, epoch + 1)
                 if session.is_chief:
                     ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
@@ -100,9 +114,55 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             session.maybe_fail(self.epoch, batch, steps)
 
     reporter = FaultyReporter() if loop.fault is not None and loop.fault.rank == session.rank else Reporter()
+    # A distributed (streamed) input has no length Keras could read: both step counts are given, and both inputs
+    # repeat, one pass per epoch.
     model.fit(train_ds, epochs=epochs, initial_epoch=session.resumed_from_epoch, validation_data=val_ds,
-              steps_per_epoch=loop.steps, callbacks=[reporter], verbose=0)
+              steps_per_epoch=steps if loop.streamed else loop.steps,
+              validation_steps=val_steps if loop.streamed else None, callbacks=[reporter], verbose=0)
     return session.finish(replicas=strategy.num_replicas_in_sync)
+
+
+VAL_BATCH = 256
+
+
+def shard_datasets(strategy: Any, session: WorkerSession, input_shape: tuple[int, ...], global_batch: int, seed: int,
+                   steps: int | None) -> tuple[Any, Any]:
+    """This worker's Ray Data shards ("train", split across the workers; "val", whole) as distributed tf.data inputs.
+
+    Built per replica (``distribute_datasets_from_function``): the shard is this worker's already, so tf.distribute
+    must neither shard it again nor rebatch it; each replica takes the global batch's share, and the generator times
+    every wait on Ray Data (``session.clock``).
+    """
+    import ray.train
+    import tensorflow as tf
+
+    train, val = ray.train.get_dataset_shard("train"), ray.train.get_dataset_shard("val")
+    signature = (tf.TensorSpec((None, *input_shape), tf.float32), tf.TensorSpec((None,), tf.int64))
+
+    def rows(shard: Any, batch: int, **options: Any) -> Any:
+        def generate() -> Any:
+            for b in shard.iter_batches(batch_size=batch, batch_format="numpy", **options):
+                yield b["x"], b["y"]
+        return generate
+
+    def train_input(context: Any) -> Any:
+        batch = context.get_per_replica_batch_size(global_batch)
+        epoch = {"n": 0}
+
+        def timed() -> Any:
+            epoch["n"] += 1
+            passes = shard_passes(lambda cycle: train.iter_batches(
+                batch_size=batch, batch_format="numpy", drop_last=True, local_shuffle_buffer_size=4 * batch,
+                local_shuffle_seed=seed * 1000 + epoch["n"] * 100 + cycle), steps)
+            for b in session.clock.timed(passes):
+                yield b["x"], b["y"]
+
+        return tf.data.Dataset.from_generator(timed, output_signature=signature).repeat()
+
+    def val_input(context: Any) -> Any:
+        return tf.data.Dataset.from_generator(rows(val, VAL_BATCH), output_signature=signature).repeat()
+
+    return strategy.distribute_datasets_from_function(train_input), strategy.distribute_datasets_from_function(val_input)
 
 
 def batches(x: Any, y: Any, batch: int, shuffle_seed: int | None = None) -> Any:

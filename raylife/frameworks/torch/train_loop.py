@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,30 @@ from raylife.frameworks.worker import (
     make_recipe,
     per_worker_batch,
     resume_checkpoint,
+    shard_passes,
     steps_order,
     val_batches,
     write_progress,
 )
 
 
-def _evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray, device: torch.device) -> tuple[float, float]:
+def _evaluate(model: nn.Module, batches: Iterable[tuple[Any, Any]], device: torch.device) -> tuple[float, float]:
+    """Loss and accuracy over (inputs, labels) batches: numpy arrays or tensors."""
     model.eval()
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, seen = 0.0, 0, 0
     with torch.inference_mode():
-        for start, xb in val_batches(x):
-            logits = model(torch.from_numpy(xb).to(device))
-            yb = torch.from_numpy(y[start : start + len(xb)]).to(device)
+        for xb, yb in batches:
+            logits = model(torch.as_tensor(xb).to(device))
+            yb = torch.as_tensor(yb).to(device)
             loss_sum += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
             correct += (logits.argmax(1) == yb).sum().item()
-    return loss_sum / len(y), correct / len(y)
+            seen += len(yb)
+    return loss_sum / max(1, seen), correct / max(1, seen)
+
+
+def _array_batches(x: np.ndarray, y: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for start, xb in val_batches(x):
+        yield xb, y[start : start + len(xb)]
 
 
 def train_epoch(
@@ -53,8 +61,23 @@ def train_epoch(
     precision: str,
     on_step: Callable[[int], None] | None = None,
 ) -> tuple[torch.Tensor, int, float]:
-    """One epoch's training steps over ``order``: (the loss summed over its samples, still on the device; samples;
-    seconds of the steps alone). ``on_step(step)`` runs before each step (fault injection, the first step's time).
+    """One epoch's training steps over ``order`` of in-memory arrays (see ``train_steps``)."""
+    batches = ((x[order[i : i + batch]], y[order[i : i + batch]]) for i in range(0, len(order), batch))
+    return train_steps(model, optimizer, scaler, batches, device, precision, on_step)
+
+
+def train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
+    batches: Iterable[tuple[Any, Any]],
+    device: torch.device,
+    precision: str,
+    on_step: Callable[[int], None] | None = None,
+) -> tuple[torch.Tensor, int, float]:
+    """Training steps over (inputs, labels) batches, numpy or tensors: (the loss summed over their samples, still on
+    the device; samples; seconds of the steps, fetching each batch included). ``on_step(step)`` runs before each step
+    (fault injection, the first step's time).
 
     The loss stays on the device and is read once per epoch: a per-step ``.item()`` is a host sync that stalls a GPU.
     """
@@ -62,12 +85,11 @@ def train_epoch(
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     seen = 0
     start = time.perf_counter()
-    for step, i in enumerate(range(0, len(order), batch)):
+    for step, (xb, yb) in enumerate(batches):
         if on_step is not None:
             on_step(step)
-        idx = order[i : i + batch]
-        xb = torch.from_numpy(x[idx]).to(device)
-        yb = torch.from_numpy(y[idx]).to(device)
+        xb = torch.as_tensor(xb).to(device)
+        yb = torch.as_tensor(yb).to(device)
         optimizer.zero_grad(set_to_none=True)
         with autocast(device, precision):
             loss = nn.functional.cross_entropy(model(xb).float(), yb)
@@ -78,8 +100,8 @@ def train_epoch(
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-        loss_sum.add_(loss.detach(), alpha=len(idx))  # one kernel; float32 into the float64 sum
-        seen += len(idx)
+        loss_sum.add_(loss.detach(), alpha=len(yb))  # one kernel; float32 into the float64 sum
+        seen += len(yb)
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # the epoch ends when its kernels have run, not when they were queued
     return loss_sum, seen, time.perf_counter() - start
@@ -95,9 +117,11 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     backend.set_threads(loop.threads)
     torch.manual_seed(loop.seed)
 
-    splits = loop.data.load()
-    x, y = splits[loop.split]
-    x_val, y_val = splits["val"]
+    splits = loop.data.load()  # streamed: the lists of files only; the rows come through Ray Data shards
+    if not loop.streamed:
+        x, y = splits[loop.split]
+        x_val, y_val = splits["val"]
+    x_sample = splits.head("val", 8)[0]
     recipe = make_recipe(loop, splits)
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     model = backend.build_model(recipe)
@@ -114,16 +138,27 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     batch = per_worker_batch(loop.batch_size, session.world)
     distributed = session.world > 1 and dist.is_initialized()
 
+    shard = ray.train.get_dataset_shard("train") if loop.streamed else None
     for epoch in range(session.resumed_from_epoch, loop.epochs):
-        order = (steps_order(len(y), loop.seed, session.rank, session.world, loop.steps, batch) if loop.steps
-                 else epoch_order(len(y), loop.seed, epoch, session.rank, session.world))
-        steps = session.steps(len(order), batch)
+        if shard is None:
+            order = (steps_order(len(y), loop.seed, session.rank, session.world, loop.steps, batch) if loop.steps
+                     else epoch_order(len(y), loop.seed, epoch, session.rank, session.world))
+            steps = session.steps(len(order), batch)
+            batches = ((x[order[i : i + batch]], y[order[i : i + batch]]) for i in range(0, len(order), batch))
+        else:
+            # Ray Data's equal split gives every worker as many rows; dropping the last partial batch, as many steps
+            steps = loop.steps or splits.sizes()[loop.split] // session.world // batch
+            session.clock.restart()
+            batches = session.clock.timed(
+                (b["x"], b["y"]) for b in shard_passes(lambda cycle, epoch=epoch: shard.iter_torch_batches(
+                    batch_size=batch, drop_last=True, device=device, local_shuffle_buffer_size=4 * batch,
+                    local_shuffle_seed=loop.seed * 1000 + epoch * 100 + cycle), loop.steps))
 
         def on_step(step: int, epoch: int = epoch, steps: int = steps) -> None:
             session.maybe_fail(epoch, step, steps)
             session.mark_step()
 
-        loss_sum, seen, epoch_s = train_epoch(model, optimizer, scaler, x, y, order, batch, device, loop.precision, on_step)
+        loss_sum, seen, epoch_s = train_steps(model, optimizer, scaler, batches, device, loop.precision, on_step)
         sums = torch.stack([loss_sum, torch.tensor(float(seen), dtype=torch.float64, device=device)])
         if distributed:
             dist.all_reduce(sums)  # the loss over every worker's samples, not just rank 0's
@@ -133,12 +168,15 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         if session.is_chief:
             # Only rank 0 validates, on the unwrapped module: DDP's forward may broadcast buffers,
             # a collective the other ranks would never join.
-            val_loss, val_acc = _evaluate(plain, x_val, y_val, device)
-            record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()))
+            val = (_array_batches(x_val, y_val) if shard is None else
+                   ((b["x"], b["y"]) for b in ray.train.get_dataset_shard("val").iter_torch_batches(batch_size=256)))
+            val_loss, val_acc = _evaluate(plain, val, device)
+            record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()),
+                                       session.clock.wait_s if shard is not None else None)
             if last or loop.checkpoint_every_epoch:
                 with tempfile.TemporaryDirectory() as tmp:
                     stall = time.perf_counter()
-                    sample = x_val[:8]
+                    sample = x_sample
                     # The last one moves the model to the CPU (it is what every later stage loads); one in the
                     # middle leaves it where it trains (the state_dict loads with map_location="cpu").
                     backend.save_checkpoint(plain.cpu().eval() if last else plain, Path(tmp), sample, recipe)

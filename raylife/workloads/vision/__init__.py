@@ -16,8 +16,10 @@ WORKLOAD = Workload(
             "(options: size, channels to resize)", f"{DATA}:describe_digits", f"{DATA}:load_digits",
         ),
         "imagefolder": DataSource(
-            "imagefolder", "PATH/<class>/<image> (png, jpg, ...), resized (options: size, channels, max_per_class)",
+            "imagefolder", "PATH/<class>/<image> (png, jpg, ...), streamed through Ray Data, resized "
+            "(options: size, channels, max_per_class)",
             f"{DATA}:describe_imagefolder", f"{DATA}:load_imagefolder", needs_path=True,
+            stream=f"{DATA}:stream_imagefolder",
         ),
         "cifar10": DataSource(
             "cifar10", "the CIFAR-10 python batches directory (cifar-10-batches-py; option: max_samples)",

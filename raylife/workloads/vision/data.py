@@ -11,8 +11,6 @@ import pickle
 from pathlib import Path
 from typing import Annotated, Literal
 
-from typing import Literal
-
 import numpy as np
 
 from pydantic import Field
@@ -98,6 +96,22 @@ def load_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] = 32,
             xs.append(array.reshape(size, size, channels))
             ys.append(label)
     return Dataset(x=np.stack(xs), y=np.asarray(ys, dtype=np.int64), facts=facts)
+
+
+def stream_imagefolder(path: str, seed: int, size: Annotated[int, Field(ge=4, le=1024)] = 32,
+                       channels: Literal[1, 3] = 3, max_per_class: Count | None = None):
+    """The folder as file splits streamed through Ray Data (``workloads.streamed``): listing only, nothing decoded."""
+    from raylife.workloads.streamed import FileSplits, ImageReader
+
+    facts = describe_imagefolder(path, size, channels, max_per_class)
+    folders = _class_folders(path)
+    paths, labels = [], []
+    for label, folder in enumerate(folders):
+        files = _images_in(folder)[:max_per_class]
+        paths.extend(str(f.resolve()) for f in files)
+        labels.extend([label] * len(files))
+    reader = ImageReader(size=size, channels=channels, classes=tuple(f.name for f in folders))
+    return FileSplits.split(paths, np.asarray(labels, dtype=np.int64), facts, reader, seed)
 
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
