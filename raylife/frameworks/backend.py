@@ -69,6 +69,15 @@ class Backend(ABC):
         """Logits for ``x``, in inference mode."""
 
     @abstractmethod
+    @abstractmethod
+    def weights_problem(self, model: Any, path: Path) -> str | None:
+        """Why the weights file at ``path`` does not fit ``model`` — the first tensor whose name or shape differs —
+        or None when every tensor fits."""
+
+    @abstractmethod
+    def load_weights(self, model: Any, path: Path) -> None:
+        """Load pretrained weights (a file ``weights_problem`` accepts) into ``model``."""
+
     def count_params(self, model: Any) -> int:
         """Trainable parameters (BatchNorm running statistics are state, not parameters, in both frameworks)."""
 

@@ -58,6 +58,7 @@ class LoopConfig:
     model_options: Mapping[str, Any] = field(default_factory=dict)
     model_args: Mapping[str, Any] = field(default_factory=dict)
     init_checkpoint: str | None = None  # continue from this checkpoint (retrain)
+    init_weights: str | None = None  # pretrained weights (path or URI) a fresh model loads before its first step
     threads: int = 1
     precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision: autocast, a grad scaler for fp16)
     device: str = "cpu"  # cpu | gpu: which counters the worker reads (RAPL always, NVML on a GPU)

@@ -85,6 +85,7 @@ class Trial:
     repeat: int = 0  # which of the suite's `repeats` runs of this trial (0-based)
     repeats: int = 1
     steps: int | None = None  # train for this many optimizer steps (one recorded epoch) instead of `epochs`
+    weights: str | None = None  # pretrained weights (absolute path or URI) the first fit starts from
 
     @property
     def run_key(self) -> str:
@@ -316,6 +317,8 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
                 suite, source, key, model_spec, info, workload, facts, data_spec, data_options, data_path,
                 framework_name, options, train, python_path, start=len(trials),
             )
+            weights = _weights_for(model_spec, info, framework_name, facts, options, base, key, source, python_path)
+            new = [replace(t, weights=weights) for t in new] if weights else new
             taken = {t.name for t in trials}
             for trial in new:
                 if trial.name in taken:
@@ -328,6 +331,33 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
     # instead of biasing whichever trial ran last.
     return [replace(t, index=r * len(trials) + t.index, repeat=r, repeats=suite.repeats)
             for r in range(suite.repeats) for t in trials]
+
+
+def _weights_for(spec: ModelSpec, info: ModelInfo, framework: str, facts: DataFacts, options: dict[str, Any],
+                 base: Path, key: str, source: str, python_path: tuple[str, ...]) -> str | None:
+    """The weights this model starts from in ``framework`` (absolute path or URI), checked against the architecture."""
+    if spec.weights is None:
+        return None
+    where = f"{key}.weights"
+    if isinstance(spec.weights, dict):
+        unknown = sorted(set(spec.weights) - set(spec.framework_names(info.frameworks)))
+        if unknown:
+            raise PlanError(f"weights for '{unknown[0]}', which this model is not trained in", where=_where(source, where),
+                            hint=f"name one of: {', '.join(spec.framework_names(info.frameworks))}")
+        if framework not in spec.weights:
+            return None
+        where, location = f"{where}.{framework}", spec.weights[framework]
+    else:
+        location = spec.weights
+    from raylife.frameworks.model import Recipe
+    from raylife.frameworks.weights import check_weights
+    from raylife.storage import is_uri
+
+    location = location if is_uri(location) or Path(location).is_absolute() else str((base / location).resolve())
+    recipe = Recipe(builder=info.builders[framework], input_shape=tuple(facts.input_shape), num_classes=facts.num_classes,
+                    framework=framework, model=info.name, options=dict(options), model_args=dict(facts.model_args))
+    check_weights(framework, recipe, location, _where(source, where), python_path=python_path)
+    return location
 
 
 def _trials_for(

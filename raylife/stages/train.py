@@ -33,6 +33,7 @@ def loop_config(
         model_options=dict(t.model_options),
         model_args=dict(t.model_args),
         init_checkpoint=init_checkpoint,
+        init_weights=t.weights if split == "train" else None,  # retraining starts from the trained checkpoint
         threads=ctx.threads,
         precision=t.precision,
         device=t.device,

@@ -79,6 +79,9 @@ class ModelSpec(StrictModel):
     frameworks: Axis[Annotated[str, Field(min_length=1)]] | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="builder keyword arguments, e.g. width")
     builders: dict[str, str] | None = Field(default=None, description="your own model: framework → 'module:function'")
+    weights: str | dict[str, str] | None = Field(
+        default=None, description="pretrained weights to fine-tune from: a path or URI (PyTorch state_dict, Keras HDF5 "
+        "weights), or one per framework: { torch = '...', tensorflow = '...' }")
     workload: str | None = None
     data: DataSpec | None = None
     train: dict[str, Any] = Field(default_factory=dict, description="[train] keys that differ for this model")

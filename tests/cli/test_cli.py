@@ -14,7 +14,7 @@ from tests.conftest import MINIMAL_SUITE, REPO, SUITES
 from tests.unit.test_store import CLUSTER, begin, finished_record
 
 runner = CliRunner()
-COMMANDS = ["submit", "validate", "plan", "runs", "show", "query", "workloads", "metrics"]
+COMMANDS = ["submit", "validate", "plan", "runs", "show", "query", "workloads", "metrics", "make-images"]
 
 
 def invoke(*args: str):

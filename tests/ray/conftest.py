@@ -49,6 +49,12 @@ def smoke_lane() -> Run:
 
 
 @pytest.fixture(scope="session")
+def files_lane():
+    """An image folder streamed through Ray Data, after the smoke lane (tests/ray/runs.py)."""
+    return LANES["files"].result()
+
+
+@pytest.fixture(scope="session")
 def random_steps_run(cluster_runs_lane) -> Run:
     """A reference model on random inputs, bounded by steps, on the cluster-runs lane's cluster (tests/ray/runs.py)."""
     return cluster_runs_lane.random_steps

@@ -97,15 +97,17 @@ class NodeProcesses:
         out = f" --resources={shlex.quote(json.dumps(resources))}" if resources else ""
         return out + (f" --labels={shlex.quote(','.join(f'{k}={v}' for k, v in labels.items()))}" if labels else "")
 
-    def head(self, num_cpus: int, wait: bool = True, resources: dict[str, float] | None = None) -> NodeProcesses:
-        """The head node; ``wait=False`` returns once its port answers, without connecting a driver to it."""
+    def head(self, num_cpus: int, wait: bool = True, resources: dict[str, float] | None = None,
+             extra: str = "") -> NodeProcesses:
+        """The head node; ``wait=False`` returns once its port answers, without connecting a driver to it; ``extra``:
+        more ``ray start`` options."""
         import socket
         import time
 
         from ray._private.services import get_node_ip_address
 
         self._start(f"--head --port={self.port} --num-cpus={num_cpus} --include-dashboard=false --no-monitor"
-                    + self._offers(resources, None))
+                    + self._offers(resources, None) + (f" {extra}" if extra else ""))
         self.address = f"{get_node_ip_address()}:{self.port}"
         if wait:
             self.wait_for(1)

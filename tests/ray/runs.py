@@ -178,6 +178,64 @@ def smoke(tmp: Path) -> Run:
     return Run(submit(SUITES / "smoke.toml", db, tmp / "artifacts"), db, tmp / "artifacts")
 
 
+# An image folder streamed through Ray Data (written by raylife's own maker: 4 learnable classes of 32x32 JPEGs) in both
+# frameworks, evaluated, persisted and served from the folder's held-out files; a second data set, the same folder with
+# one corrupt JPEG, fails its trial with the file named while the others are stored.
+FILES = """
+name = "files"
+workload = "vision"
+[data]
+format = "imagefolder"
+path = "images"
+options = { size = 32 }
+[[models]]
+name = "cnn_small"
+frameworks = ["torch", "tensorflow"]
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+data = { format = "imagefolder", path = "corrupt", options = { size = 32 } }
+[train]
+epochs = 3
+batch_size = 16
+retrain_epochs = 0
+[serve]
+batch_sizes = [1]
+concurrency = [1]
+requests = 20
+warmup_requests = 2
+stable_windows = 1
+port = 8136
+graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+"""
+FILES_CLASSES, FILES_PER_CLASS, CORRUPT_FILE = 4, 60, "corrupt/class_2/000005.jpg"
+
+
+@dataclass(frozen=True)
+class FilesRun:
+    run: Run
+    folder: Path  # holds images/, corrupt/ and the suite
+
+
+@lane("files")
+def files(tmp: Path) -> FilesRun:
+    """After the smoke lane (one embedded Ray at a time on this machine): a streamed image folder, on its own embedded
+    Ray as README's command would start it."""
+    import shutil
+
+    from raylife.workloads.vision.make_images import write_image_folder
+    from tests.lanes import LANES
+
+    LANES["smoke"].wait()
+    write_image_folder(tmp / "images", FILES_CLASSES, FILES_PER_CLASS, size=32, seed=3)
+    shutil.copytree(tmp / "images", tmp / "corrupt")
+    (tmp / CORRUPT_FILE).write_bytes(b"\xff\xd8\xff not a JPEG")
+    (tmp / "files.toml").write_text(FILES)
+    db = tmp / "files.duckdb"
+    return FilesRun(Run(submit(tmp / "files.toml", db, tmp / "artifacts"), db, tmp / "artifacts"), tmp)
+
+
 @lane("cluster-runs")
 def cluster_runs(tmp: Path) -> ClusterRuns:
     """A two-node cluster of its own (3 CPUs and the resource cpu_small on the head; 3 CPUs, cpu_large and the label

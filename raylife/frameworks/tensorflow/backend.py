@@ -6,6 +6,7 @@ so ``tf.keras`` is tf_keras (Keras 2), the Keras that trains under MultiWorkerMi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,40 @@ class TensorflowBackend(Backend):
                  for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
 
+    def weights_problem(self, model: tf.keras.Model, path: Path) -> str | None:
+        """Keras' HDF5 weights: the legacy layout (``save_weights("x.h5")``: layer names and weight names in
+        attributes) is compared layer by layer in order, by shape, as it loads; the current one (``"x.weights.h5"``)
+        is loaded into the model, and Keras' own refusal names the variable."""
+        import h5py
+
+        try:
+            with h5py.File(path, "r") as f:
+                legacy = "layer_names" in f.attrs
+                stored = [] if not legacy else [
+                    (layer, [(w.decode() if isinstance(w, bytes) else str(w), tuple(f[layer][w].shape))
+                             for w in f[layer].attrs["weight_names"]])
+                    for layer in (n.decode() if isinstance(n, bytes) else str(n) for n in f.attrs["layer_names"])]
+                current = "layers" in f or "vars" in f
+        except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError…: not Keras' HDF5 weights
+            return f"not a Keras HDF5 weights file ({type(exc).__name__}; save it with model.save_weights('x.weights.h5'))"
+        if legacy:
+            return _legacy_mismatch(model, [(layer, weights) for layer, weights in stored if weights])
+        if not current:
+            return "not a Keras HDF5 weights file (no layers in it; save it with model.save_weights('x.weights.h5'))"
+        try:
+            model.load_weights(str(path))
+        except Exception as exc:  # noqa: BLE001 - Keras raises ValueError or TypeError
+            message = " ".join(str(exc).split())
+            found = re.search(r"variable '\s*([^']+)': Shape mismatch\.\s*The variable shape (\([^)]*\)), and the "
+                              r"assigned value shape (\([^)]*\))", message)
+            if found:
+                return f"tensor '{found.group(1)}': the file has shape {found.group(3)}, the model {found.group(2)}"
+            return message[:300]
+        return None
+
+    def load_weights(self, model: tf.keras.Model, path: Path) -> None:
+        model.load_weights(str(path))
+
     def count_params(self, model: tf.keras.Model) -> int:
         return int(sum(np.prod(w.shape) for w in model.trainable_weights))
 
@@ -134,6 +169,23 @@ class TensorflowBackend(Backend):
 
     def load_checkpoint(self, directory: str | Path) -> tf.keras.Model:
         return _load_keras(Path(directory))
+
+
+def _legacy_mismatch(model: tf.keras.Model, stored: list[tuple[str, list[tuple[str, tuple[int, ...]]]]]) -> str | None:
+    """The first difference between a legacy HDF5 file's layers with weights and the model's, in order."""
+    layers = [layer for layer in model.layers if layer.weights]
+    for i, layer in enumerate(layers):
+        if i >= len(stored):
+            return f"layer '{layer.name}' ({layer.weights[0].name}) of the model is not in the file"
+        name, weights = stored[i]
+        if len(weights) != len(layer.weights):
+            return f"layer '{name}' of the file has {len(weights)} tensors, the model's '{layer.name}' {len(layer.weights)}"
+        for (stored_name, shape), variable in zip(weights, layer.weights):
+            if shape != tuple(variable.shape):
+                return f"tensor '{stored_name}': the file has shape {shape}, the model {tuple(variable.shape)}"
+    if len(stored) > len(layers):
+        return f"layer '{stored[len(layers)][0]}' of the file is not in the model"
+    return None
 
 
 def _load_keras(directory: Path) -> tf.keras.Model:

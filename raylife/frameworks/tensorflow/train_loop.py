@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from raylife.frameworks.contract import WorkerProbe
+from raylife.frameworks.weights import local_weights
 from raylife.frameworks.worker import (
     WorkerSession,
     local_checkpoint,
@@ -46,6 +47,9 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
                 model = backend.load_checkpoint(directory)
         else:
             model = backend.build_model(recipe)
+            if loop.init_weights:  # fine-tune from pretrained weights
+                with local_weights(loop.init_weights) as path:
+                    backend.load_weights(model, path)
         model.compile(
             optimizer=tf.keras.optimizers.Adam(loop.learning_rate),
             loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),

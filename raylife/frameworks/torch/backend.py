@@ -146,6 +146,24 @@ class TorchBackend(Backend):
                      for i in range(0, len(x), batch_size)]
         return np.concatenate(parts)
 
+    def weights_problem(self, model: torch.nn.Module, path: Path) -> str | None:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors alike mean "not a state_dict file"
+            return f"not a PyTorch state_dict file ({type(exc).__name__})"
+        if not isinstance(state, dict):
+            return f"holds a {type(state).__name__}, not a state_dict (save model.state_dict())"
+        for name, tensor in model.state_dict().items():
+            if name not in state:
+                return f"tensor '{name}' {tuple(tensor.shape)} of the model is not in the file"
+            if tuple(state[name].shape) != tuple(tensor.shape):
+                return f"tensor '{name}': the file has shape {tuple(state[name].shape)}, the model {tuple(tensor.shape)}"
+        extra = next((name for name in state if name not in model.state_dict()), None)
+        return f"tensor '{extra}' of the file is not in the model" if extra else None
+
+    def load_weights(self, model: torch.nn.Module, path: Path) -> None:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
     def count_params(self, model: torch.nn.Module) -> int:
         return sum(p.numel() for p in model.parameters() if p.requires_grad)
 

@@ -15,6 +15,7 @@ from torch import nn
 
 from raylife.frameworks.contract import WorkerProbe
 from raylife.frameworks.torch.backend import TorchBackend, autocast
+from raylife.frameworks.weights import local_weights
 from raylife.frameworks.worker import (
     WorkerSession,
     epoch_order,
@@ -128,6 +129,9 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     if resume_dir or loop.init_checkpoint:
         with local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
             model = backend.load_checkpoint(directory)
+    elif loop.init_weights:  # fine-tune from pretrained weights
+        with local_weights(loop.init_weights) as path:
+            backend.load_weights(model, path)
     device = ray.train.torch.get_device()
     model = ray.train.torch.prepare_model(model)  # moves to device; DDP-wraps when world > 1
     plain = model.module if hasattr(model, "module") else model
