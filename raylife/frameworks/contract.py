@@ -109,6 +109,7 @@ class WorkerProbe:
     environment: Fingerprint | None = None  # the machine this worker ran on
     resumed_from_epoch: int = 0  # epochs a checkpoint already held when this loop started (after a failure)
     telemetry: Reading = field(default_factory=Reading)  # energy, GPU power/utilisation/memory over the loop
+    peak_private_mb: float | None = None  # RSS less shared pages: Ray's object store maps blocks into every reader
     first_batch_s: float | None = None  # streamed data: from asking the shard for the first batch until it arrived
 
 

@@ -229,6 +229,7 @@ class WorkerSession:
             resumed_from_epoch=self.resumed_from_epoch,
             telemetry=reading,
             first_batch_s=self.clock.first_batch_s,
+            peak_private_mb=self.rss.peak_private_mb,
         )
         ray.get(self.sink.put_probe.remote(probe))
         return probe

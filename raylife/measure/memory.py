@@ -33,13 +33,16 @@ class RssSampler:
     def __init__(self, interval_s: float = 0.05) -> None:
         self.interval_s = interval_s
         self.peak_mb = 0.0
+        self.peak_private_mb = 0.0  # RSS less the pages shared with other processes (the object store's mappings)
         self.samples = 0
         self._process = psutil.Process()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="raylife-rss", daemon=True)
 
     def _sample(self) -> None:
-        self.peak_mb = max(self.peak_mb, self._process.memory_info().rss / MB)
+        info = self._process.memory_info()
+        self.peak_mb = max(self.peak_mb, info.rss / MB)
+        self.peak_private_mb = max(self.peak_private_mb, (info.rss - getattr(info, "shared", 0)) / MB)
         self.samples += 1
 
     def _run(self) -> None:

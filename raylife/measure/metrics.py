@@ -101,6 +101,9 @@ CATALOGUE: tuple[Metric, ...] = (
        "held at once during the fit (sampled every 0.5 s)"),
     _m("object_store_spilled_bytes", "bytes", DEVELOP, "data streamed by Ray Data: bytes Ray spilled from the object "
        "stores to disk during the fit"),
+    _m("worker_peak_private_mb", "MiB", DEVELOP, "largest memory of one training worker that is its own: RSS less "
+       "pages shared with other processes (Ray's object store maps the blocks a worker reads into its RSS; labels: rank, "
+       "node)"),
     _m("worker_peak_rss_mb", "MiB", DEVELOP, "largest resident memory of one training worker (labels: rank, node)"),
     _m("failures", "count", "train", "training workers lost during the fit (faults.kill_worker_at_epoch)"),
     _m("recovery_s", "s", "train", "a worker's death until the restarted workers ran their first training step"),

@@ -142,6 +142,7 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     add(stage, f"{prefix}_nodes", len({p.node_id for p in probes}), "count")
     for p in probes:
         add(stage, "worker_peak_rss_mb", p.peak_rss_mb, "MiB", rank=p.rank, hostname=p.hostname, node_id=p.node_id)
+        add(stage, "worker_peak_private_mb", p.peak_private_mb, "MiB", rank=p.rank, node_id=p.node_id)
         ctx.record.add_placement(stage, "train_worker", p.rank, p.node_id, p.environment)
     record_telemetry(ctx, stage, prefix, probes)
 
