@@ -76,7 +76,7 @@ frameworks = ["torch"]
 options = {{ width = 8 }}
 [train]
 epochs = 1
-batch_size = 64
+batch_size = 16
 retrain_epochs = 0
 [persist]
 formats = ["native"]
@@ -107,7 +107,7 @@ def test_a_folder_larger_than_the_object_store_and_the_workers_memory_trains(tmp
             "metric IN ('worker_peak_rss_mb', 'worker_peak_private_mb') GROUP BY metric")}
     # RSS counts the object store's pages mapped into the worker as it reads blocks; its own memory stays far below
     assert peak["worker_peak_rss_mb"] < decoded, (peak, decoded)
-    assert peak["worker_peak_private_mb"] < decoded / 3, (peak, decoded)
+    assert peak["worker_peak_private_mb"] < decoded / 2, (peak, decoded)
     figures = {r["metric"]: r["value"] for r in rows(db, "SELECT metric, value FROM measurements WHERE stage = 'train'")}
     assert figures["object_store_spilled_bytes"] > 0 or figures["object_store_peak_bytes"] < decoded / 3  # it streamed
     assert figures["epochs"] == 1 and figures["train_samples_per_s"] > 0
