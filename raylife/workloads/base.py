@@ -50,16 +50,10 @@ class Dataset:
     facts: DataFacts
 
 
-@dataclass
-class Splits:
-    """Seeded, stratified train/val/test/retrain splits of one Dataset (random inputs: generated ones, each split's
-    inputs a ``generated.GeneratedInputs``, indexed like an array)."""
+class FactsView:
+    """What every kind of splits tells from its ``facts`` (in memory, generated, or streamed from files)."""
 
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
     facts: DataFacts
-
-    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        return self.arrays[name]
 
     @property
     def num_classes(self) -> int:
@@ -72,6 +66,18 @@ class Splits:
     @property
     def synthetic(self) -> bool:
         return self.facts.synthetic
+
+
+@dataclass
+class Splits(FactsView):
+    """Seeded, stratified train/val/test/retrain splits of one Dataset (random inputs: generated ones, each split's
+    inputs a ``generated.GeneratedInputs``, indexed like an array)."""
+
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
+    facts: DataFacts
+
+    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self.arrays[name]
 
     @property
     def input_shape(self) -> tuple[int, ...]:

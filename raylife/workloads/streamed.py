@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from raylife.workloads.base import DataFacts, Dataset, split_dataset
+from raylife.workloads.base import DataFacts, Dataset, FactsView, split_dataset
 
 # How many decoded rows ``head`` gives at most (requests, the round-trip sample): 64 MiB of float32 at most, the
 # request set's own budget, so serving a huge held-out split never decodes it whole.
@@ -75,7 +75,7 @@ def _rows(batch: Mapping[str, np.ndarray], classes: tuple[str, ...], channels: i
 
 
 @dataclass
-class FileSplits:
+class FileSplits(FactsView):
     """Train/val/test/retrain splits of a folder of files, each a tuple of paths and their labels (see the module)."""
 
     files: dict[str, tuple[tuple[str, ...], np.ndarray]]
@@ -91,18 +91,6 @@ class FileSplits:
 
     def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"split '{name}' of {self.facts.source} is streamed: read it with batches() or head()")
-
-    @property
-    def num_classes(self) -> int:
-        return self.facts.num_classes
-
-    @property
-    def source(self) -> str:
-        return self.facts.source
-
-    @property
-    def synthetic(self) -> bool:
-        return self.facts.synthetic
 
     @property
     def input_shape(self) -> tuple[int, ...]:
