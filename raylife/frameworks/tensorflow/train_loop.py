@@ -61,7 +61,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         train_ds, val_ds = shard_datasets(strategy, session, recipe.input_shape, loop.batch_size, loop.seed, loop.steps)
         per_worker = splits.sizes()[loop.split] // session.world
         steps = loop.steps or per_worker // per_worker_batch(loop.batch_size, session.world)
-        val_steps = -(-splits.sizes()["val"] // VAL_BATCH)
+        val_steps = -(-splits.sizes()["val"] // per_worker_batch(loop.batch_size, session.world))
     else:
         x, y = splits[loop.split]
         x_val, y_val = splits["val"]
@@ -126,9 +126,6 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     return session.finish(replicas=strategy.num_replicas_in_sync)
 
 
-VAL_BATCH = 256
-
-
 def shard_datasets(strategy: Any, session: WorkerSession, input_shape: tuple[int, ...], global_batch: int, seed: int,
                    steps: int | None) -> tuple[Any, Any]:
     """This worker's Ray Data shards ("train", split across the workers; "val", whole) as distributed tf.data inputs.
@@ -164,7 +161,10 @@ def shard_datasets(strategy: Any, session: WorkerSession, input_shape: tuple[int
         return tf.data.Dataset.from_generator(timed, output_signature=signature).repeat()
 
     def val_input(context: Any) -> Any:
-        return tf.data.Dataset.from_generator(rows(val, VAL_BATCH), output_signature=signature).repeat()
+        # the training batch: inference at it needs less memory than the training step did (a fixed 256 rows of
+        # 128x128 images cost a small CNN ~0.7 GiB of activations)
+        batch = context.get_per_replica_batch_size(global_batch)
+        return tf.data.Dataset.from_generator(rows(val, batch), output_signature=signature).repeat()
 
     return strategy.distribute_datasets_from_function(train_input), strategy.distribute_datasets_from_function(val_input)
 
