@@ -95,7 +95,7 @@ def main() -> None:
     print(f"{len(paths)} JPEGs {args.size}x{args.size} ({written.bytes / 2**20:.1f} MiB on disk), {args.model}, "
           f"batch {args.batch}, 1 Ray Train worker x 1 CPU, {os.cpu_count()} cores", flush=True)
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     reader = ImageReader(size=args.size, channels=3, classes=tuple(names))
     config = {"paths": paths, "classes": names, "size": args.size, "batch": args.batch, "runs": args.runs,
               "model": args.model, "out": str(root.parent / "figures.json")}

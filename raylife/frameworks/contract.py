@@ -63,6 +63,7 @@ class LoopConfig:
     precision: str = "fp32"  # fp32 | bf16 | fp16 (mixed precision: autocast, a grad scaler for fp16)
     device: str = "cpu"  # cpu | gpu: which counters the worker reads (RAPL always, NVML on a GPU)
     checkpoint_every_epoch: bool = False  # so a restarted worker group resumes where the failed one was
+    checkpoint_upload: str = "sync"  # sync | async: Ray Train copies a checkpoint to storage_path in the background
     fault: FaultPlan | None = None
     sink: Any = None  # the trial actor's handle: epochs and probes are pushed to it
     steps: int | None = None  # one epoch of exactly this many global batches, the data cycled as often as needed
@@ -111,6 +112,7 @@ class WorkerProbe:
     telemetry: Reading = field(default_factory=Reading)  # energy, GPU power/utilisation/memory over the loop
     peak_private_mb: float | None = None  # RSS less shared pages: Ray's object store maps blocks into every reader
     first_batch_s: float | None = None  # streamed data: from asking the shard for the first batch until it arrived
+    restore_s: float | None = None  # fetching the checkpoint this loop started from (retrain, a restart) and loading it
 
 
 __all__ = ["EpochRecord", "FaultEvent", "FaultPlan", "LoopConfig", "WorkerProbe"]

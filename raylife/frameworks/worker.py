@@ -14,7 +14,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -145,6 +145,7 @@ class WorkerSession:
         self.train_start: float | None = None  # perf_counter at the first step
         self.epochs: list[EpochRecord] = []
         self.resumed_from_epoch = 0
+        self.restore_s: float | None = None
         self.clock = WaitClock()  # streamed data: waits on the shard
         fault = loop.fault
         self._fault_armed = fault is not None and fault.rank == self.rank
@@ -198,11 +199,49 @@ class WorkerSession:
             self.sink.put_epoch.remote(record)  # fire and forget: progress must not slow training
         return record
 
-    def checkpoint_taken(self, epoch: int, directory: str | Path, stall_s: float) -> None:
-        """Tell the trial's actor what one checkpoint cost (rank 0, which writes it; fire and forget)."""
+    @contextmanager
+    def restoring(self) -> Iterator[None]:
+        """Times fetching and loading the checkpoint the loop starts from (``restore_s``)."""
+        start = time.perf_counter()
+        yield
+        self.restore_s = time.perf_counter() - start
+
+    def report_checkpoint(self, epoch: int, metrics: dict[str, Any], save: Callable[[Path], None]) -> None:
+        """Save a checkpoint (``save(directory)``), report it to Ray Train and tell the trial's actor what it cost.
+
+        Every worker calls it (TensorFlow's strategy needs every worker to save); only rank 0's copy is reported as
+        the checkpoint. The stall is rank 0's loop blocked from the save's start until ``report`` returns: with
+        ``checkpoint_upload = "sync"`` that includes the copy to ``storage_path``; with ``"async"`` Ray Train copies
+        in a background thread and deletes the directory afterwards, so it must outlive this call (and the worker
+        waits for the last copy before it exits).
+        """
+        import tempfile
+
+        import ray.train
+
         from raylife.frameworks.backend import directory_bytes
 
-        self.sink.put_checkpoint.remote(CheckpointCost(epoch=epoch, bytes=directory_bytes(directory), stall_s=stall_s))
+        upload = ray.train.CheckpointUploadMode.ASYNC if self.loop.checkpoint_upload == "async" else None
+        keep = upload is not None and self.is_chief
+        directory = Path(tempfile.mkdtemp(prefix="raylife-checkpoint-"))
+        try:
+            stall = time.perf_counter()
+            save(directory)
+            write_progress(directory, epoch + 1)
+            if not self.is_chief:
+                ray.train.report({"epoch": epoch})
+                return
+            size = directory_bytes(directory)  # before an asynchronous upload may delete it
+            checkpoint = ray.train.Checkpoint.from_directory(str(directory))
+            if upload is None:
+                ray.train.report(metrics, checkpoint=checkpoint)
+            else:
+                ray.train.report(metrics, checkpoint=checkpoint, checkpoint_upload_mode=upload)
+            stall_s = time.perf_counter() - stall
+            self.sink.put_checkpoint.remote(CheckpointCost(epoch=epoch, bytes=size, stall_s=stall_s))
+        finally:
+            if not keep:
+                shutil.rmtree(directory, ignore_errors=True)
 
     def finish(self, replicas: int) -> WorkerProbe:
         """Send this worker's timings and peak memory to the trial's actor; returns them.
@@ -230,6 +269,7 @@ class WorkerSession:
             telemetry=reading,
             first_batch_s=self.clock.first_batch_s,
             peak_private_mb=self.rss.peak_private_mb,
+            restore_s=self.restore_s,
         )
         ray.get(self.sink.put_probe.remote(probe))
         return probe

@@ -89,7 +89,9 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("val_accuracy", "ratio", DEVELOP, "validation accuracy after the last epoch", quality=True),
     _m("checkpoint_bytes", "bytes", DEVELOP, "one training checkpoint on disk (label: epoch it was taken after)"),
     _m("checkpoint_stall_s", "s", DEVELOP, "rank 0's training loop blocked by one checkpoint: writing it and Ray Train's "
-       "report, which copies it to the storage path (label: epoch)"),
+       "report, which copies it to the storage path unless train.checkpoint_upload = 'async' (label: epoch)"),
+    _m("restore_s", "s", DEVELOP, "rank 0 fetching the checkpoint its fit starts from (retraining) from the storage "
+       "path and loading it; part of the fit's loop setup"),
     _m("time_to_first_batch_s", "s", DEVELOP, "data streamed by Ray Data: rank 0 asking its shard for the fit's first "
        "batch until it arrived (the pipeline's start: read, decode, resize)"),
     _m("ingest_samples_per_s", "samples/s", DEVELOP, "data streamed by Ray Data: the pipeline alone (no model), rows "

@@ -25,8 +25,10 @@ from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 from raylife.workloads.reference import DataRef
 
 # Matrix axes of [train], in the order they appear in trial names.
-TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device", "precision", "platform")
-AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_rate": "lr", "cpus_per_worker": "cpu"}
+TRAIN_AXES = ("num_workers", "batch_size", "epochs", "learning_rate", "cpus_per_worker", "device", "precision", "platform",
+              "checkpoint_upload")
+AXIS_TAGS = {"num_workers": "w", "batch_size": "bs", "epochs": "ep", "learning_rate": "lr", "cpus_per_worker": "cpu",
+             "checkpoint_upload": "ckpt-"}
 
 
 def axis_values(train: TrainSpec, axis: str) -> list[Any]:
@@ -80,6 +82,7 @@ class Trial:
     platform_labels: dict[str, str] = field(default_factory=dict)  # node labels workers and replicas must run on
     max_failures: int = 0  # worker failures one fit survives
     precision: str = "fp32"  # fp32 | bf16 | fp16: training and serving
+    checkpoint_upload: str = "sync"  # sync | async: how Ray Train copies a checkpoint to storage_path
     faults: FaultsSpec | None = None
     load: LoadSpec | None = None  # open-loop load to the latency limit
     repeat: int = 0  # which of the suite's `repeats` runs of this trial (0-based)
@@ -423,6 +426,7 @@ def _trials_for(
             framework=framework_name,
             device=setting["device"],
             precision=setting["precision"],
+            checkpoint_upload=setting["checkpoint_upload"],
             num_workers=setting["num_workers"],
             cpus_per_worker=setting["cpus_per_worker"],
             batch_size=setting["batch_size"],

@@ -38,6 +38,7 @@ def loop_config(
         precision=t.precision,
         device=t.device,
         checkpoint_every_epoch=t.max_failures > 0,  # without one, a restarted worker group starts from scratch
+        checkpoint_upload=t.checkpoint_upload,
         fault=fault,
         steps=t.steps if split == "train" else None,  # retraining runs retrain_epochs
         streamed=t.streamed,
@@ -130,6 +131,9 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     add(stage, f"{prefix}_samples_per_s", samples / compute_s if compute_s else None, "samples/s")
     add(stage, "epoch_s", compute_s / len(epochs) if epochs else None, "s")
     add(stage, "epochs", len(epochs), "count")
+    rank0 = next((p for p in probes if p.rank == 0), None)
+    if rank0 is not None and rank0.restore_s is not None:  # the fit started from a checkpoint (retrain)
+        add(stage, "restore_s", rank0.restore_s, "s")
     for checkpoint in out.checkpoints:
         add(stage, "checkpoint_bytes", checkpoint.bytes, "bytes", epoch=checkpoint.epoch)
         add(stage, "checkpoint_stall_s", checkpoint.stall_s, "s", epoch=checkpoint.epoch)

@@ -110,6 +110,10 @@ class TrainSpec(StrictModel):
     platform: Axis[Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]] | None = Field(
         default=None, description="kinds of node from [platforms]; each one is a matrix value"
     )
+    checkpoint_upload: Axis[Literal["sync", "async"]] = Field(
+        default_factory=lambda: ["sync"], description="how Ray Train copies a checkpoint to storage_path: sync (the "
+        "training loop waits for the copy) or async (a background thread copies; the loop waits only for the save)"
+    )
     max_failures: Annotated[int, Field(ge=0, le=100)] = Field(
         default=0, description="worker failures a fit survives (Ray Train FailureConfig): it resumes from its last checkpoint"
     )

@@ -56,7 +56,7 @@ def test_plan_prints_the_trials():
          "train.epochs = -1 is invalid: Input should be greater than or equal to 1 ({path}:6); change the value in the suite"),
         (MINIMAL_SUITE + "[train]\nepoch = 3\n",
          "unknown key 'epoch' in [train] ({path}:6); did you mean 'epochs'? keys allowed in [train]: batch_size, "
-         "cpus_per_worker, device, epochs, learning_rate, max_failures, num_workers, platform, precision, retrain_epochs, steps, target_accuracy, timeout_s"),
+         "checkpoint_upload, cpus_per_worker, device, epochs, learning_rate, max_failures, num_workers, platform, precision, retrain_epochs, steps, target_accuracy, timeout_s"),
         ('name = "t"\nworkload = "vision"\n[[models]\n',
          "invalid TOML: Expected ']]' at the end of an array declaration ({path}:3:9); fix the syntax at that line"),
         ('name = "t"\nworkload = "vision"\n[[models]]\nname = "vgg16"\n',

@@ -115,9 +115,10 @@ kill_worker_at_epoch = 2
 
 
 def random_steps_suite(name: str, model: str, shape: list[int], samples: int, steps: int, batch: int,
-                       batch_sizes: list[int], requests: int, port: int) -> str:
+                       batch_sizes: list[int], requests: int, port: int, upload: str = "sync") -> str:
     """A reference model on random inputs (1,000 classes) generated on demand, bounded by steps, in both frameworks,
-    persisted and served, no retraining: the reference-scale code path at any shape."""
+    persisted and served, no retraining: the reference-scale code path at any shape (checkpoints uploaded by
+    ``upload``)."""
     return f"""
 name = "{name}"
 workload = "vision"
@@ -131,6 +132,7 @@ frameworks = ["torch", "tensorflow"]
 steps = {steps}
 batch_size = {batch}
 retrain_epochs = 0
+checkpoint_upload = "{upload}"
 [serve]
 batch_sizes = {batch_sizes}
 concurrency = [1]
@@ -142,10 +144,11 @@ graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 """
 
 
-# The reference-scale code path at a small shape: MobileNetV3-Large (custom layers in TensorFlow) at 32x32x3.
+# The reference-scale code path at a small shape: MobileNetV3-Large (custom layers in TensorFlow) at 32x32x3, its
+# 22 MB checkpoints uploaded by Ray Train in the background (evaluate then loads what the upload wrote).
 RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS = 8, 3
 RANDOM_STEPS = random_steps_suite("random-steps", "mobilenet_v3_large", [32, 32, 3], samples=64, steps=RANDOM_STEPS_STEPS,
-                                  batch=RANDOM_STEPS_BATCH, batch_sizes=[1, 8], requests=20, port=8133)
+                                  batch=RANDOM_STEPS_BATCH, batch_sizes=[1, 8], requests=20, port=8133, upload="async")
 
 # A builder that passes every plan-time check and fails inside the training workers.
 BROKEN_MODELS = "def broken(input_shape, num_classes, width: int = 4):\n    raise ValueError(f'cannot build width {width}')\n"

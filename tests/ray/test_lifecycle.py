@@ -17,7 +17,7 @@ REQUIRED = {
               "train_peak_rss_mb": "MiB", "epoch_s": "s", "train_samples_per_s": "samples/s"},
     "evaluate": {"accuracy": "ratio", "top5_accuracy": "ratio", "eval_loss": "loss", "baseline_accuracy": "ratio"},
     "persist": {"save_s": "s", "load_s": "s", "bytes": "bytes", "params": "count", "roundtrip_max_abs_diff": "logit"},
-    "retrain": {"retrain_wall_s": "s", "accuracy": "ratio"},
+    "retrain": {"retrain_wall_s": "s", "accuracy": "ratio", "restore_s": "s"},
     # The deployment half (issue #3).
     "deploy": {"deploy_ready_s": "s", "first_request_ms": "ms", "replica_init_s": "s", "replica_load_s": "s",
                "replica_rss_mb": "MiB"},

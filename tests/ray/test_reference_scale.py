@@ -52,6 +52,8 @@ def test_a_reference_model_on_random_inputs_trains_by_steps_and_stores_no_qualit
     assert result.returncode == 0, result.stdout + result.stderr
     assert "random inputs" in result.stdout  # the summary's accuracy column says why it is empty
     check_random_run(db, 5_483_032, RANDOM_STEPS_STEPS, RANDOM_STEPS_BATCH)  # MobileNetV3-Large at 1,000 classes
+    uploads = rows(db, "SELECT framework, json_extract_string(params, '$.checkpoint_upload') AS upload FROM trials")
+    assert sorted((u["framework"], u["upload"]) for u in uploads) == [("tensorflow", "async"), ("torch", "async")]
 
 
 IMAGENET_SHAPED = random_steps_suite("imagenet-shaped-resnet50", "resnet50", [224, 224, 3], samples=40, steps=2,

@@ -45,7 +45,8 @@ def test_shipped_suites_load(path):
 def test_unknown_key_suggests_the_close_match():
     assert error_of(MINIMAL_SUITE + "[train]\nepoch = 3\n") == (
         "unknown key 'epoch' in [train] (s.toml:6); did you mean 'epochs'? keys allowed in [train]: "
-        "batch_size, cpus_per_worker, device, epochs, learning_rate, max_failures, num_workers, platform, precision, retrain_epochs, "
+        "batch_size, checkpoint_upload, cpus_per_worker, device, epochs, learning_rate, max_failures, num_workers, platform, precision, "
+        "retrain_epochs, "
         "steps, target_accuracy, timeout_s"
     )
 

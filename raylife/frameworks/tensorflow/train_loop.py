@@ -3,9 +3,7 @@ MultiWorkerMirroredStrategy (Ray's TensorflowConfig sets TF_CONFIG for each work
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from raylife.frameworks.contract import WorkerProbe
@@ -18,7 +16,6 @@ from raylife.frameworks.worker import (
     per_worker_batch,
     resume_checkpoint,
     shard_passes,
-    write_progress,
 )
 
 
@@ -43,7 +40,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     with strategy.scope():
         if resume_dir or loop.init_checkpoint:
-            with local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
+            with session.restoring(), local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
                 model = backend.load_checkpoint(directory)
         else:
             model = backend.build_model(recipe)
@@ -101,15 +98,8 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
                 return
             # Under MultiWorkerMirroredStrategy every worker must take part in saving; only rank 0's
             # copy becomes the checkpoint.
-            with tempfile.TemporaryDirectory() as tmp:
-                stall = time.perf_counter()
-                backend.save_checkpoint(self.model, Path(tmp), x_sample, recipe)
-                write_progress(tmp, epoch + 1)
-                if session.is_chief:
-                    ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
-                    session.checkpoint_taken(epoch, tmp, time.perf_counter() - stall)
-                else:
-                    ray.train.report({"epoch": epoch})
+            session.report_checkpoint(epoch, record.as_report(),
+                                      lambda directory: backend.save_checkpoint(self.model, directory, x_sample, recipe))
 
     class FaultyReporter(Reporter):
         """A per-batch hook costs Python on every step, so only a worker with a fault to inject has one."""

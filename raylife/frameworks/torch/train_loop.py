@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +25,6 @@ from raylife.frameworks.worker import (
     shard_passes,
     steps_order,
     val_batches,
-    write_progress,
 )
 
 
@@ -127,7 +124,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
     model = backend.build_model(recipe)
     if resume_dir or loop.init_checkpoint:
-        with local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
+        with session.restoring(), local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
             model = backend.load_checkpoint(directory)
     elif loop.init_weights:  # fine-tune from pretrained weights
         with local_weights(loop.init_weights) as path:
@@ -180,15 +177,10 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             record = session.end_epoch(epoch, train_loss, val_loss, val_acc, epoch_s, int(sums[1].item()),
                                        session.clock.wait_s if shard is not None else None)
             if last or loop.checkpoint_every_epoch:
-                with tempfile.TemporaryDirectory() as tmp:
-                    stall = time.perf_counter()
-                    sample = x_sample
-                    # The last one moves the model to the CPU (it is what every later stage loads); one in the
-                    # middle leaves it where it trains (the state_dict loads with map_location="cpu").
-                    backend.save_checkpoint(plain.cpu().eval() if last else plain, Path(tmp), sample, recipe)
-                    write_progress(tmp, epoch + 1)
-                    ray.train.report(record.as_report(), checkpoint=ray.train.Checkpoint.from_directory(tmp))
-                    session.checkpoint_taken(epoch, tmp, time.perf_counter() - stall)
+                # The last one moves the model to the CPU (it is what every later stage loads); one in the middle
+                # leaves it where it trains (the state_dict loads with map_location="cpu").
+                session.report_checkpoint(epoch, record.as_report(), lambda directory, last=last: backend.save_checkpoint(
+                    plain.cpu().eval() if last else plain, directory, x_sample, recipe))
             else:
                 ray.train.report(record.as_report())
         else:
