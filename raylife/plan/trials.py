@@ -265,7 +265,8 @@ def _train_for(suite: SuiteSpec, spec: ModelSpec, key: str, source: str) -> Trai
     if not spec.train:
         return suite.train
     try:
-        return TrainSpec.model_validate({**suite.train.model_dump(), **spec.train})
+        # only the keys the suite set: a dumped default (epochs) beside the suite's steps would read as both given
+        return TrainSpec.model_validate({**suite.train.model_dump(exclude_unset=True), **spec.train})
     except ValidationError as exc:
         error = exc.errors()[0]
         loc = ".".join(str(p) for p in error["loc"] if isinstance(p, str))

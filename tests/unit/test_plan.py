@@ -202,6 +202,10 @@ def test_per_model_workload_data_and_train_overrides():
     assert trials[1].model_args == {"num_users": 300, "num_items": 200}
     assert plan_error(MINIMAL_SUITE + "train = { epochs = 0 }\n").startswith(
         "models[0].train.epochs: Input should be greater than or equal to 1 (s.toml)")
+    # a model's override beside the suite's steps: the suite's defaults (epochs) are not read as given
+    [_, steps] = plan('name = "t"\nworkload = "tabular"\n[train]\nsteps = 7\n[[models]]\nname = "mlp"\nframeworks = "torch"\n'
+                      '[[models]]\nname = "resmlp"\nframeworks = "torch"\ntrain = { batch_size = 8 }\n')
+    assert (steps.steps, steps.batch_size, steps.epochs) == (7, 8, 1)
 
 
 def test_random_inputs_refuse_an_accuracy_target():
