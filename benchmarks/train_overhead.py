@@ -1,11 +1,13 @@
 """raylife's train stage vs a bare Ray Train fit of the same model, data and epochs, alternating in one process tree.
 
     python benchmarks/train_overhead.py [--runs 3] [--frameworks torch tensorflow] [--epochs 5] [--loop-only]
+                                        [--model cnn_small | resnet50]
 
-Both sides train the smoke suite's model (cnn_small on digits, batch 32, Adam 0.003, 1 worker, 1 CPU) with a
-per-epoch ``ray.train.report`` and a checkpoint at the end, on one embedded Ray with the same Train environment
-variables; they run alternately (bare, raylife, bare, raylife, ...) so drift on a shared machine hits both. Printed:
-the median of each and their ratio for
+Both sides train the same model on the same data with a per-epoch ``ray.train.report`` and a checkpoint at the end,
+1 worker, 1 CPU, on one embedded Ray with the same Train environment variables: ``cnn_small`` is the smoke suite's
+(digits, batch 32, Adam 0.003); ``resnet50`` is the reference model at 224x224x3 and 1,000 classes on random inputs
+generated on demand (64 rows, batch 4, Adam 1e-4). They run alternately (bare, raylife, bare, raylife, ...) so drift
+on a shared machine hits both. Printed: the median of each and their ratio for
 
 - ``fit``: the ``fit()`` call itself — raylife's ``train_wall_s`` against the bare fit's; target <= 1.1;
 - ``samples/s``: steady-state training throughput (the median epoch but the first, training steps only) — raylife's loop
@@ -36,9 +38,47 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # tf.keras = tf_keras in this
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
+from dataclasses import dataclass, field  # noqa: E402
+
 from raylife.remote.trial_actor import TRAIN_ENV_VARS  # noqa: E402 - after the environment above
 
 os.environ.update(TRAIN_ENV_VARS)  # Train v2 reads them in the process that calls fit(): the same for both sides
+
+
+@dataclass(frozen=True)
+class Case:
+    """What both sides train: the model, its data, batch and learning rate, and the suite raylife plans it from."""
+
+    model: str
+    dataset: str
+    batch: int
+    lr: float
+    suite: str  # TOML text
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def splits(self) -> Any:
+        from raylife.workloads import WORKLOADS
+
+        return WORKLOADS.get("vision").load_splits(self.dataset, 0, self.options)
+
+
+RESNET50_OPTIONS = {"shape": [224, 224, 3], "classes": 1000, "samples": 64}
+CASES = {
+    "cnn_small": Case("cnn_small", "digits", 32, 0.003, (REPO / "suites" / "smoke.toml").read_text()),
+    "resnet50": Case("resnet50", "random", 4, 1e-4, """
+name = "overhead-resnet50"
+workload = "vision"
+[data]
+dataset = "random"
+options = { shape = [224, 224, 3], classes = 1000, samples = 64 }
+[[models]]
+name = "resnet50"
+[train]
+batch_size = 4
+learning_rate = 0.0001
+retrain_epochs = 0
+""", RESNET50_OPTIONS),
+}
 
 
 def bare_torch_epoch(model: Any, optimizer: Any, x: Any, y: Any, order: Any, batch: int) -> float:
@@ -57,7 +97,7 @@ def bare_torch_epoch(model: Any, optimizer: Any, x: Any, y: Any, order: Any, bat
     return time.perf_counter() - started
 
 
-def torch_loops_in_one_process(epochs: int) -> tuple[float, float]:
+def torch_loops_in_one_process(case: Case, epochs: int) -> tuple[float, float]:
     """(bare, raylife) steady-state samples/s of the training steps alone, their epochs alternating in this process:
     the bare epoch against raylife's own ``train_epoch`` (the function its Ray Train workers run), on the same model,
     data and batch, one thread each. Alternating epoch by epoch puts both under the same drift of a shared machine."""
@@ -66,24 +106,24 @@ def torch_loops_in_one_process(epochs: int) -> tuple[float, float]:
 
     from raylife.frameworks.torch.train_loop import train_epoch
     from raylife.registry import import_object
-    from raylife.workloads import WORKLOADS
 
     torch.set_num_threads(1)
-    x, y = WORKLOADS.get("vision").load_splits("digits", 0)["train"]
+    splits = case.splits()
+    x, y = splits["train"]
     input_shape = x.shape[1:]
 
     def build() -> tuple[Any, Any]:
         torch.manual_seed(0)
-        model = import_object("raylife.workloads.vision.torch_models:cnn_small")(input_shape, 10)
-        return model, torch.optim.Adam(model.parameters(), lr=0.003)
+        model = import_object(f"raylife.workloads.vision.torch_models:{case.model}")(input_shape, splits.num_classes)
+        return model, torch.optim.Adam(model.parameters(), lr=case.lr)
 
     (bare_model, bare_opt), (our_model, our_opt) = build(), build()
     device = torch.device("cpu")
     bare_s, our_s = [], []
     for epoch in range(epochs):
         order = np.random.default_rng([0, epoch]).permutation(len(y))
-        bare_s.append(bare_torch_epoch(bare_model, bare_opt, x, y, order, 32))
-        our_s.append(train_epoch(our_model, our_opt, None, x, y, order, 32, device, "fp32", lambda step: None)[2])
+        bare_s.append(bare_torch_epoch(bare_model, bare_opt, x, y, order, case.batch))
+        our_s.append(train_epoch(our_model, our_opt, None, x, y, order, case.batch, device, "fp32", lambda step: None)[2])
     return steady_samples_per_s(bare_s, len(y)), steady_samples_per_s(our_s, len(y))
 
 
@@ -94,22 +134,24 @@ def bare_torch_loop(config: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from raylife.registry import import_object
-    from raylife.workloads import WORKLOADS
 
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    splits = WORKLOADS.get("vision").load_splits("digits", 0)
+    case: Case = config["case"]
+    splits = case.splits()
     (x, y), (x_val, y_val) = splits["train"], splits["val"]
-    model = import_object("raylife.workloads.vision.torch_models:cnn_small")(splits.input_shape, 10)
+    x_val = np.asarray(x_val)
+    model = import_object(f"raylife.workloads.vision.torch_models:{case.model}")(splits.input_shape, splits.num_classes)
     model = ray.train.torch.prepare_model(model)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=case.lr)
     epoch_times = []
     for epoch in range(config["epochs"]):
         epoch_times.append(bare_torch_epoch(model, optimizer, x, y, np.random.default_rng([0, epoch]).permutation(len(y)),
-                                            config["batch"]))
+                                            case.batch))
         model.eval()
         with torch.inference_mode():
-            accuracy = (model(torch.from_numpy(x_val)).argmax(1).numpy() == y_val).mean()
+            accuracy = np.mean([(model(torch.from_numpy(x_val[i:i + 64])).argmax(1).numpy() == y_val[i:i + 64]).mean()
+                                for i in range(0, len(y_val), 64)])
         metrics = {"epoch": epoch, "accuracy": float(accuracy)}
         if epoch == config["epochs"] - 1:
             with tempfile.TemporaryDirectory() as tmp:
@@ -124,18 +166,21 @@ def bare_tensorflow_loop(config: dict[str, Any]) -> dict[str, Any]:
     import ray.train
     import tensorflow as tf
 
+    import numpy as np
+
     from raylife.registry import import_object
-    from raylife.workloads import WORKLOADS
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     tf.keras.utils.set_random_seed(0)
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    splits = WORKLOADS.get("vision").load_splits("digits", 0)
+    case: Case = config["case"]
+    splits = case.splits()
     (x, y), (x_val, y_val) = splits["train"], splits["val"]
+    x, x_val = np.asarray(x), np.asarray(x_val)  # random inputs: a few dozen rows, whole
     with strategy.scope():
-        model = import_object("raylife.workloads.vision.tf_models:cnn_small")(splits.input_shape, 10)
-        model.compile(optimizer=tf.keras.optimizers.Adam(config["lr"]),
+        model = import_object(f"raylife.workloads.vision.tf_models:{case.model}")(splits.input_shape, splits.num_classes)
+        model.compile(optimizer=tf.keras.optimizers.Adam(case.lr),
                       loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     epochs = config["epochs"]
 
@@ -157,8 +202,9 @@ def bare_tensorflow_loop(config: dict[str, Any]) -> dict[str, Any]:
                 self.model.save(Path(tmp) / "model.keras")
                 ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=0).batch(config["batch"])
-    model.fit(ds, epochs=epochs, validation_data=(x_val, y_val), callbacks=[Report()], verbose=0)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=0).batch(case.batch)
+    model.fit(ds, epochs=epochs, validation_data=(x_val, y_val), validation_batch_size=64, callbacks=[Report()],
+              verbose=0)
     return {"epoch_s": epoch_times, "samples": len(y)}
 
 
@@ -170,12 +216,12 @@ def steady_samples_per_s(epoch_s: list[float], samples: int) -> float:
     return samples / statistics.median(steady)
 
 
-def bare_fit(framework: str, epochs: int, storage: str) -> tuple[float, float, float]:
+def bare_fit(case: Case, framework: str, epochs: int, storage: str) -> tuple[float, float, float]:
     """(fit() seconds, trainer construction + fit() seconds, steady-state samples/s) of the plain script."""
     from ray.train import RunConfig, ScalingConfig
 
     started = time.perf_counter()
-    config = {"epochs": epochs, "batch": 32, "lr": 0.003}
+    config = {"epochs": epochs, "case": case}
     scaling = ScalingConfig(num_workers=1, resources_per_worker={"CPU": 1})
     env = {"env_vars": {"TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}} if framework == "tensorflow" else None
     run = RunConfig(name=f"bare-{time.time_ns()}", storage_path=storage, worker_runtime_env=env)
@@ -195,7 +241,7 @@ def bare_fit(framework: str, epochs: int, storage: str) -> tuple[float, float, f
     return done - fit_start, done - started, steady
 
 
-def raylife_train_stage(framework: str, epochs: int, storage: str) -> tuple[float, float, float]:
+def raylife_train_stage(case: Case, framework: str, epochs: int, storage: str) -> tuple[float, float, float]:
     """(train_wall_s as raylife stores it, the train stage's wall time on the driver, steady-state samples/s)."""
     from dataclasses import replace
 
@@ -203,10 +249,11 @@ def raylife_train_stage(framework: str, epochs: int, storage: str) -> tuple[floa
     from raylife.records import TrialRecord
     from raylife.stages import STAGES, TrialContext
     from raylife.storage import Location
-    from raylife.suite import load_suite
+    from raylife.suite import parse_suite
 
-    suite, _ = load_suite(REPO / "suites" / "smoke.toml")
-    [trial] = [t for t in plan_trials(suite, str(REPO / "suites" / "smoke.toml")) if t.framework == framework]
+    source = str(REPO / "suites" / f"{case.model}.toml")  # where relative paths would start; nothing is read there
+    suite = parse_suite(case.suite, source)
+    [trial] = [t for t in plan_trials(suite, source) if t.framework == framework]
     trial = replace(trial, epochs=epochs, target_accuracy=None)
     record = TrialRecord(run_id=f"bench{time.time_ns()}", trial=trial)
     ctx = TrialContext(trial=trial, record=record, storage=Location.parse(storage).child(record.trial_id))
@@ -228,12 +275,16 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--frameworks", nargs="+", default=["torch", "tensorflow"])
     parser.add_argument("--loop-only", action="store_true", help="only the PyTorch loops in one process (no Ray)")
+    parser.add_argument("--model", choices=sorted(CASES), default="cnn_small")
+    parser.add_argument("--no-loop", action="store_true", help="skip the PyTorch loops in one process")
     args = parser.parse_args()
+    case = CASES[args.model]
 
-    if "torch" in args.frameworks:
+    if "torch" in args.frameworks and not args.no_loop:
         ratios = []
         for run in range(args.runs):
-            bare_sps, our_sps = torch_loops_in_one_process(max(args.epochs, 20) * 2)
+            bare_sps, our_sps = torch_loops_in_one_process(case, max(args.epochs, 20) * 2 if case.model == "cnn_small"
+                                                           else args.epochs + 1)
             ratios.append(our_sps / bare_sps)
             print(f"  torch loop alone run {run + 1}: steady-state samples/s bare {bare_sps:.0f}, raylife's train_epoch "
                   f"{our_sps:.0f} → {ratios[-1]:.3f}", flush=True)
@@ -246,13 +297,14 @@ def main() -> None:
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     storage = tempfile.mkdtemp(prefix="raylife-bench-")
-    print(f"{args.runs} runs each, alternating, {args.epochs} epochs, cnn_small on digits, 1 worker x 1 CPU; "
+    print(f"{args.runs} runs each, alternating, {args.epochs} epochs, {case.model} on {case.dataset}, batch {case.batch}, "
+          f"1 worker x 1 CPU; "
           f"ray {ray.__version__}, {os.cpu_count()} cores")
     for framework in args.frameworks:
         bare, ours = [], []
         for run in range(args.runs):
-            bare.append(bare_fit(framework, args.epochs, storage))
-            ours.append(raylife_train_stage(framework, args.epochs, storage))
+            bare.append(bare_fit(case, framework, args.epochs, storage))
+            ours.append(raylife_train_stage(case, framework, args.epochs, storage))
             print(f"  {framework} run {run + 1}: bare fit {bare[-1][0]:.2f} s (with construction {bare[-1][1]:.2f} s) · "
                   f"raylife fit {ours[-1][0]:.2f} s, train stage {ours[-1][1]:.2f} s · steady samples/s bare "
                   f"{bare[-1][2]:.0f}, raylife {ours[-1][2]:.0f}", flush=True)

@@ -134,6 +134,12 @@ class DataSource:
     # "module:function"(seed=, **options) -> streamed.FileSplits: a file format streamed through Ray Data, never
     # loaded whole (``load`` then serves only small reads outside a trial)
     stream: str | None = None
+    # a boolean option that chooses streaming (tables: small files load whole, faster); None: ``stream`` always
+    stream_option: str | None = None
+
+    def streams(self, options: Mapping[str, Any]) -> bool:
+        """Whether these options read the source streamed through Ray Data."""
+        return self.stream is not None and (self.stream_option is None or bool(options.get(self.stream_option)))
 
     def facts(self, options: Mapping[str, Any]) -> DataFacts:
         """Check the options, then describe the data; any failure to read it is one DataError."""
@@ -256,7 +262,7 @@ class Workload:
             check_call_options(self.random_facts, options, "data.options")
             return self.random_facts(**dict(options))
         facts = source.facts(options)
-        return replace(facts, streamed=True) if source.stream is not None else facts
+        return replace(facts, streamed=True) if source.streams(options) else facts
 
     def load_splits(
         self, dataset: str | None, seed: int, options: Mapping[str, Any] | None = None, fmt: str | None = None
@@ -267,7 +273,7 @@ class Workload:
             from raylife.workloads.generated import generated_splits
 
             return generated_splits(self.random_facts(**options), options, seed)
-        if source.stream is not None:
+        if source.streams(options):
             return source.file_splits(options, seed)
         return split_dataset(source.dataset(options), seed)
 

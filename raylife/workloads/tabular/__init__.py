@@ -16,10 +16,14 @@ WORKLOAD = Workload(
                                     f"{DATA}:describe_breast_cancer", f"{DATA}:load_breast_cancer"),
         "wine": DataSource("wine", "scikit-learn's bundled wine set: 178 real rows, 13 features, 3 classes",
                            f"{DATA}:describe_wine", f"{DATA}:load_wine"),
-        "csv": DataSource("csv", "a CSV file (options: label_column, feature_columns, max_rows)",
-                          f"{DATA}:describe_csv", f"{DATA}:load_csv", needs_path=True),
-        "parquet": DataSource("parquet", "a Parquet file (options: label_column, feature_columns, max_rows)",
-                              f"{DATA}:describe_parquet", f"{DATA}:load_parquet", needs_path=True),
+        "csv": DataSource("csv", "a CSV file, or with stream = true a file or folder streamed through Ray Data "
+                          "(options: label_column, feature_columns, max_rows, stream)",
+                          f"{DATA}:describe_csv", f"{DATA}:load_csv", needs_path=True, stream=f"{DATA}:stream_csv",
+                          stream_option="stream"),
+        "parquet": DataSource("parquet", "a Parquet file, or with stream = true a file or folder streamed through Ray "
+                              "Data (options: label_column, feature_columns, max_rows, stream)",
+                              f"{DATA}:describe_parquet", f"{DATA}:load_parquet", needs_path=True,
+                              stream=f"{DATA}:stream_parquet", stream_option="stream"),
     },
     default_dataset="breast_cancer",
     models={
