@@ -172,6 +172,30 @@ def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
     return table
 
 
+def serving_configs_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """A row per trial x serving configuration: its settings and headline figures, or why it failed."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("trial", "config", "replicas", "CPUs", "max batch", "wait", "format", "p50", "p99", "peak samples/s",
+                 "max rps at SLO", "replica RSS", "$/M predictions"):
+        table.add_column(name, justify="left" if name in ("trial", "config", "format") else "right", no_wrap=True)
+    for r in rows:
+        if not r["ok"]:
+            table.add_row(r["trial"], r["config"], str(r["replicas"]), f"{r['cpus_per_replica']:g}",
+                          str(r["max_batch_size"]), f"{r['batch_wait_timeout_s']:g} s", r["format"],
+                          Text(f"failed: {r['error']}", style="red"), *[""] * 5)
+            continue
+        table.add_row(
+            r["trial"], r["config"], str(r["replicas"]), f"{r['cpus_per_replica']:g}", str(r["max_batch_size"]),
+            f"{r['batch_wait_timeout_s']:g} s", r["format"], fmt.milliseconds(r["p50_ms_small"]),
+            fmt.milliseconds(r["p99_ms_small"]),
+            "–" if fmt.missing(r["peak_samples_per_s"]) else f"{r['peak_samples_per_s']:.0f}",
+            "–" if fmt.missing(r["max_rps_at_slo"]) else f"{r['max_rps_at_slo']:g}",
+            "–" if fmt.missing(r["replica_rss_mb"]) else f"{r['replica_rss_mb']:.0f} MiB",
+            "–" if fmt.missing(r["usd_per_million_predictions"]) else f"{r['usd_per_million_predictions']:.3g}",
+        )
+    return table
+
+
 def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: str | None = None) -> Table:
     """One trial's open-loop sweep: a row per offered rate, and its max_rps_at_slo in the caption."""
     slo = next((r["slo_p99_ms"] for r in rows if r.get("slo_p99_ms")), None)
