@@ -158,6 +158,8 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("replicas", "count", "deploy", "replicas running"),
     _m("serving_config", "count", "deploy", "a serving configuration of the trial ([serve] settings given as lists): "
        "its index in the order measured (labels: its key and every setting); its measurements carry label 'config'"),
+    _m("serving_config_stopped", "count", "serve", "a serving configuration stopped early by the search: a figure "
+       "already broke one of [serve.search] constraints, so its open-loop sweep was skipped (label: reason)"),
     _m("serving_config_failed", "count", ("deploy", "serve", "load", "update", "teardown"), "a serving configuration "
        "that could not be deployed or measured, stored where it failed (label: error); the others are measured"),
     # serve

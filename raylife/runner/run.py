@@ -6,6 +6,7 @@ import time
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import raylife
@@ -15,6 +16,7 @@ from raylife.measure.environment import git_commit
 from raylife.measure.metrics import unaccounted_s
 from raylife.plan import Trial
 from raylife.plan.serving import ServingConfig
+from raylife.runner.serving_search import ConfigProposer, config_figures
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, connect, disconnect
 from raylife.lifecycle import serving_stage
@@ -103,6 +105,22 @@ def stage_groups(trial: Trial) -> list[tuple[ServingConfig | None, list[str]]]:
     return [(None, develop), *((c, [s for s in serving if s != "update" or c.index == 0]) for c in trial.serve_configs)]
 
 
+def _planned_groups(trial: Trial, proposer: ConfigProposer | None) -> Iterator[tuple[ServingConfig | None, list[str]]]:
+    """``stage_groups``, the configurations in the order (and number) the proposer chooses them as they are measured."""
+    groups = stage_groups(trial)
+    if proposer is None:
+        yield from groups
+        return
+    yield groups[0]
+    serving = [s for s in trial.stages if serving_stage(s)]
+    for config in proposer:
+        yield config, [s for s in serving if s != "update" or config.index == 0]
+
+
+def _on_gpu(trial: Trial) -> bool:
+    return trial.serve_device == "gpu"
+
+
 def _delete_app(ctx: Any) -> None:
     """A failed configuration's application goes before the next is deployed under the same name."""
     app = ctx.artifacts.app
@@ -141,13 +159,16 @@ def run_trial(
     stages_s = 0.0
     serving = False
     failed_configs: list[str] = []
+    proposer = ConfigProposer(trial) if trial.serve_configs else None
     try:
-        for config, names in stage_groups(trial):
+        for config, names in _planned_groups(trial, proposer):
             if config is not None:  # one serving configuration: deployed, measured and deleted before the next
                 ctx.trial = replace(trial, serve=config.spec, serve_format=config.format)
                 record.context = config.labels()
-                record.add("deploy", "serving_config", config.index, "count", **config.settings())
+                record.add("deploy", "serving_config", config.index, "count", **config.settings(),
+                           order=len(proposer.scores) + 1, chosen_by=proposer.plan.algorithm)
                 observer.detail(trial, f"serving configuration {config.index + 1}/{len(trial.serve_configs)}: {config.key}")
+            stopped: str | None = None
             try:
                 for name in names:
                     if serving_stage(name) and not serving:
@@ -157,8 +178,15 @@ def run_trial(
                     observer.stage_started(trial, name)
                     ctx.stage = name
                     started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
+                    if stopped and name != "teardown":
+                        continue
                     try:
                         STAGES.get(name)().run(ctx)
+                        if config is not None and name == "serve" and proposer.plan.limits:
+                            # early stop: a configuration that already breaks a limit skips its open-loop sweep
+                            stopped = proposer.plan.broken(config_figures(record, config, trial.prices, _on_gpu(trial)))
+                            if stopped:
+                                record.add(name, "serving_config_stopped", 1, "count", reason=stopped)
                     finally:  # a failed stage's time counts too: it is where the trial's time went
                         elapsed = time.perf_counter() - started
                         stages_s += elapsed
@@ -180,6 +208,8 @@ def run_trial(
                 observer.detail(trial, f"serving configuration {config.key} failed: {error}")
                 _delete_app(ctx)
             finally:
+                if config is not None:
+                    proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
                 record.context = {}
                 ctx.trial = trial
         if trial.serve_configs and len(failed_configs) == len(trial.serve_configs):

@@ -167,6 +167,36 @@ SERVE_AXES = ("replicas", "cpus_per_replica", "gpus_per_replica", "max_batch_siz
 MAX_SERVING_CONFIGS = 256  # each is a deploy and a measurement of minutes: more is a typo, not a plan
 
 
+# What a serving-configuration search may optimise or bound: the headline figures of the ``serving_configs`` view.
+SEARCH_FIGURES = ("max_rps_at_slo", "peak_samples_per_s", "peak_throughput_rps", "p50_ms_small", "p99_ms_small",
+                  "usd_per_million_predictions", "replica_rss_mb", "deploy_ready_s")
+
+
+class ServeSearchSpec(StrictModel):
+    """How the serving configurations are chosen: every combination in order (``grid``), or a guided search by one
+    of Ray Tune's search algorithms, which proposes the next configuration from the figures of those measured."""
+
+    algorithm: Literal["grid", "optuna", "random"] = Field(
+        default="grid", description="grid: every combination; optuna: Tune's OptunaSearch (TPE); random: Tune's "
+        "OptunaSearch with a random sampler (the baseline a guided search must beat)")
+    objective: str = Field(default="max_rps_at_slo", description=f"the figure to optimise: {', '.join(SEARCH_FIGURES)}")
+    mode: Literal["max", "min"] | None = Field(default=None, description="default: the objective's better side")
+    per_cpu: bool = Field(default=False, description="divide the objective by the configuration's replica CPUs")
+    max_configs: Annotated[int, Field(ge=1, le=4096)] | None = Field(
+        default=None, description="configurations measured at most (default: all for grid, 30% of them guided)")
+    constraints: dict[str, float | str] = Field(
+        default_factory=dict, description="upper limits, e.g. { p99_ms_small = \"50ms\", replica_rss_mb = \"2GiB\" }: "
+        "a configuration past one scores nothing, and is stopped as soon as a figure shows it")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+
+    @model_validator(mode="after")
+    def _known_figures(self) -> ServeSearchSpec:
+        for name in (self.objective, *self.constraints):
+            if name not in SEARCH_FIGURES:
+                raise ValueError(f"'{name}' names no serving figure; one of: {', '.join(SEARCH_FIGURES)}")
+        return self
+
+
 class ServeSpec(StrictModel):
     """Deploy the trained model on Ray Serve and measure latency and throughput under load.
 
@@ -216,6 +246,8 @@ class ServeSpec(StrictModel):
         default=None, description="how often a stopping replica checks for unfinished requests (Serve's default: 2 s)")
     graceful_shutdown_timeout_s: Annotated[float, Field(ge=0, le=3600)] | None = Field(
         default=None, description="the longest a stopping replica waits for unfinished requests (Serve's default: 20 s)")
+
+    search: ServeSearchSpec | None = Field(default=None, description="[serve.search]: how configurations are chosen")
 
     def axes(self) -> dict[str, list[Any]]:
         """The serving settings given as lists of more than one value, by name, in SERVE_AXES order."""
