@@ -25,10 +25,16 @@ def variant(text: str) -> str:
 def plan_table(trials: list[Trial], title: str | None = None) -> Table:
     stage_lists = {" → ".join(t.stages) for t in trials}
     shared = len(stage_lists) == 1
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD,
-        caption=f"stages: {stage_lists.pop()}" if shared and trials else None, caption_justify="left",
-    )
+    caption = f"stages: {stage_lists.pop()}" if shared and trials else None
+    with_configs = next((t for t in trials if t.serve_configs), None)
+    if with_configs is not None:  # the deploy … teardown stages run once per serving configuration measured
+        search = with_configs.serve_search
+        measured = (f"all {len(with_configs.serve_configs)}" if search is None or not search.guided else
+                    f"at most {search.max_configs} of {len(with_configs.serve_configs)}, chosen by {search.algorithm}")
+        caption = (caption + "\n" if caption else "") + (
+            f"serving configurations per trial: {measured} ({', '.join(c.key for c in with_configs.serve_configs[:4])}"
+            f"{', …' if len(with_configs.serve_configs) > 4 else ''}), one training each")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
     mixed = len({t.workload for t in trials}) > 1
     columns = ["#", "model", "framework", "workers", "CPUs/w", "batch", "epochs", "lr", "formats"]
     if mixed:
