@@ -63,3 +63,29 @@ def test_four_serving_configurations_of_one_trained_model(tmp_path):
     picked = json.loads(chosen.stdout)
     assert sorted(p["trial"] for p in picked) == [f"cnn_small[width=8]/torch/w1 @ {c['config']}" for c in configs]
     assert picked[0]["usd_per_million_predictions"] == min(c["usd_per_million_predictions"] for c in configs)
+
+
+GUIDED = FOUR.replace("port = 8138", "port = 8139").replace("max_batch_size = [1, 4]", "max_batch_size = [1, 2, 4]") + """
+[serve.search]
+algorithm = "optuna"
+max_configs = 3
+constraints = { p50_ms_small = "0.001ms" }
+"""
+
+
+@pytest.mark.slow  # ~1.5 min: three of six configurations, each stopped after its closed-loop cells
+def test_a_guided_search_measures_what_tune_proposes_and_stops_what_breaks_a_limit(tmp_path):
+    (tmp_path / "s.toml").write_text(GUIDED)
+    db = tmp_path / "r.duckdb"
+    result = submit(tmp_path / "s.toml", db, tmp_path / "art", "--num-cpus", "2", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    chosen = rows(db, "SELECT labels->>'config' AS config, CAST(value AS INTEGER) AS i, labels->>'chosen_by' AS by, "
+                      "CAST(labels->>'order' AS INTEGER) AS n FROM measurements WHERE metric = 'serving_config' ORDER BY n")
+    assert [c["n"] for c in chosen] == [1, 2, 3] and chosen[0]["i"] == 0  # the trial's own first, then Tune's picks
+    assert {c["by"] for c in chosen} == {"optuna"} and len({c["config"] for c in chosen}) == 3
+    # no answer takes a microsecond: every configuration broke the limit after its cells, and skipped the sweep
+    stopped = rows(db, "SELECT labels->>'config' AS config, labels->>'reason' AS reason FROM measurements "
+                       "WHERE metric = 'serving_config_stopped'")
+    assert sorted(s["config"] for s in stopped) == sorted(c["config"] for c in chosen)
+    assert all(s["reason"].startswith("p50_ms_small ") for s in stopped)
+    assert rows(db, "SELECT count(*) AS n FROM measurements WHERE stage = 'load'") == [{"n": 0}]
