@@ -57,6 +57,8 @@ class TrialRecord:
     epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
     latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
     placements: list[Placement] = field(default_factory=list)
+    # labels every measurement gets while they are set: the serving configuration being measured
+    context: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trial_id(self) -> str:
@@ -74,7 +76,7 @@ class TrialRecord:
             value = float(value)
             if not math.isfinite(value):
                 value = None
-        self.measurements.append(Measurement(stage, metric, value, unit, labels, repeat))
+        self.measurements.append(Measurement(stage, metric, value, unit, {**self.context, **labels}, repeat))
 
     def add_placement(
         self, stage: str, role: str, rank: int | None, node_id: str | None, environment: Fingerprint | None
@@ -107,6 +109,7 @@ class TrialRecord:
                 "latency_ms": list(samples.latency_ms), "ok": [o.ok for o in samples.outcomes],
                 "error": [o.error for o in samples.outcomes], "version": [o.version for o in samples.outcomes],
                 "replica": [o.replica for o in samples.outcomes], "repeat": repeat,
+                "config": self.context.get("config"),
             }
         )
 

@@ -20,6 +20,7 @@ from raylife.report.tables import (
     deployment_table,
     latency_table,
     load_table,
+    serving_configs_table,
     metrics_table,
     query_table,
     runs_table,
@@ -59,6 +60,7 @@ def show(
         rows = store.lifecycle(run_id)
         latencies = store.latency_summary(run_id)
         loads, best_rates = store.load_summary(run_id), store.max_rps_at_slo(run_id)
+        configs = store.serving_configs(run_id)
         stats = store.metric_stats([run_id])
         stage_times, trial_walls = store.stage_times(run_id), store.trial_walls(run_id)
         measured = store.measurements(run_id) if metrics else []
@@ -71,12 +73,16 @@ def show(
     deployed = deployment_table(rows, title="deployment on Ray Serve")
     if deployed is not None:
         console.print(deployed)
-    for trial in dict.fromkeys(r["trial"] for r in latencies):
-        console.print(latency_table([r for r in latencies if r["trial"] == trial], title=escape(f"latency · {trial}")))
-    for trial_id in dict.fromkeys(r["trial_id"] for r in loads):
-        rows_of = [r for r in loads if r["trial_id"] == trial_id]
-        console.print(load_table(rows_of, best_rates.get(trial_id),
-                                 title=escape(f"open-loop load ({rows_of[0]['arrival']}) · {rows_of[0]['trial']}")))
+    if configs:
+        console.print(serving_configs_table(configs, title="serving configurations (one trained model each)"))
+    for trial, config in dict.fromkeys((r["trial"], r["config"]) for r in latencies):
+        console.print(latency_table([r for r in latencies if (r["trial"], r["config"]) == (trial, config)],
+                                    title=escape(f"latency · {trial}" + (f" @ {config}" if config else ""))))
+    for trial_id, config in dict.fromkeys((r["trial_id"], r["config"]) for r in loads):
+        rows_of = [r for r in loads if (r["trial_id"], r["config"]) == (trial_id, config)]
+        at = f" @ {config}" if config else ""
+        console.print(load_table(rows_of, best_rates.get((trial_id, config)),
+                                 title=escape(f"open-loop load ({rows_of[0]['arrival']}) · {rows_of[0]['trial']}{at}")))
     repeated = stats_table(stats, title="over repeats")
     if repeated is not None:
         console.print(repeated)

@@ -156,6 +156,12 @@ CATALOGUE: tuple[Metric, ...] = (
        "replica's node, before replica_load_s (label: replica; absent when storage_path is a folder)"),
     _m("replica_rss_mb", "MiB", "deploy", "replica resident memory once the model is loaded"),
     _m("replicas", "count", "deploy", "replicas running"),
+    _m("serving_config", "count", "deploy", "a serving configuration of the trial ([serve] settings given as lists): "
+       "its index in the order measured (labels: its key and every setting); its measurements carry label 'config'"),
+    _m("serving_config_stopped", "count", "serve", "a serving configuration stopped early by the search: a figure "
+       "already broke one of [serve.search] constraints, so its open-loop sweep was skipped (label: reason)"),
+    _m("serving_config_failed", "count", ("deploy", "serve", "load", "update", "teardown"), "a serving configuration "
+       "that could not be deployed or measured, stored where it failed (label: error); the others are measured"),
     # serve
     *(_m(f"{p}_ms", "ms", "serve", f"{label} request latency (labels: path, batch_size, concurrency; thin = true when too few "
          "samples lie beyond it to read it as exact)")

@@ -20,6 +20,7 @@ from raylife.frameworks import FRAMEWORKS
 from raylife.lifecycle import DEPLOY_STAGES, DEVELOP_STAGES
 from raylife.plan.builders import check_options, read_builder
 from raylife.plan.identity import TrialName
+from raylife.plan.serving import SearchPlan, ServingConfig, search_plan, serving_configs
 from raylife.suite.spec import DataSpec, FaultsSpec, LoadSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
 from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 from raylife.workloads.reference import DataRef
@@ -67,6 +68,9 @@ class Trial:
     serve: ServeSpec | None = None
     update: UpdateSpec | None = None
     serve_format: str | None = None  # the storage format Serve replicas load
+    # [serve] settings given as lists: every combination, deployed and measured in turn (the first is ``serve``)
+    serve_configs: tuple[ServingConfig, ...] = ()
+    serve_search: SearchPlan | None = None  # how the configurations measured are chosen (with serve_configs)
     data_format: str | None = None  # an on-disk format, with data_path
     data_path: str | None = None  # absolute
     data_source: str = ""  # what the data is, as its source describes it
@@ -103,6 +107,8 @@ class Trial:
         for key in ("formats", "stages", "python_path"):
             out[key] = list(out[key])
         out["serve"] = self.serve.model_dump() if self.serve else None
+        out["serve_configs"] = [c.as_params() for c in self.serve_configs]
+        out["serve_search"] = self.serve_search.as_params() if self.serve_search else None
         out["update"] = self.update.model_dump() if self.update else None
         out["faults"] = self.faults.model_dump() if self.faults else None
         out["load"] = self.load.model_dump() if self.load else None
@@ -382,14 +388,23 @@ def _trials_for(
         formats = tuple(dict.fromkeys(framework.resolve_format(f) for f in suite.persist.formats_for(framework_name)))
     except RaylifeError as exc:
         raise _relocate(exc, _where(source, "persist.formats")) from None
-    serve_format = None
+    serve_format, serve, configs, search = None, suite.serve, (), None
     if suite.serve is not None:
         try:
-            serve_format = framework.resolve_format(suite.serve.format)
+            configs = serving_configs(suite.serve, framework.resolve_format)
+            serve_format = configs[0].format if configs else framework.resolve_format(suite.serve.format)
         except RaylifeError as exc:
             raise _relocate(exc, _where(source, "serve.format")) from None
-        if serve_format not in formats:
-            formats = (*formats, serve_format)  # replicas load what persist saved
+        if configs:
+            serve = configs[0].spec  # the trial's own deployment: the first configuration
+            search = search_plan(suite.serve, len(configs), _where(source, "serve.search"), suite.load is not None)
+        elif suite.serve.search is not None:
+            raise PlanError("[serve.search] with one serving configuration: there is nothing to choose among",
+                            where=_where(source, "serve.search"),
+                            hint="give serving settings as lists, e.g. replicas = [1, 2], max_batch_size = [1, 8]")
+        for needed in [serve_format, *(c.format for c in configs)]:
+            if needed not in formats:
+                formats = (*formats, needed)  # replicas load what persist saved
     axes = [axis_values(train, axis) for axis in TRAIN_AXES]
     varying = {axis for axis, values in zip(TRAIN_AXES, axes) if len(values) > 1}
     label = info.name + ("[" + ",".join(f"{k}={v}" for k, v in sorted(model_spec.options.items())) + "]" if model_spec.options else "")
@@ -440,7 +455,9 @@ def _trials_for(
             seed=suite.seed,
             timeout_s=train.timeout_s,
             stages=tuple(stages),
-            serve=suite.serve,
+            serve=serve,
+            serve_configs=configs,
+            serve_search=search,
             update=suite.update,
             load=suite.load,
             serve_format=serve_format,

@@ -83,6 +83,11 @@ def _labels(row: dict[str, Any]) -> dict[str, Any]:
     return row["labels"] if isinstance(row["labels"], dict) else json.loads(row["labels"] or "{}")
 
 
+def _served(trial: str, labels: dict[str, Any]) -> str:
+    """A series' name: the trial, and its serving configuration where it has several."""
+    return f"{trial} @ {labels['config']}" if labels.get("config") else trial
+
+
 def _layout(fig: Any, title: str, x: str, y: str, platform: str, **extra: Any) -> Any:
     settings = {"template": "plotly_white", "height": 420, "margin": {"t": 90}, "legend": {"title": {"text": "trial"}},
                 **extra}
@@ -100,7 +105,8 @@ def latency_figures(data: ReportData) -> list[Any]:
         if r["stage"] == "serve" and r["metric"] in ("p50_ms", "p99_ms"):
             labels = _labels(r)
             if labels.get("path") == "http":
-                serve[(r["trial"], r["metric"])].append({**r, **{k: labels[k] for k in ("batch_size", "concurrency")}})
+                serve[(_served(r["trial"], labels), r["metric"])].append(
+                    {**r, **{k: labels[k] for k in ("batch_size", "concurrency")}})
     if not serve:
         return []
     figures = []
@@ -127,7 +133,7 @@ def load_figure(data: ReportData) -> Any | None:
     for r in data.stats:
         if r["stage"] == "load" and r["metric"] in ("p50_ms", "p99_ms"):
             labels = _labels(r)
-            series[(r["trial"], r["metric"])].append({**r, "rate": float(labels["offered_rps"])})
+            series[(_served(r["trial"], labels), r["metric"])].append({**r, "rate": float(labels["offered_rps"])})
         if r["stage"] == "load" and r["metric"] == "goodput_rps":
             slo = _labels(r).get("slo_p99_ms", slo)
     if not series:
@@ -194,7 +200,8 @@ def time_figure(data: ReportData) -> Any | None:
     walls = defaultdict(dict)
     for r in data.stats:
         if r["metric"] == "stage_wall_s":
-            walls[r["trial"]][r["stage"]] = r
+            earlier = walls[r["trial"]].get(r["stage"])  # serving configurations: each one's deploy, serve … add up
+            walls[r["trial"]][r["stage"]] = r if earlier is None else {**r, "median": earlier["median"] + r["median"]}
         if r["metric"] == "overhead_s":
             walls[r["trial"]]["overhead"] = r
     if not walls:

@@ -25,10 +25,16 @@ def variant(text: str) -> str:
 def plan_table(trials: list[Trial], title: str | None = None) -> Table:
     stage_lists = {" → ".join(t.stages) for t in trials}
     shared = len(stage_lists) == 1
-    table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD,
-        caption=f"stages: {stage_lists.pop()}" if shared and trials else None, caption_justify="left",
-    )
+    caption = f"stages: {stage_lists.pop()}" if shared and trials else None
+    with_configs = next((t for t in trials if t.serve_configs), None)
+    if with_configs is not None:  # the deploy … teardown stages run once per serving configuration measured
+        search = with_configs.serve_search
+        measured = (f"all {len(with_configs.serve_configs)}" if search is None or not search.guided else
+                    f"at most {search.max_configs} of {len(with_configs.serve_configs)}, chosen by {search.algorithm}")
+        caption = (caption + "\n" if caption else "") + (
+            f"serving configurations per trial: {measured} ({', '.join(c.key for c in with_configs.serve_configs[:4])}"
+            f"{', …' if len(with_configs.serve_configs) > 4 else ''}), one training each")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, caption=caption, caption_justify="left")
     mixed = len({t.workload for t in trials}) > 1
     columns = ["#", "model", "framework", "workers", "CPUs/w", "batch", "epochs", "lr", "formats"]
     if mixed:
@@ -168,6 +174,30 @@ def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
             _pct(r["p999_ms"], bool(r.get("p999_thin"))), fmt.milliseconds(r["max_ms"]),
             "–" if fmt.missing(r["throughput_rps"]) else f"{r['throughput_rps']:.1f}",
             "–" if fmt.missing(r["samples_per_s"]) else f"{r['samples_per_s']:.0f}", windows,
+        )
+    return table
+
+
+def serving_configs_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """A row per trial x serving configuration: its settings and headline figures, or why it failed."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for name in ("trial", "config", "replicas", "CPUs", "max batch", "wait", "format", "p50", "p99", "peak samples/s",
+                 "max rps at SLO", "replica RSS", "$/M predictions"):
+        table.add_column(name, justify="left" if name in ("trial", "config", "format") else "right", no_wrap=True)
+    for r in rows:
+        if not r["ok"]:
+            table.add_row(r["trial"], r["config"], str(r["replicas"]), f"{r['cpus_per_replica']:g}",
+                          str(r["max_batch_size"]), f"{r['batch_wait_timeout_s']:g} s", r["format"],
+                          Text(f"failed: {r['error']}", style="red"), *[""] * 5)
+            continue
+        table.add_row(
+            r["trial"], r["config"], str(r["replicas"]), f"{r['cpus_per_replica']:g}", str(r["max_batch_size"]),
+            f"{r['batch_wait_timeout_s']:g} s", r["format"], fmt.milliseconds(r["p50_ms_small"]),
+            fmt.milliseconds(r["p99_ms_small"]),
+            "–" if fmt.missing(r["peak_samples_per_s"]) else f"{r['peak_samples_per_s']:.0f}",
+            "–" if fmt.missing(r["max_rps_at_slo"]) else f"{r['max_rps_at_slo']:g}",
+            "–" if fmt.missing(r["replica_rss_mb"]) else f"{r['replica_rss_mb']:.0f} MiB",
+            "–" if fmt.missing(r["usd_per_million_predictions"]) else f"{r['usd_per_million_predictions']:.3g}",
         )
     return table
 

@@ -252,14 +252,18 @@ def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
 
 
-def _check_replicas(trial: Trial, what: str, per_replica: float, available: float, where: str, hint: str) -> None:
-    need = trial.serve.replicas * per_replica
-    if need > available + 1e-9:
-        raise ClusterError(
-            f"trial {trial.name} deploys {trial.serve.replicas} replicas x {per_replica:g} {what} = {need:g} {what} "
-            f"but the cluster has {available:g}",
-            where=where, hint=hint,
-        )
+def _check_replicas(trial: Trial, what: str, setting: str, available: float, where: str, hint: str) -> None:
+    """Every serving configuration of the trial (or its one deployment) must fit the cluster."""
+    for key, spec in [(c.key, c.spec) for c in trial.serve_configs] or [(None, trial.serve)]:
+        per_replica = getattr(spec, setting)
+        need = spec.replicas * per_replica
+        if need > available + 1e-9:
+            config = f" (serving configuration {key})" if key else ""
+            raise ClusterError(
+                f"trial {trial.name}{config} deploys {spec.replicas} replicas x {per_replica:g} {what} = {need:g} {what} "
+                f"but the cluster has {available:g}",
+                where=where, hint=hint,
+            )
 
 
 def check_fits(trials: list[Trial], info: ClusterInfo, source: str) -> None:
@@ -304,7 +308,7 @@ def check_fits(trials: list[Trial], info: ClusterInfo, source: str) -> None:
                 hint="lower them so that at least one CPU stays free, or use more CPUs (--num-cpus)",
             )
         if trial.serve is not None:
-            _check_replicas(trial, "CPUs", trial.serve.cpus_per_replica, cpus, f"{source}, serve.replicas / serve.cpus_per_replica",
+            _check_replicas(trial, "CPUs", "cpus_per_replica", cpus, f"{source}, serve.replicas / serve.cpus_per_replica",
                             "lower them (fractional CPUs work, e.g. 0.5), or use a larger cluster")
         if trial.device == "gpu" and trial.num_workers > gpus:
             raise ClusterError(
@@ -313,7 +317,7 @@ def check_fits(trials: list[Trial], info: ClusterInfo, source: str) -> None:
                 hint='use device = "cpu", or a machine or cluster with GPUs (and a CUDA build of the framework)',
             )
         if trial.serve is not None and trial.serve_device == "gpu":
-            _check_replicas(trial, "GPUs", trial.serve.gpus_per_replica, gpus, f"{source}, serve.device / serve.gpus_per_replica",
+            _check_replicas(trial, "GPUs", "gpus_per_replica", gpus, f"{source}, serve.device / serve.gpus_per_replica",
                             'fractions share a GPU (gpus_per_replica = 0.25); or serve on the CPU: serve.device = "cpu"')
     for trial in trials:  # after the resource checks: a GPU suite on a GPU-less machine says that first
         if trial.precision == "bf16" and trial.device == "cpu" and info.cpu_bf16 is False:

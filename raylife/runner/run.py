@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import raylife
 from raylife.errors import RaylifeError
@@ -13,6 +15,8 @@ from raylife.measure import host_load
 from raylife.measure.environment import git_commit
 from raylife.measure.metrics import unaccounted_s
 from raylife.plan import Trial
+from raylife.plan.serving import ServingConfig
+from raylife.runner.serving_search import ConfigProposer, config_figures
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.cluster import Cluster, check_fits, check_shared_storage, connect, disconnect
 from raylife.lifecycle import serving_stage
@@ -91,6 +95,43 @@ def _add_host_load(record: TrialRecord, stage: str, load: host_load.HostLoad) ->
     record.add(stage, "host_other_pct", load.other_pct, "%", **reason)
 
 
+def stage_groups(trial: Trial) -> list[tuple[ServingConfig | None, list[str]]]:
+    """The trial's stages in order, the serving ones once per serving configuration (the update, which redeploys the
+    retrained model, under the first only); one group of every stage when the trial has one deployment."""
+    serving = [s for s in trial.stages if serving_stage(s)]
+    if not trial.serve_configs or not serving:
+        return [(None, list(trial.stages))]
+    develop = [s for s in trial.stages if not serving_stage(s)]
+    return [(None, develop), *((c, [s for s in serving if s != "update" or c.index == 0]) for c in trial.serve_configs)]
+
+
+def _planned_groups(trial: Trial, proposer: ConfigProposer | None) -> Iterator[tuple[ServingConfig | None, list[str]]]:
+    """``stage_groups``, the configurations in the order (and number) the proposer chooses them as they are measured."""
+    groups = stage_groups(trial)
+    if proposer is None:
+        yield from groups
+        return
+    yield groups[0]
+    serving = [s for s in trial.stages if serving_stage(s)]
+    for config in proposer:
+        yield config, [s for s in serving if s != "update" or config.index == 0]
+
+
+def _on_gpu(trial: Trial) -> bool:
+    return trial.serve_device == "gpu"
+
+
+def _delete_app(ctx: Any) -> None:
+    """A failed configuration's application goes before the next is deployed under the same name."""
+    app = ctx.artifacts.app
+    if app is not None:
+        try:
+            app.delete()
+        except Exception:  # noqa: BLE001 - the configuration's own failure is what gets stored
+            pass
+        ctx.artifacts.app = None
+
+
 def run_trial(
     trial: Trial, run_id: str, storage: Location, observer: RunObserver, serve_client_host: str | None = None,
     neighbours: Neighbours | None = None,
@@ -117,26 +158,62 @@ def run_trial(
     neighbours.trial_started(trial.index)
     stages_s = 0.0
     serving = False
+    failed_configs: list[str] = []
+    proposer = ConfigProposer(trial) if trial.serve_configs else None
     try:
-        for name in trial.stages:
-            if serving_stage(name) and not serving:
-                observer.detail(trial, "waiting for the serving slot")
-                neighbours.enter_serving(trial.index)
-                serving = True
-            observer.stage_started(trial, name)
-            ctx.stage = name
-            started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
+        for config, names in _planned_groups(trial, proposer):
+            if config is not None:  # one serving configuration: deployed, measured and deleted before the next
+                ctx.trial = replace(trial, serve=config.spec, serve_format=config.format)
+                record.context = config.labels()
+                record.add("deploy", "serving_config", config.index, "count", **config.settings(),
+                           order=len(proposer.scores) + 1, chosen_by=proposer.plan.algorithm)
+                observer.detail(trial, f"serving configuration {config.index + 1}/{len(trial.serve_configs)}: {config.key}")
+            stopped: str | None = None
             try:
-                STAGES.get(name)().run(ctx)
-            finally:  # a failed stage's time counts too: it is where the trial's time went
-                elapsed = time.perf_counter() - started
-                stages_s += elapsed
-                record.add(name, "stage_wall_s", elapsed, "s", started_unix=round(started_unix, 3))
-                rest = unaccounted_s(name, elapsed, [(m.stage, m.metric, m.value, m.labels) for m in record.measurements])
-                if rest is not None:
-                    record.add(name, "unaccounted_s", rest, "s")
-                record.add(name, "trials_beside", neighbours.beside(trial.index, started_unix, time.time()), "count")
-                _add_host_load(record, name, host_load.between(cpu_before, host_load.read()))
+                for name in names:
+                    if serving_stage(name) and not serving:
+                        observer.detail(trial, "waiting for the serving slot")
+                        neighbours.enter_serving(trial.index)
+                        serving = True
+                    observer.stage_started(trial, name)
+                    ctx.stage = name
+                    started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
+                    if stopped and name != "teardown":
+                        continue
+                    try:
+                        STAGES.get(name)().run(ctx)
+                        if config is not None and name == "serve" and proposer.plan.limits:
+                            # early stop: a configuration that already breaks a limit skips its open-loop sweep
+                            stopped = proposer.plan.broken(config_figures(record, config, trial.prices, _on_gpu(trial)))
+                            if stopped:
+                                record.add(name, "serving_config_stopped", 1, "count", reason=stopped)
+                    finally:  # a failed stage's time counts too: it is where the trial's time went
+                        elapsed = time.perf_counter() - started
+                        stages_s += elapsed
+                        record.add(name, "stage_wall_s", elapsed, "s", started_unix=round(started_unix, 3))
+                        current = record.context.get("config")  # this configuration's parts only
+                        rest = unaccounted_s(name, elapsed, [(m.stage, m.metric, m.value, m.labels)
+                                                             for m in record.measurements if m.labels.get("config") == current])
+                        if rest is not None:
+                            record.add(name, "unaccounted_s", rest, "s")
+                        record.add(name, "trials_beside", neighbours.beside(trial.index, started_unix, time.time()), "count")
+                        _add_host_load(record, name, host_load.between(cpu_before, host_load.read()))
+            except Exception as exc:
+                if config is None:
+                    raise
+                # one configuration that cannot be deployed or measured is stored with why; the others are measured
+                error, _ = root_cause(exc)
+                failed_configs.append(f"{config.key}: {error}")
+                record.add(ctx.stage or "deploy", "serving_config_failed", 1, "count", error=error)
+                observer.detail(trial, f"serving configuration {config.key} failed: {error}")
+                _delete_app(ctx)
+            finally:
+                if config is not None:
+                    proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
+                record.context = {}
+                ctx.trial = trial
+        if trial.serve_configs and len(failed_configs) == len(trial.serve_configs):
+            raise RuntimeError(f"every serving configuration failed; the first: {failed_configs[0]}")
         record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.error = "failed", "interrupted"

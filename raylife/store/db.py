@@ -321,7 +321,7 @@ class Store:
         )
 
     LATENCY_COLUMNS = ("trial_id", "phase", "path", "batch_size", "concurrency", "offered_rps", "seq", "sent_s",
-                       "latency_ms", "ok", "error", "version", "replica", "repeat")
+                       "latency_ms", "ok", "error", "version", "replica", "repeat", "config")
 
     def _insert_latencies(self, trial_id: str, batch: dict[str, Any]) -> None:
         """Raw request samples through Arrow: ~0.1 s per million rows, where executemany takes minutes."""
@@ -343,6 +343,7 @@ class Store:
             "version": pa.array(batch["version"], pa.string()),
             "replica": pa.array(batch["replica"], pa.string()),
             "repeat": pa.array([batch.get("repeat", 0)] * n, pa.int32()),
+            "config": pa.array([batch.get("config")] * n, pa.string()),
         })
         self.con.register("raylife_latency_batch", table)
         try:
@@ -415,25 +416,51 @@ class Store:
     def load_summary(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])
 
-    def max_rps_at_slo(self, run_id: str) -> dict[str, dict[str, Any]]:
-        """Per trial_id: the max_rps_at_slo measurement (value and labels)."""
+    def max_rps_at_slo(self, run_id: str) -> dict[tuple[str, str | None], dict[str, Any]]:
+        """Per (trial_id, serving configuration or None): the max_rps_at_slo measurement (value and labels)."""
         rows = self.rows("SELECT trial_id, value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'",
                          [run_id])
-        return {r["trial_id"]: {"value": r["value"], "labels": json.loads(r["labels"] or "{}")} for r in rows}
+        out = {}
+        for r in rows:
+            labels = json.loads(r["labels"] or "{}")
+            out[(r["trial_id"], labels.get("config"))] = {"value": r["value"], "labels": labels}
+        return out
+
+    def serving_configs(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM serving_configs WHERE run_id = ? ORDER BY trial_id, config_index", [run_id])
 
     def metric_stats(self, run_ids: list[str]) -> list[dict[str, Any]]:
         marks = ", ".join("?" * len(run_ids))
         return self.rows(f"SELECT * FROM metric_stats WHERE run_id IN ({marks}) ORDER BY run_id, trial, stage, metric",
                          list(run_ids))
 
+    # What a serving configuration replaces in its trial's row when candidates are model x configuration.
+    CONFIG_COLUMNS = ("p50_ms_small", "p99_ms_small", "small_batch", "peak_throughput_rps", "peak_samples_per_s",
+                      "usd_per_million_predictions", "max_rps_at_slo", "deploy_ready_s", "replica_rss_mb")
+
     def candidates(self, run_ids: list[str]) -> list[dict[str, Any]]:
-        """Every finished trial of the runs: the lifecycle view's columns with the costs view's."""
+        """Every finished trial of the runs: the lifecycle view's columns with the costs view's. A trial with serving
+        configurations is one candidate per configuration measured (``trial @ config``), with that configuration's
+        serving figures; its training figures are the trial's."""
         marks = ", ".join("?" * len(run_ids))
-        return self.rows(
+        trials = self.rows(
             "SELECT l.*, c.train_usd, c.retrain_usd, c.evaluate_usd, c.persist_usd, c.deploy_usd, "
             "c.usd_per_million_predictions, c.reconfigure_usd, c.rollout_usd, c.train_kwh, c.retrain_kwh, c.eval_kwh, "
             "c.serve_kwh FROM lifecycle l LEFT JOIN costs c USING (trial_id) "
             f"WHERE l.run_id IN ({marks}) AND l.status = 'ok' ORDER BY l.run_id, l.trial", list(run_ids))
+        configs: dict[str, list[dict[str, Any]]] = {}
+        for row in self.rows(f"SELECT * FROM serving_configs WHERE run_id IN ({marks}) AND ok "
+                             "ORDER BY trial_id, config_index", list(run_ids)):
+            configs.setdefault(row["trial_id"], []).append(row)
+        out = []
+        for row in trials:
+            for config in configs.get(row["trial_id"], [None]):
+                if config is None:
+                    out.append(row)
+                    continue
+                out.append({**row, "trial": f"{row['trial']} @ {config['config']}", "config": config["config"],
+                            **{c: config[c] for c in self.CONFIG_COLUMNS}})
+        return out
 
     def latest_run_of(self, suite: str) -> str | None:
         """The newest run of a suite (``submit --resume`` without a run id); None when it has none."""

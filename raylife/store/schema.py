@@ -9,7 +9,7 @@ import functools
 
 from raylife.measure.metrics import LIFECYCLE_COLUMNS
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -130,7 +130,8 @@ CREATE TABLE IF NOT EXISTS latencies (
     error VARCHAR,
     version VARCHAR,             -- the model version that answered
     replica VARCHAR,             -- the replica that answered
-    "repeat" INTEGER DEFAULT 0   -- which repeat of the measurement ([serve] repeats)
+    "repeat" INTEGER DEFAULT 0,  -- which repeat of the measurement ([serve] repeats)
+    config VARCHAR               -- the serving configuration's key (NULL: the trial's one deployment)
 );
 """
 
@@ -143,6 +144,7 @@ MIGRATIONS: list[tuple[int, str]] = [
     (6, 'ALTER TABLE trials ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0;'
         'ALTER TABLE measurements ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0;'
         'ALTER TABLE latencies ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0'),
+    (7, "ALTER TABLE latencies ADD COLUMN IF NOT EXISTS config VARCHAR"),
 ]
 
 
@@ -164,7 +166,9 @@ def param(path: str, table: str | None = "t") -> str:
 
 def _metric(stage: str, metric: str, alias: str, where: str = "") -> str:
     """One measurement as a column of the wide view."""
-    cond = f"m.stage = '{stage}' AND m.metric = '{metric}'" + (f" AND {where}" if where else "")
+    # a trial with serving configurations: its own deployment is the first one
+    cond = (f"m.stage = '{stage}' AND m.metric = '{metric}' AND coalesce(m.labels->>'config_index', '0') = '0'"
+            + (f" AND {where}" if where else ""))
     return f"max(m.value) FILTER (WHERE {cond}) AS {alias}"
 
 
@@ -186,6 +190,7 @@ FROM measurements m JOIN trials t USING (trial_id);
 CREATE OR REPLACE VIEW latency_summary AS
 SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model, m.labels->>'path' AS path,
        CAST(m.labels->>'batch_size' AS INTEGER) AS batch_size, CAST(m.labels->>'concurrency' AS INTEGER) AS concurrency,
+       m.labels->>'config' AS config, CAST(m.labels->>'config_index' AS INTEGER) AS config_index,
        count(DISTINCT m."repeat") AS repeats,
        {_median('serve', 'requests', 'requests')},
        {_median('serve', 'errors', 'errors')},
@@ -210,6 +215,7 @@ GROUP BY ALL;
 CREATE OR REPLACE VIEW load_summary AS
 SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model,
        CAST(m.labels->>'offered_rps' AS DOUBLE) AS offered_rps, m.labels->>'arrival' AS arrival,
+       m.labels->>'config' AS config, CAST(m.labels->>'config_index' AS INTEGER) AS config_index,
        {_median('load', 'sent', 'sent')},
        {_median('load', 'achieved_rps', 'achieved_rps')},
        {_median('load', 'goodput_rps', 'goodput_rps')},
@@ -235,18 +241,60 @@ SELECT trial_id,
        max(throughput_rps) AS peak_throughput_rps,
        max(samples_per_s) AS peak_samples_per_s,
        sum(errors) AS serve_errors
-FROM latency_summary WHERE path = 'http'
+FROM latency_summary WHERE path = 'http' AND coalesce(config_index, 0) = 0  -- the trial's own deployment
 GROUP BY trial_id;
+
+-- One row per trial and serving configuration ([serve] settings given as lists), its settings as columns and its
+-- headline figures: latency at the smallest batch, peak throughput, the open loop's max_rps_at_slo, replica memory,
+-- and what a million predictions cost at its peak rate with its own replicas; `error` where it failed.
+CREATE OR REPLACE VIEW serving_configs AS
+WITH settings AS (
+    SELECT m.trial_id, m.labels->>'config' AS config, CAST(m.value AS INTEGER) AS config_index,
+           CAST(m.labels->>'replicas' AS INTEGER) AS replicas, CAST(m.labels->>'cpus_per_replica' AS DOUBLE) AS cpus_per_replica,
+           CAST(m.labels->>'gpus_per_replica' AS DOUBLE) AS gpus_per_replica,
+           CAST(m.labels->>'max_batch_size' AS INTEGER) AS max_batch_size,
+           CAST(m.labels->>'batch_wait_timeout_s' AS DOUBLE) AS batch_wait_timeout_s,
+           CAST(m.labels->>'max_ongoing_requests' AS INTEGER) AS max_ongoing_requests, m.labels->>'format' AS format
+    FROM measurements m WHERE m.stage = 'deploy' AND m.metric = 'serving_config'
+), cells AS (
+    SELECT trial_id, config,
+           arg_min(p50_ms, batch_size * 100000 + concurrency) AS p50_ms_small,
+           arg_min(p99_ms, batch_size * 100000 + concurrency) AS p99_ms_small, min(batch_size) AS small_batch,
+           max(throughput_rps) AS peak_throughput_rps, max(samples_per_s) AS peak_samples_per_s, sum(errors) AS serve_errors
+    FROM latency_summary WHERE path = 'http' AND config IS NOT NULL GROUP BY trial_id, config
+), figures AS (
+    SELECT trial_id, labels->>'config' AS config,
+           max(value) FILTER (WHERE stage = 'load' AND metric = 'max_rps_at_slo') AS max_rps_at_slo,
+           max(value) FILTER (WHERE stage = 'deploy' AND metric = 'deploy_ready_s') AS deploy_ready_s,
+           max(value) FILTER (WHERE stage = 'deploy' AND metric = 'replica_rss_mb' AND labels->>'replica' IS NULL) AS replica_rss_mb,
+           max(value) FILTER (WHERE stage = 'serve' AND metric = 'replica_peak_rss_mb') AS replica_peak_rss_mb,
+           any_value(labels->>'error') FILTER (WHERE metric = 'serving_config_failed') AS error
+    FROM measurements WHERE labels->>'config' IS NOT NULL GROUP BY ALL
+)
+SELECT t.run_id, s.trial_id, t.name AS trial, t.framework, t.model, s.config, s.config_index, s.replicas,
+       s.cpus_per_replica, CASE WHEN coalesce({param('serve.device')}, {param('device')}) = 'gpu' THEN s.gpus_per_replica END
+           AS gpus_per_replica,
+       s.max_batch_size, s.batch_wait_timeout_s, s.max_ongoing_requests, s.format, f.error IS NULL AS ok, f.error,
+       c.small_batch, c.p50_ms_small, c.p99_ms_small, c.peak_throughput_rps, c.peak_samples_per_s, c.serve_errors,
+       f.max_rps_at_slo, f.deploy_ready_s, f.replica_rss_mb, f.replica_peak_rss_mb,
+       (s.replicas * s.cpus_per_replica * CAST({param('prices.cpu_hour_usd')} AS DOUBLE)
+        + CASE WHEN coalesce({param('serve.device')}, {param('device')}) = 'gpu'
+               THEN s.replicas * s.gpus_per_replica * CAST({param('prices.gpu_hour_usd')} AS DOUBLE) ELSE 0 END)
+           / 3600 / c.peak_samples_per_s * 1e6 AS usd_per_million_predictions
+FROM settings s JOIN trials t USING (trial_id)
+LEFT JOIN cells c USING (trial_id, config)
+LEFT JOIN figures f USING (trial_id, config);
 
 -- Every metric over its repeats (trial repeats x [serve] repeats), per run, trial and labels: median, extremes,
 -- and a 95% Student-t interval of the mean (t quantiles from SciPy, written in when the views are created).
 -- Labels that differ between repeats of the same measurement (when, on which node or host, which replica) are left
--- out of the key: a worker placed on another node in the second repeat is still the same measurement.
+-- out of the key: a worker placed on another node in the second repeat is still the same measurement. A serving
+-- configuration is matched by its key (label config), not by its place in the order.
 CREATE OR REPLACE VIEW metric_stats AS
 WITH m AS (
     SELECT t.run_id, t.name AS trial, t.variant, t.model, t.framework, t.num_workers, m.stage, m.metric, m.unit,
            CAST(json_merge_patch(json_merge_patch(coalesce(m.labels, '{{}}'),
-                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null}}'),
+                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null, "config_index": null}}'),
                 -- one replica's figure stays apart from the deployment's, whichever replica it was
                 CASE WHEN m.labels->>'replica' IS NOT NULL THEN '{{"per_replica": true}}' ELSE '{{}}' END)
                 AS VARCHAR) AS labels,

@@ -7,9 +7,11 @@ trials (see ``raylife.plan``). Unknown keys are rejected (``extra="forbid"``).
 
 from __future__ import annotations
 
+import itertools
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 T = TypeVar("T")
 
@@ -35,6 +37,17 @@ def _distinct(value: list[Any]) -> list[Any]:
 # One value or a list of distinct values; a list is a matrix axis. Always a non-empty list after validation.
 Axis = Annotated[list[T], BeforeValidator(_as_list), Field(min_length=1), AfterValidator(_distinct)]
 Distinct = Annotated[list[T], Field(min_length=1), AfterValidator(_distinct)]
+
+
+def _one_or_list(value: list[Any]) -> Any:
+    return value[0] if len(value) == 1 else value
+
+
+# A serving setting: one value, or a list of distinct values — serving configurations, each deployed and measured in
+# turn on the one trained model of a trial (``ServeSpec.configs``), never a new training. Validated as a list (so an
+# error names the value), then one value stays one value.
+ServeAxis = Annotated[list[T], BeforeValidator(_as_list), Field(min_length=1), AfterValidator(_distinct),
+                      AfterValidator(_one_or_list), PlainSerializer(lambda value: value, return_type=Any)]
 
 # Upper bounds keep numbers sane: past them a value is a typo (epochs = 10**15), not an experiment.
 Seconds = Annotated[float, Field(gt=0, le=DAY_S)]
@@ -148,6 +161,40 @@ class PersistSpec(StrictModel):
 
 
 DEFAULT_REQUESTS = 200
+# The serving settings a list turns into configurations, in the order their combinations are measured.
+SERVE_AXES = ("replicas", "cpus_per_replica", "gpus_per_replica", "max_batch_size", "batch_wait_timeout_s",
+              "max_ongoing_requests", "format")
+MAX_SERVING_CONFIGS = 256  # each is a deploy and a measurement of minutes: more is a typo, not a plan
+
+
+# What a serving-configuration search may optimise or bound: the headline figures of the ``serving_configs`` view.
+SEARCH_FIGURES = ("max_rps_at_slo", "peak_samples_per_s", "peak_throughput_rps", "p50_ms_small", "p99_ms_small",
+                  "usd_per_million_predictions", "replica_rss_mb", "deploy_ready_s")
+
+
+class ServeSearchSpec(StrictModel):
+    """How the serving configurations are chosen: every combination in order (``grid``), or a guided search by one
+    of Ray Tune's search algorithms, which proposes the next configuration from the figures of those measured."""
+
+    algorithm: Literal["grid", "optuna", "random"] = Field(
+        default="grid", description="grid: every combination; optuna: Tune's OptunaSearch (TPE); random: Tune's "
+        "OptunaSearch with a random sampler (the baseline a guided search must beat)")
+    objective: str = Field(default="max_rps_at_slo", description=f"the figure to optimise: {', '.join(SEARCH_FIGURES)}")
+    mode: Literal["max", "min"] | None = Field(default=None, description="default: the objective's better side")
+    per_cpu: bool = Field(default=False, description="divide the objective by the configuration's replica CPUs")
+    max_configs: Annotated[int, Field(ge=1, le=4096)] | None = Field(
+        default=None, description="configurations measured at most (default: all for grid, 30% of them guided)")
+    constraints: dict[str, float | str] = Field(
+        default_factory=dict, description="upper limits, e.g. { p99_ms_small = \"50ms\", replica_rss_mb = \"2GiB\" }: "
+        "a configuration past one scores nothing, and is stopped as soon as a figure shows it")
+    seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+
+    @model_validator(mode="after")
+    def _known_figures(self) -> ServeSearchSpec:
+        for name in (self.objective, *self.constraints):
+            if name not in SEARCH_FIGURES:
+                raise ValueError(f"'{name}' names no serving figure; one of: {', '.join(SEARCH_FIGURES)}")
+        return self
 
 
 class ServeSpec(StrictModel):
@@ -157,16 +204,18 @@ class ServeSpec(StrictModel):
     the trial, on one deployment. ``max_batch_size`` > 1 turns on server-side batching (``@serve.batch``).
     """
 
-    format: str = Field(default="native", description="storage format the replicas load")
-    replicas: SmallCount = 1
-    cpus_per_replica: Annotated[float, Field(gt=0, le=1024)] = 0.5
+    # A list in any of the next seven settings makes serving configurations: every combination is deployed, measured
+    # and deleted in turn on the trial's one trained model (see ``configs``).
+    format: ServeAxis[Annotated[str, Field(min_length=1)]] = Field(default="native", description="storage format the replicas load")
+    replicas: ServeAxis[SmallCount] = 1
+    cpus_per_replica: ServeAxis[Annotated[float, Field(gt=0, le=1024)]] = 0.5
     device: Literal["cpu", "gpu"] | None = Field(default=None, description="where replicas run; default: the trial's device")
-    gpus_per_replica: Annotated[float, Field(gt=0, le=64)] = Field(
+    gpus_per_replica: ServeAxis[Annotated[float, Field(gt=0, le=64)]] = Field(
         default=1.0, description="with device gpu: fractions let several replicas share a GPU"
     )
-    max_batch_size: Annotated[int, Field(ge=1, le=65_536)] = Field(default=1, description="1 = no server-side batching")
-    batch_wait_timeout_s: Annotated[float, Field(ge=0, le=60)] = 0.005
-    max_ongoing_requests: Annotated[int, Field(ge=1, le=100_000)] = 32
+    max_batch_size: ServeAxis[Annotated[int, Field(ge=1, le=65_536)]] = Field(default=1, description="1 = no server-side batching")
+    batch_wait_timeout_s: ServeAxis[Annotated[float, Field(ge=0, le=60)]] = 0.005
+    max_ongoing_requests: ServeAxis[Annotated[int, Field(ge=1, le=100_000)]] = 32
     batch_sizes: Distinct[Annotated[int, Field(ge=1, le=65_536)]] = Field(default_factory=lambda: [1, 8, 32])
     concurrency: Distinct[SmallCount] = Field(default_factory=lambda: [1, 4])
     requests: Annotated[int, Field(ge=1, le=10_000_000)] | None = Field(
@@ -198,9 +247,29 @@ class ServeSpec(StrictModel):
     graceful_shutdown_timeout_s: Annotated[float, Field(ge=0, le=3600)] | None = Field(
         default=None, description="the longest a stopping replica waits for unfinished requests (Serve's default: 20 s)")
 
+    search: ServeSearchSpec | None = Field(default=None, description="[serve.search]: how configurations are chosen")
+
+    def axes(self) -> dict[str, list[Any]]:
+        """The serving settings given as lists of more than one value, by name, in SERVE_AXES order."""
+        return {a: v for a in SERVE_AXES if isinstance(v := getattr(self, a), list) and len(v) > 1}
+
+    def configs(self) -> list[ServeSpec]:
+        """Every combination of the listed settings, each a ServeSpec of single values (the first is the trial's
+        own: its update and every single-configuration view read it)."""
+        values = [v if isinstance(v := getattr(self, a), list) else [v] for a in SERVE_AXES]
+        return [self.model_copy(update=dict(zip(SERVE_AXES, combo))) for combo in itertools.product(*values)]
+
     def graceful_shutdown(self) -> dict[str, float]:
         """The graceful-shutdown settings this suite sets, as Serve's deployment options name them."""
         return self.model_dump(include={"graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s"}, exclude_none=True)
+
+    @model_validator(mode="after")
+    def _few_configs(self) -> ServeSpec:
+        count = math.prod(len(v) for v in self.axes().values())
+        if count > MAX_SERVING_CONFIGS:
+            raise ValueError(f"{count} serving configurations ({' x '.join(str(len(v)) for v in self.axes().values())});"
+                             f" at most {MAX_SERVING_CONFIGS} are measured one after another in a trial")
+        return self
 
     @model_validator(mode="after")
     def _requests_or_duration(self) -> ServeSpec:

@@ -204,6 +204,7 @@ epochs = 3
 batch_size = 16
 retrain_epochs = 0
 [serve]
+max_batch_size = [1, 4]   # two serving configurations of each trained model, measured in turn
 batch_sizes = [1]
 concurrency = [1]
 requests = 20

@@ -30,6 +30,10 @@ def test_an_image_folder_streams_through_ray_data_and_trains_well_above_its_base
         assert t["baseline_accuracy"] == pytest.approx(1 / FILES_CLASSES, abs=0.05)
         assert t["accuracy"] >= 0.8 > t["baseline_accuracy"] + 0.4, t  # learned from streamed files, held-out files
         assert t["p50_ms_small"] > 0 and t["served_accuracy"] >= 0.7, t  # served the folder's held-out images
+    # each trained model served in two configurations, one after the other, each measured
+    configs = rows(db, "SELECT trial, config, max_batch_size, ok, p50_ms_small FROM serving_configs ORDER BY trial, config")
+    assert [(c["config"], c["max_batch_size"], c["ok"]) for c in configs] == [("mb1", 1, True), ("mb4", 4, True)] * 2
+    assert all(c["p50_ms_small"] > 0 for c in configs), configs
     figures = rows(db, "SELECT t.framework, m.metric, m.value, m.labels FROM measurements m JOIN trials t "
                        "USING (trial_id) WHERE m.stage = 'train' AND t.status = 'ok' AND m.metric IN "
                        f"({', '.join(repr(n) for n in INGEST)})")
