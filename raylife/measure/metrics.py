@@ -118,13 +118,13 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)", quality=True),
     _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class", quality=True),
     _m("eval_samples", "count", "evaluate", "test samples scored"),
-    _m("eval_predict_s", "s", "evaluate", "predicting the whole test split, model loaded"),
-    _m("checkpoint_load_s", "s", ("evaluate", "persist"), "loading the final checkpoint on the trial's actor, from the "
+    _m("eval_predict_s", "s", ("evaluate", "retrain"), "predicting the whole test split, model loaded"),
+    _m("checkpoint_load_s", "s", ("evaluate", "persist", "retrain"), "loading the final checkpoint on the trial's actor, from the "
        "node's disk: for evaluation, and again for persisting it in each format"),
-    _m("model_facts_s", "s", "evaluate", "counting the model's parameters and FLOPs (TensorFlow traces and freezes its graph)"),
-    _m("data_load_s", "s", ("evaluate", "persist"), "loading the trial's data into the trial's actor (the first stage "
+    _m("model_facts_s", "s", ("evaluate", "retrain"), "counting the model's parameters and FLOPs (TensorFlow traces and freezes its graph)"),
+    _m("data_load_s", "s", ("evaluate", "persist", "retrain"), "loading the trial's data into the trial's actor (the first stage "
        "that needs it; absent where it was loaded already)"),
-    _m("checkpoint_fetch_s", "s", "evaluate", "copying the final checkpoint down from an object-store storage_path to "
+    _m("checkpoint_fetch_s", "s", ("evaluate", "retrain"), "copying the final checkpoint down from an object-store storage_path to "
        "the evaluating node (absent when storage_path is a folder)"),
     _m("split_samples", "count", "evaluate", "samples in each split (label: split)"),
     _m("quality_measured", "bool", "evaluate", "0 where no accuracy is measured (random inputs)"),
@@ -288,7 +288,9 @@ ROLLOUT = "m.labels->>'strategy' = 'rollout'"
 # trial cannot hide. Stages not listed (the request windows of serve, load, update, faults) are their windows.
 STAGE_PARTS: dict[str, tuple[str, ...]] = {
     "train": ("trial_actor_start_s", "ingest_probe_s", "train_wall_s"),
-    "retrain": ("trial_actor_start_s", "ingest_probe_s", "retrain_wall_s"),
+    # retraining then scores the retrained model: loading its checkpoint and predicting are named parts too
+    "retrain": ("trial_actor_start_s", "ingest_probe_s", "retrain_wall_s", "data_load_s", "checkpoint_fetch_s",
+                "checkpoint_load_s", "eval_predict_s", "model_facts_s"),
     "evaluate": ("trial_actor_start_s", "data_load_s", "checkpoint_fetch_s", "checkpoint_load_s", "eval_predict_s",
                  "model_facts_s"),
     "persist": ("trial_actor_start_s", "data_load_s", "checkpoint_load_s", "reference_predict_s", "save_s", "load_s",

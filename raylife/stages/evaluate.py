@@ -11,6 +11,18 @@ def evaluate(ctx: TrialContext, checkpoint: str, what: str) -> EvalResult:
     return ctx.wait(ctx.on_trial_actor("evaluate", ctx.trial.data, checkpoint, ctx.trial.measures_quality), what)
 
 
+def record_scoring(ctx: TrialContext, stage: str, out: EvalResult) -> None:
+    """Where scoring a checkpoint spent its time (evaluate, and retrain's scoring of the retrained model)."""
+    add = ctx.record.add
+    add(stage, "eval_predict_s", out.predict_s, "s", device=out.device)
+    add(stage, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
+    add(stage, "model_facts_s", out.model_facts_s, "s")
+    if out.data_load_s is not None:
+        add(stage, "data_load_s", out.data_load_s, "s")
+    if out.fetch_s is not None:
+        add(stage, "checkpoint_fetch_s", out.fetch_s, "s")
+
+
 class EvaluateStage:
     name = "evaluate"
 
@@ -32,13 +44,7 @@ class EvaluateStage:
             add(self.name, "top5_accuracy", out.top5_accuracy, "ratio", split="test")
         add(self.name, "baseline_accuracy", out.baseline_accuracy, "ratio", split="test", baseline="majority class")
         add(self.name, "eval_samples", out.samples, "count", split="test")
-        add(self.name, "eval_predict_s", out.predict_s, "s", device=out.device)
-        add(self.name, "checkpoint_load_s", out.checkpoint_load_s, "s", device=out.device)
-        add(self.name, "model_facts_s", out.model_facts_s, "s")
-        if out.data_load_s is not None:
-            add(self.name, "data_load_s", out.data_load_s, "s")
-        if out.fetch_s is not None:
-            add(self.name, "checkpoint_fetch_s", out.fetch_s, "s")
+        record_scoring(ctx, self.name, out)
         record_reading(ctx, self.name, out.telemetry, gpu=out.device == "gpu")
         for split, size in out.split_sizes.items():
             add(self.name, "split_samples", size, "count", split=split)

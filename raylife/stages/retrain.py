@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from raylife.stages.context import TrialContext
-from raylife.stages.evaluate import evaluate
+from raylife.stages.evaluate import evaluate, record_scoring
 from raylife.stages.train import record_training, run_training
 
 
@@ -17,5 +17,6 @@ class RetrainStage:
         record_training(ctx, self.name, "retrain", out)
         ctx.on_progress("scoring the retrained model")
         quality = evaluate(ctx, out.checkpoint, f"evaluation after retraining {t.name}")
+        record_scoring(ctx, self.name, quality)
         ctx.record.add(self.name, "accuracy", quality.accuracy, "ratio", split="test")
         ctx.record.add(self.name, "eval_loss", quality.eval_loss, "loss", split="test")
