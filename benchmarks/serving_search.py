@@ -35,8 +35,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from raylife.plan import plan_trials
-    from raylife.plan.serving import GUIDED_SHARE, SearchPlan
-    from raylife.runner.serving_search import ConfigProposer
     from raylife.store import Store
     from raylife.suite import load_suite
 
@@ -50,9 +48,19 @@ def main() -> None:
         print(f"grid run: {time.perf_counter() - started:.0f} s")
     with Store(args.db, read_only=True) as store:
         run_id = store.resolve_run(run)
-        measured = {r["config"]: r for r in store.serving_configs(run_id)}
     suite, _ = load_suite(SUITE)
-    [trial] = plan_trials(suite, str(SUITE))
+    for trial in plan_trials(suite, str(SUITE)):
+        replay(trial, run_id, args.db, args.seeds)
+
+
+def replay(trial, run_id: str, db: Path, seeds: list[int]) -> None:
+    """Searches over one trial's measured grid (see the module)."""
+    from raylife.plan.serving import GUIDED_SHARE, SearchPlan
+    from raylife.runner.serving_search import ConfigProposer
+    from raylife.store import Store
+
+    with Store(db, read_only=True) as store:
+        measured = {r["config"]: r for r in store.serving_configs(run_id) if r["trial"] == trial.name}
     grid = trial.serve_configs
     plan = trial.serve_search
     missing = [c.key for c in grid if c.key not in measured]
@@ -68,11 +76,11 @@ def main() -> None:
     best_key = max((k for k in scores if scores[k] is not None), key=lambda k: scores[k] * (1 if plan.mode == "max" else -1))
     best = scores[best_key]
     budget = int(GUIDED_SHARE * len(grid))
-    print(f"run {run_id}: {len(grid)} configurations measured; best {plan.objective} {best:g} ({best_key}); "
+    print(f"{trial.name}, run {run_id}: {len(grid)} configurations measured; best {plan.objective} {best:g} ({best_key}); "
           f"searches measure {budget} ({budget / len(grid):.0%})")
     results: dict[str, list[float]] = {}
     for algorithm in ("optuna", "random"):
-        for seed in args.seeds:
+        for seed in seeds:
             search = SearchPlan(algorithm, plan.objective, plan.mode, plan.per_cpu, budget, plan.limits, seed)
             proposer = ConfigProposer(replace(trial, serve_search=search))
             chosen = []
