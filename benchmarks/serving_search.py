@@ -87,10 +87,11 @@ def replay(trial, run_id: str, db: Path, seeds: list[int]) -> None:
             for config in proposer:
                 chosen.append(config.key)
                 proposer.measured(config, figures(config))
-            found = max((s for s in proposer.scores.values() if s is not None), default=0.0)
-            share = found / best if plan.mode == "max" else best / found
+            scored = [s for s in proposer.scores.values() if s is not None]
+            found = (max(scored) if plan.mode == "max" else min(scored)) if scored else None
+            share = 0.0 if found is None else found / best if plan.mode == "max" else best / found
             results.setdefault(algorithm, []).append(share)
-            print(f"  {algorithm} seed {seed}: measured {len(chosen)} ({', '.join(chosen)}); best found {found:g} "
+            print(f"  {algorithm} seed {seed}: measured {len(chosen)} ({', '.join(chosen)}); best found {found} "
                   f"= {share:.1%} of the grid's best")
     for algorithm, shares in results.items():
         print(f"{algorithm}: median of {len(shares)} searches finds {statistics.median(shares):.1%} of the grid's best "
