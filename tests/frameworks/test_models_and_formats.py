@@ -221,3 +221,25 @@ def test_the_keras_format_is_a_keras_archive_also_after_a_load_in_another_thread
     thread.start()
     thread.join()
     assert written == [True]
+
+
+def test_a_keras_archive_loads_from_its_extracted_weights_exactly_as_tf_keras_loads_it(tmp_path: Path):
+    """raylife reads the archive's weights from a file on disk (tf_keras' zip stream made BERT-base's load 96 s,
+    benchmarks/keras_archive_load.py); the model is the same, custom layers and all, and an archive it does not
+    recognise is left to tf_keras."""
+    import zipfile
+
+    import tensorflow as tf
+
+    from raylife.frameworks.tensorflow.backend import load_keras_archive
+    from raylife.registry import import_object
+
+    model = import_object("raylife.workloads.vision.tf_models:mobilenet_v3_large")((32, 32, 3), 10)
+    x = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    path = tmp_path / "model.keras"
+    model.save(path, save_format="keras_v3")
+    expected = tf.keras.models.load_model(str(path), compile=False)(x).numpy()
+    np.testing.assert_array_equal(load_keras_archive(path)(x).numpy(), expected)
+    with zipfile.ZipFile(path, "a") as archive:  # a fourth member: tf_keras' own load
+        archive.writestr("assets/vocab.txt", "a\nb\n")
+    np.testing.assert_array_equal(load_keras_archive(path)(x).numpy(), expected)

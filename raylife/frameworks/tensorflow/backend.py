@@ -192,7 +192,35 @@ def _load_keras(directory: Path) -> tf.keras.Model:
     """Load a .keras file after importing its builder's module, which registers any custom layers it uses."""
     if Recipe.present(directory):
         import_object(Recipe.read(directory).builder, what="model builder")
-    return tf.keras.models.load_model(str(directory / KERAS_FILE), compile=False)
+    return load_keras_archive(directory / KERAS_FILE)
+
+
+ARCHIVE_CONFIG, ARCHIVE_WEIGHTS = "config.json", "model.weights.h5"
+
+
+def load_keras_archive(path: Path) -> tf.keras.Model:
+    """``load_model(path, compile=False)`` of a ``.keras`` archive, its weights read from a file on disk.
+
+    tf_keras hands h5py the archive's weights member as a zip stream, and every backward seek h5py makes re-reads the
+    member from its start: BERT-base's 438 MB took 96 s to load that way. The same model, built from the archive's
+    config, loads the extracted ``model.weights.h5`` (the layout ``save_weights`` writes) through h5py on a real file.
+    An archive with assets or npz weights is left to tf_keras.
+    """
+    import json
+    import tempfile
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        if not {ARCHIVE_CONFIG, ARCHIVE_WEIGHTS} <= names or len(names) > 3:
+            return tf.keras.models.load_model(str(path), compile=False)
+        config = json.loads(archive.read(ARCHIVE_CONFIG))
+        config["compile_config"] = None  # compile=False
+        with tempfile.TemporaryDirectory(prefix="raylife-keras-") as tmp:
+            weights = archive.extract(ARCHIVE_WEIGHTS, tmp)
+            model = tf.keras.saving.deserialize_keras_object(config)
+            model.load_weights(weights)
+    return model
 
 
 # Ops whose work TensorFlow's profiler does not count: Einsum (Keras attention), and loops (RNNs), whose body
