@@ -286,8 +286,8 @@ def main() -> None:
             bare_sps, our_sps = torch_loops_in_one_process(case, max(args.epochs, 20) * 2 if case.model == "cnn_small"
                                                            else args.epochs + 1)
             ratios.append(our_sps / bare_sps)
-            print(f"  torch loop alone run {run + 1}: steady-state samples/s bare {bare_sps:.0f}, raylife's train_epoch "
-                  f"{our_sps:.0f} → {ratios[-1]:.3f}", flush=True)
+            print(f"  torch loop alone run {run + 1}: steady-state samples/s bare {bare_sps:.3g}, raylife's train_epoch "
+                  f"{our_sps:.3g} → {ratios[-1]:.3f}", flush=True)
         print(f"torch loop alone, in one process, epochs alternating: median ratio {statistics.median(ratios):.3f} "
               f"(target >= 0.95)", flush=True)
     if args.loop_only:
@@ -307,7 +307,7 @@ def main() -> None:
             ours.append(raylife_train_stage(case, framework, args.epochs, storage))
             print(f"  {framework} run {run + 1}: bare fit {bare[-1][0]:.2f} s (with construction {bare[-1][1]:.2f} s) · "
                   f"raylife fit {ours[-1][0]:.2f} s, train stage {ours[-1][1]:.2f} s · steady samples/s bare "
-                  f"{bare[-1][2]:.0f}, raylife {ours[-1][2]:.0f}", flush=True)
+                  f"{bare[-1][2]:.3g}, raylife {ours[-1][2]:.3g}", flush=True)
         bare_fit_s = statistics.median(b[0] for b in bare)
         bare_all_s = statistics.median(b[1] for b in bare)
         our_fit_s = statistics.median(o[0] for o in ours)
@@ -317,7 +317,7 @@ def main() -> None:
               f"{bare_all_s:.2f} s → ratio {our_stage_s / bare_all_s:.3f}")
         bare_sps, our_sps = statistics.median(b[2] for b in bare), statistics.median(o[2] for o in ours)
         paired = statistics.median(o[2] / b[2] for b, o in zip(bare, ours))
-        print(f"{framework}: median steady-state training samples/s bare {bare_sps:.0f} vs raylife {our_sps:.0f} → "
+        print(f"{framework}: median steady-state training samples/s bare {bare_sps:.3g} vs raylife {our_sps:.3g} → "
               f"ratio {our_sps / bare_sps:.3f}; median of the runs' paired ratios {paired:.3f} (target >= 0.95)")
     ray.shutdown()
 
