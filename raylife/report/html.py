@@ -60,6 +60,7 @@ class ReportData:
     epochs: list[dict[str, Any]]
     updates: list[dict[str, Any]]
     targets: dict[str, float] = field(default_factory=dict)
+    configs: list[dict[str, Any]] = field(default_factory=list)  # serving_configs rows
 
 
 def gather(store: Any, run_id: str) -> ReportData:
@@ -70,7 +71,8 @@ def gather(store: Any, run_id: str) -> ReportData:
         parts.append(f"{e['hostname']}: {e['cpu']} ({e['cpu_count']} CPUs{gpu}), Ray {e['ray']}")
     platform = "; ".join(dict.fromkeys(parts)) or "platform not recorded"
     return ReportData(store.run(run_id), platform, store.candidates([run_id]), store.metric_stats([run_id]),
-                      store.training_curves(run_id), store.update_timelines(run_id), store.accuracy_targets(run_id))
+                      store.training_curves(run_id), store.update_timelines(run_id), store.accuracy_targets(run_id),
+                      store.serving_configs(run_id))
 
 
 def _error_y(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -244,6 +246,37 @@ def pareto_figure(data: ReportData) -> Any | None:
                    "p50 latency at the smallest batch (ms)", "test accuracy (ratio)", data.platform)
 
 
+def configs_figure(data: ReportData) -> Any | None:
+    """Serving configurations: each one's throughput against its tail latency, per trial; the front (more requests per
+    second at a lower p99, no other configuration better at both) joined by a line; the SLO where the run had one."""
+    import plotly.graph_objects as go
+
+    measured = [r for r in data.configs if r["ok"] and r["p99_ms_small"] is not None]
+    if not measured:
+        return None
+    rate = "max_rps_at_slo" if any(r["max_rps_at_slo"] is not None for r in measured) else "peak_throughput_rps"
+    fig = go.Figure()
+    for trial in dict.fromkeys(r["trial"] for r in measured):
+        rows = [r for r in measured if r["trial"] == trial and r[rate] is not None]
+        if not rows:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[r[rate] for r in rows], y=[r["p99_ms_small"] for r in rows], mode="markers+text", name=trial,
+            text=[r["config"] for r in rows], textposition="top center",
+            hovertemplate="%{text}<br>%{x:.1f} req/s<br>p99 %{y:.2f} ms<extra></extra>"))
+        best = sorted((rows[i] for i in front([{"x": r[rate], "y": r["p99_ms_small"]} for r in rows], {"x": 1, "y": -1})),
+                      key=lambda r: r[rate])
+        fig.add_trace(go.Scatter(x=[r[rate] for r in best], y=[r["p99_ms_small"] for r in best], mode="lines",
+                                 line={"dash": "dot"}, name=f"{trial} front", hoverinfo="skip"))
+    slo = next((_labels(r).get("slo_p99_ms") for r in data.stats if r["metric"] == "max_rps_at_slo"
+                and _labels(r).get("slo_p99_ms")), None)
+    if slo is not None:
+        fig.add_hline(y=float(slo), line_dash="dash", line_color="crimson", annotation_text=f"SLO p99 {slo:g} ms")
+    what = "max_rps_at_slo (open loop)" if rate == "max_rps_at_slo" else "peak throughput (closed loop)"
+    return _layout(fig, f"Serving configurations: {what} vs p99 at the smallest batch; dotted: the front",
+                   "requests per second (requests/s)", "p99 latency (ms)", data.platform)
+
+
 def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
     """The lifecycle table's rows: one per trial (repeats folded into medians), each value formatted."""
     def cell(column: Column, values: dict[str, Any]) -> str:
@@ -258,7 +291,7 @@ def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
 def figures(data: ReportData) -> list[Any]:
     """Every plot this run has data for, in the page's order."""
     found = [*latency_figures(data), load_figure(data), training_figure(data), *update_figures(data),
-             time_figure(data), pareto_figure(data)]
+             time_figure(data), pareto_figure(data), configs_figure(data)]
     return [f for f in found if f is not None]
 
 

@@ -153,3 +153,12 @@ def test_show_lists_the_configurations_and_latency_per_configuration(db):
     assert "failed: ClusterError: 2 replicas" in out
     for key in ("r1-mb1", "r1-mb8", "r2-mb8"):
         assert f"latency · cnn_small/torch/w1 @ {key}" in out
+
+
+def test_the_report_plots_the_configurations_with_their_front(db, tmp_path):
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", "--db", str(db), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "Serving configurations: peak throughput (closed loop) vs p99 at the smallest batch" in page
+    assert "w1 front" in page and "r2-mb8" in page  # Plotly writes the trial name with escaped slashes

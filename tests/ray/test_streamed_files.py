@@ -183,3 +183,22 @@ def test_a_parquet_folder_streams_through_every_stage_in_both_frameworks(tmp_pat
                        "('time_to_first_batch_s', 'ingest_samples_per_s', 'data_wait_pct', 'restore_s') GROUP BY metric")
     assert {f["metric"]: f["n"] for f in figures} == {"time_to_first_batch_s": 4, "ingest_samples_per_s": 4,
                                                       "data_wait_pct": 4, "restore_s": 2}
+
+
+def test_the_report_draws_the_serving_configurations_in_headless_chromium(files_lane, tmp_path):
+    from tests.browser import open_page
+    from tests.ray.helpers import raylife
+
+    out = tmp_path / "report.html"
+    result = raylife("report", "last", "--db", files_lane.run.db, "-o", out)
+    assert result.exit_code == 0, result.output
+    facts = open_page(out, """(() => {
+        const plots = [...document.querySelectorAll('section.plot')];
+        const configs = plots.find(p => ((p.querySelector('.gtitle') || {}).textContent || '').startsWith('Serving configurations'));
+        return {found: !!configs, points: configs ? configs.querySelectorAll('.scatterlayer .point').length : 0,
+                labels: configs ? [...configs.querySelectorAll('.textpoint text')].map(t => t.textContent) : []};
+    })()""")
+    assert facts.console_errors == []
+    f = facts.facts
+    assert f["found"] and f["points"] >= 4, f  # two configurations of each of the two trained models (and fronts)
+    assert sorted(set(f["labels"])) == ["mb1", "mb4"], f
