@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import raylife
@@ -171,6 +171,8 @@ def run_trial(
             stopped: str | None = None
             try:
                 for name in names:
+                    if stopped and name != "teardown":
+                        continue
                     if serving_stage(name) and not serving:
                         observer.detail(trial, "waiting for the serving slot")
                         neighbours.enter_serving(trial.index)
@@ -178,8 +180,6 @@ def run_trial(
                     observer.stage_started(trial, name)
                     ctx.stage = name
                     started, started_unix, cpu_before = time.perf_counter(), time.time(), host_load.read()
-                    if stopped and name != "teardown":
-                        continue
                     try:
                         STAGES.get(name)().run(ctx)
                         if config is not None and name == "serve" and proposer.plan.limits:
@@ -212,7 +212,7 @@ def run_trial(
                     proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
                 record.context = {}
                 ctx.trial = trial
-        if trial.serve_configs and len(failed_configs) == len(trial.serve_configs):
+        if proposer is not None and proposer.scores and len(failed_configs) == len(proposer.scores):
             raise RuntimeError(f"every serving configuration failed; the first: {failed_configs[0]}")
         record.status = "ok"
     except KeyboardInterrupt:
