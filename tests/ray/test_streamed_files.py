@@ -68,19 +68,24 @@ def test_the_pipeline_gives_the_rows_a_local_decode_gives(ray_session, tmp_path)
 
 
 def test_a_streamed_table_pipeline_gives_the_rows_a_local_read_gives(ray_session, tmp_path):
-    """CSV and Parquet through Ray Data (read, hash to a split, standardise) give every split exactly the rows the
-    process-local read gives (request bodies, the labels the baseline counts)."""
+    """CSV and Parquet through Ray Data (read, hash to a split, standardise or tokenise) give every split exactly the
+    rows the process-local read gives (request bodies, the labels the baseline counts)."""
     from raylife.workloads.tabular.data import stream_csv, stream_parquet
     from tests.unit.test_streamed_tables import write_table
 
+    from raylife.workloads.text.data import stream_parquet as stream_texts
+    from tests.unit.test_streamed_tables import write_texts
+
     write_table(tmp_path, rows=400, parts=2)
-    for splits in (stream_parquet(str(tmp_path), seed=2), stream_csv(str(tmp_path), seed=2)):
+    write_texts(tmp_path / "texts", rows=300, parts=2)
+    for splits in (stream_parquet(str(tmp_path), seed=2), stream_csv(str(tmp_path), seed=2),
+                   stream_texts(str(tmp_path / "texts"), seed=2, text_column="review", seq_len=10, vocab_size=16)):
         order = lambda a: np.lexsort(a.T)  # noqa: E731 - Ray Data's blocks arrive in any order
         for name, size in splits.sizes().items():
             x, y = zip(*splits.batches(name, 64))
             x, y = np.concatenate(x), np.concatenate(y)
             local_x, local_y = splits.head(name, 10_000)
-            assert x.shape == local_x.shape == (size, 4) and x.dtype == np.float32
+            assert x.shape == local_x.shape == (size, *splits.input_shape) and x.dtype == local_x.dtype
             np.testing.assert_array_equal(x[order(x)], local_x[order(local_x)])
             assert sorted(y.tolist()) == sorted(local_y.tolist()) == sorted(splits.labels(name).tolist())
 

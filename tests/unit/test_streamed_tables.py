@@ -82,3 +82,42 @@ def test_bad_streamed_table_options_fail_in_one_line(tmp_path):
     [trial] = plan_trials(parse_suite(suite.format(path=".", options="{ stream = true }"), "s.toml"), "s.toml",
                           base_dir=tmp_path)
     assert trial.streamed and trial.data.load().sizes()["train"] > 300
+
+
+def write_texts(folder, rows: int = 400, seed: int = 0, parts: int = 1) -> pd.DataFrame:
+    """Reviews whose label is whether "good" or "bad" is in them (one text missing, one label empty)."""
+    rng = np.random.default_rng(seed)
+    filler = ["the", "plot", "was", "quite", "film", "really", "music", "and"]
+    texts, labels = [], []
+    for _ in range(rows):
+        good = bool(rng.integers(2))
+        words = list(rng.choice(filler, size=int(rng.integers(3, 9)))) + ["good" if good else "bad"]
+        rng.shuffle(words)
+        texts.append(" ".join(words))
+        labels.append("pos" if good else "neg")
+    frame = pd.DataFrame({"review": texts, "label": labels})
+    frame.loc[2, "review"] = None
+    frame.loc[5, "label"] = ""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rows_of_part in enumerate(np.array_split(np.arange(rows), parts)):
+        part = frame.iloc[rows_of_part]
+        part.to_parquet(folder / f"part-{i}.parquet", index=False)
+        part.to_csv(folder / f"part-{i}.csv", index=False)
+    return frame
+
+
+def test_a_streamed_text_table_is_tokenised_like_the_whole_load(tmp_path):
+    from raylife.workloads.text.data import load_parquet as load_texts
+    from raylife.workloads.text.data import stream_csv as stream_text_csv
+    from raylife.workloads.text.data import stream_parquet as stream_texts
+
+    write_texts(tmp_path)
+    options = {"text_column": "review", "seq_len": 12, "vocab_size": 20}
+    splits = stream_texts(str(tmp_path / "part-0.parquet"), seed=1, **options)
+    whole = load_texts(str(tmp_path / "part-0.parquet"), **options)
+    assert sum(splits.sizes().values()) == len(whole.y) == 398  # the missing text and the empty label dropped
+    x = np.concatenate([splits.head(name, 10_000)[0] for name in splits.sizes()])
+    assert x.dtype == np.int64 and x.shape == (398, 12) and splits.facts.model_args == {"vocab_size": 20}
+    assert sorted(map(tuple, x.tolist())) == sorted(map(tuple, whole.x.tolist()))  # one vocabulary, the same ids
+    assert splits.num_classes == 2 and splits.facts.streamed and splits.input_shape == (12,)
+    assert stream_text_csv(str(tmp_path / "part-0.csv"), seed=1, **options).sizes() == splits.sizes()

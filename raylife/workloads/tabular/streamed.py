@@ -1,4 +1,5 @@
-"""CSV and Parquet streamed through Ray Data (``options.stream = true``): no process holds the table's features.
+"""CSV and Parquet streamed through Ray Data (``options.stream = true``): no process holds the table's features —
+numeric columns, standardised (the tabular workload), or one text column, tokenised (the text workload).
 
 A table has no files to split by (one big file is the common case), and Ray Data gives a row no stable index, so a row's
 split is a function of its content: a seeded 64-bit hash of its feature values (as float64) and its label (as text)
@@ -42,6 +43,13 @@ class TableReader:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     seed: int
+    # a text table: ``features`` is the one text column, tokenised to ``seq_len`` ids with this vocabulary
+    vocabulary: tuple[str, ...] | None = None
+    seq_len: int = 0
+
+    @property
+    def text(self) -> bool:
+        return self.vocabulary is not None
 
     def split_of(self, x: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Each row's split (an index into SPLITS) from a seeded hash of its content."""
@@ -53,11 +61,17 @@ class TableReader:
         return np.searchsorted(_EDGES, unit, side="right")
 
     def columns(self, table: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(features as float64 with NaN for missing, labels as text with None for missing, rows to keep)."""
-        x = np.column_stack([_as(table.column(c), "float64") for c in self.features])
+        """(features as float64 with NaN for missing — a text table: its texts, None for missing —, labels as text
+        with None for missing, rows to keep)."""
         labels = _as(table.column(self.label), "string")
         labels[labels == ""] = None  # an empty CSV field is a missing label, not a class
-        keep = ~np.isnan(x).any(axis=1) & np.isin(labels, self.classes)
+        if self.text:
+            x = _as(table.column(self.features[0]), "string").reshape(-1, 1)
+            x[x == ""] = None  # an empty CSV field: no text, as a missing one in Parquet
+            keep = np.not_equal(x[:, 0], None) & np.isin(labels, self.classes)
+        else:
+            x = np.column_stack([_as(table.column(c), "float64") for c in self.features])
+            keep = ~np.isnan(x).any(axis=1) & np.isin(labels, self.classes)
         return x, labels, keep
 
     def rows(self, table: Any, split: str) -> dict[str, np.ndarray]:
@@ -65,8 +79,12 @@ class TableReader:
         x, labels, keep = self.columns(table)
         keep &= self.split_of(x, labels) == SPLITS.index(split)
         index = {name: i for i, name in enumerate(self.classes)}
-        x = (x[keep] - np.asarray(self.mean)) / np.asarray(self.std)
         y = np.fromiter((index[v] for v in labels[keep]), dtype=np.int64, count=int(keep.sum()))
+        if self.text:
+            from raylife.workloads.text.tokenizer import WordTokenizer
+
+            return {"x": WordTokenizer(list(self.vocabulary)).encode(x[keep, 0], self.seq_len), "y": y}
+        x = (x[keep] - np.asarray(self.mean)) / np.asarray(self.std)
         return {"x": x.astype(np.float32), "y": y}
 
     def tables(self, batch_rows: int = SCAN_ROWS) -> Iterator[Any]:
@@ -142,7 +160,8 @@ class TableSplits(FactsView):
 
     def head(self, name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
         """The split's first ``rows`` rows in the table's order (at most HEAD_BYTES of them), read here."""
-        rows = min(rows, max(1, HEAD_BYTES // (4 * len(self.reader.features))))
+        width = self.reader.seq_len * 8 if self.reader.text else 4 * len(self.reader.features)
+        rows = min(rows, max(1, HEAD_BYTES // width))
         xs, ys, got = [], [], 0
         for table in self.reader.tables():
             part = self.reader.rows(table, name)
@@ -150,7 +169,7 @@ class TableSplits(FactsView):
             got += len(part["y"])
             if got >= rows:
                 break
-        x = np.concatenate(xs) if xs else np.zeros((0, len(self.reader.features)), np.float32)
+        x = np.concatenate(xs) if xs else np.zeros((0, *self.input_shape), np.float32)
         y = np.concatenate(ys) if ys else np.zeros(0, np.int64)
         return x[:rows], y[:rows]
 
@@ -172,32 +191,46 @@ def table_files(path: str, kind: str) -> tuple[str, ...]:
 
 
 def table_splits(kind: str, paths: tuple[str, ...], features: tuple[str, ...], label: str, classes: tuple[str, ...],
-                 facts: DataFacts, seed: int) -> TableSplits:
-    """The table's streamed splits: one pass over it per process (see ``_scan``)."""
-    split_labels, mean, std = _scan(kind, paths, features, label, classes, seed)
-    reader = TableReader(kind, paths, features, label, classes, mean, std, seed)
+                 facts: DataFacts, seed: int, vocab_size: int | None = None, seq_len: int = 0) -> TableSplits:
+    """The table's streamed splits: one pass over it per process (see ``_scan``). With ``vocab_size``, ``features``
+    is one text column, tokenised to ``seq_len`` ids with a vocabulary counted over the whole table."""
+    split_labels, mean, std, vocabulary = _scan(kind, paths, features, label, classes, seed, vocab_size)
+    reader = TableReader(kind, paths, features, label, classes, mean, std, seed, vocabulary, seq_len)
     return TableSplits(reader=reader, facts=facts, split_labels=split_labels)
 
 
 @lru_cache(maxsize=8)  # a trial's actor loads the data in several stages: one pass per process
 def _scan(kind: str, paths: tuple[str, ...], features: tuple[str, ...], label: str, classes: tuple[str, ...],
-          seed: int) -> tuple[dict[str, np.ndarray], tuple[float, ...], tuple[float, ...]]:
-    """One streamed pass over the table: (each split's labels, each feature's mean, its standard deviation)."""
-    probe = TableReader(kind, paths, features, label, classes, (0.0,) * len(features), (1.0,) * len(features), seed)
+          seed: int, vocab_size: int | None = None
+          ) -> tuple[dict[str, np.ndarray], tuple[float, ...], tuple[float, ...], tuple[str, ...] | None]:
+    """One streamed pass over the table: (each split's labels, each feature's mean, its standard deviation, the
+    vocabulary of a text table)."""
+    from collections import Counter
+
+    from raylife.workloads.text.tokenizer import vocabulary, words
+
+    text = vocab_size is not None
+    probe = TableReader(kind, paths, features, label, classes, (0.0,) * len(features), (1.0,) * len(features), seed,
+                        () if text else None)
     index = {name: i for i, name in enumerate(classes)}
     per_split: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
-    total, total_sq, count = np.zeros(len(features)), np.zeros(len(features)), 0
+    total, total_sq, count, counts = np.zeros(len(features)), np.zeros(len(features)), 0, Counter()
     for table in probe.tables():
         x, labels, keep = probe.columns(table)
-        total += x[keep].sum(axis=0)
-        total_sq += np.square(x[keep]).sum(axis=0)
+        if text:  # the vocabulary comes from every text, never the labels: as the in-memory load fits it
+            counts.update(w for t in x[keep, 0] for w in words(t))
+        else:
+            total += x[keep].sum(axis=0)
+            total_sq += np.square(x[keep]).sum(axis=0)
         count += int(keep.sum())
         split = probe.split_of(x, labels)
         for i, name in enumerate(SPLITS):
             chosen = keep & (split == i)
             per_split[name].append(np.fromiter((index[v] for v in labels[chosen]), dtype=np.int64,
                                                count=int(chosen.sum())))
+    split_labels = {name: np.concatenate(parts) if parts else np.zeros(0, np.int64) for name, parts in per_split.items()}
+    if text:
+        return split_labels, probe.mean, probe.std, tuple(vocabulary(counts, vocab_size))
     mean = total / max(1, count)
     std = np.sqrt(np.maximum(total_sq / max(1, count) - np.square(mean), 0.0))
-    split_labels = {name: np.concatenate(parts) if parts else np.zeros(0, np.int64) for name, parts in per_split.items()}
-    return split_labels, tuple(mean.tolist()), tuple(np.where(std > 0, std, 1.0).tolist())
+    return split_labels, tuple(mean.tolist()), tuple(np.where(std > 0, std, 1.0).tolist()), None

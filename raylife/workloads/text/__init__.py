@@ -21,8 +21,16 @@ WORKLOAD = Workload(
             f"{DATA}:describe_textfolder", f"{DATA}:load_textfolder", needs_path=True,
         ),
         "csv": DataSource(
-            "csv", "a CSV with a text and a label column (options: text_column, label_column, seq_len, vocab_size, max_rows)",
-            f"{DATA}:describe_csv", f"{DATA}:load_csv", needs_path=True,
+            "csv", "a CSV with a text and a label column, or with stream = true a file or folder streamed through Ray "
+            "Data (options: text_column, label_column, seq_len, vocab_size, max_rows, stream)",
+            f"{DATA}:describe_csv", f"{DATA}:load_csv", needs_path=True, stream=f"{DATA}:stream_csv",
+            stream_option="stream",
+        ),
+        "parquet": DataSource(
+            "parquet", "a Parquet file with a text and a label column, or with stream = true a file or folder streamed "
+            "through Ray Data (options: text_column, label_column, seq_len, vocab_size, max_rows, stream)",
+            f"{DATA}:describe_parquet", f"{DATA}:load_parquet", needs_path=True, stream=f"{DATA}:stream_parquet",
+            stream_option="stream",
         ),
     },
     default_dataset="sentiment",

@@ -4,14 +4,15 @@ Built in: ``sentiment``, GENERATED and seeded (no real text corpus ships with th
 reviews of two or three clauses such as "the plot was good but the acting was not great". The label is the
 sentiment of the clause after "but" (or of the only clause), and "not"/"never" flip a clause. So word order
 and negation decide the label: counting positive and negative words is not enough.
-On disk: ``textfolder`` (PATH/<class>/*.txt, e.g. aclImdb/train with classes = ["neg", "pos"]) and ``csv``
-(a text column and a label column). The vocabulary is built from the data set's texts (never its labels).
+On disk: ``textfolder`` (PATH/<class>/*.txt, e.g. aclImdb/train with classes = ["neg", "pos"]), ``csv`` and
+``parquet`` (a text column and a label column; with ``stream = true`` a file or folder streamed through Ray Data and
+tokenised there, ``tabular.streamed``). The vocabulary is built from the data set's texts (never its labels).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -111,34 +112,100 @@ def load_textfolder(path: str, classes: list[Column] | None = None, seq_len: Len
     return Dataset(x=tokenizer.encode(texts, seq_len), y=np.asarray(labels, dtype=np.int64), facts=facts)
 
 
-def _csv_columns(path: str, text_column: str, label_column: str):  # noqa: ANN202 - a pyarrow Table
+def _text_columns(kind: str, path: str, text_column: str, label_column: str):  # noqa: ANN202 - a pyarrow Table
     import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
     file = Path(path)
-    require(file.is_file(), f"data path is not a file: {file}", "data.path", "point it at a CSV file")
-    names = pacsv.open_csv(file).schema.names
+    require(not file.is_dir(), f"data path is a folder: {file}", "data.path",
+            f"a folder of .{kind} files streams through Ray Data: set data.options.stream = true, or name one file")
+    require(file.is_file(), f"data path is not a file: {file}", "data.path", f"point it at a .{kind} file")
+    names = pacsv.open_csv(file).schema.names if kind == "csv" else pq.read_schema(file).names
+    _require_columns(file.name, names, text_column, label_column)
+    if kind == "csv":
+        return pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(include_columns=[text_column, label_column]))
+    return pq.read_table(file, columns=[text_column, label_column])
+
+
+def _require_columns(name: str, names: list[str], text_column: str, label_column: str) -> None:
     for column, option in ((text_column, "text_column"), (label_column, "label_column")):
-        require(column in names, f"{file.name} has no column '{column}' (columns: {', '.join(names)})", f"data.options.{option}",
+        require(column in names, f"{name} has no column '{column}' (columns: {', '.join(names)})", f"data.options.{option}",
                 f"set {option}")
-    return pacsv.read_csv(file, convert_options=pacsv.ConvertOptions(include_columns=[text_column, label_column]))
+
+
+def _describe_table(kind: str, path: str, text_column: str, label_column: str, seq_len: int, vocab_size: int,
+                    max_rows: int | None, stream: bool) -> DataFacts:
+    if stream:
+        from raylife.workloads.tabular.data import _files
+        from raylife.workloads.tabular.streamed import _arrow_dataset, label_classes
+
+        require(max_rows is None, f"max_rows = {max_rows} with stream = true", "data.options.max_rows",
+                "a streamed table is read whole: drop max_rows, or stream = false to load the first rows")
+        files = _files(path, kind)
+        _require_columns(Path(path).name, _arrow_dataset(kind, files).schema.names, text_column, label_column)
+        classes = label_classes(kind, files, label_column)
+    else:
+        table = _text_columns(kind, path, text_column, label_column)
+        classes = sorted({str(v) for v in table.column(label_column).to_pylist()[:max_rows] if v is not None and v != ""})
+    require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s)", "data.options.label_column",
+            "check the column")
+    how = " streamed through Ray Data" if stream else ""
+    return DataFacts(input_shape=(seq_len,), num_classes=len(classes), dtype="int64", streamed=stream,
+                     source=f"{kind} {path}{how} (text '{text_column}', label '{label_column}')",
+                     model_args={"vocab_size": vocab_size})
+
+
+def _load_table(kind: str, path: str, text_column: str, label_column: str, seq_len: int, vocab_size: int,
+                max_rows: int | None) -> Dataset:
+    facts = _describe_table(kind, path, text_column, label_column, seq_len, vocab_size, max_rows, False)
+    table = _text_columns(kind, path, text_column, label_column)
+    rows = [(str(t), str(v)) for t, v in zip(table.column(text_column).to_pylist()[:max_rows],
+                                             table.column(label_column).to_pylist()[:max_rows])
+            if t is not None and t != "" and v is not None and v != ""]  # "": an empty CSV field
+    index = {c: i for i, c in enumerate(sorted({v for _, v in rows}))}
+    texts = [t for t, _ in rows]
+    tokenizer = WordTokenizer.fit(texts, vocab_size)
+    return Dataset(x=tokenizer.encode(texts, seq_len), y=np.asarray([index[v] for _, v in rows], dtype=np.int64),
+                   facts=facts)
+
+
+def _stream_table(kind: str, path: str, seed: int, text_column: str, label_column: str, seq_len: int, vocab_size: int,
+                  max_rows: int | None) -> Any:
+    from raylife.workloads.tabular.data import _files
+    from raylife.workloads.tabular.streamed import label_classes, table_splits
+
+    facts = _describe_table(kind, path, text_column, label_column, seq_len, vocab_size, max_rows, True)
+    files = _files(path, kind)
+    return table_splits(kind, files, (text_column,), label_column, label_classes(kind, files, label_column), facts, seed,
+                        vocab_size=vocab_size, seq_len=seq_len)
 
 
 def describe_csv(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
-                 vocab_size: Vocab = 5000, max_rows: Count | None = None) -> DataFacts:
-    table = _csv_columns(path, text_column, label_column)
-    classes = sorted({str(v) for v in table.column(label_column).to_pylist()[:max_rows]})
-    require(len(classes) >= 2, f"label column '{label_column}' has {len(classes)} distinct value(s)", "data.options.label_column",
-            "check the column")
-    return DataFacts(input_shape=(seq_len,), num_classes=len(classes), dtype="int64",
-                     source=f"csv {path} (text '{text_column}', label '{label_column}')", model_args={"vocab_size": vocab_size})
+                 vocab_size: Vocab = 5000, max_rows: Count | None = None, stream: bool = False) -> DataFacts:
+    return _describe_table("csv", path, text_column, label_column, seq_len, vocab_size, max_rows, stream)
 
 
 def load_csv(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
-             vocab_size: Vocab = 5000, max_rows: Count | None = None) -> Dataset:
-    facts = describe_csv(path, text_column, label_column, seq_len, vocab_size, max_rows)
-    table = _csv_columns(path, text_column, label_column)
-    texts = [str(t) for t in table.column(text_column).to_pylist()[:max_rows]]
-    raw = [str(v) for v in table.column(label_column).to_pylist()[:max_rows]]
-    index = {c: i for i, c in enumerate(sorted(set(raw)))}
-    tokenizer = WordTokenizer.fit(texts, vocab_size)
-    return Dataset(x=tokenizer.encode(texts, seq_len), y=np.asarray([index[v] for v in raw], dtype=np.int64), facts=facts)
+             vocab_size: Vocab = 5000, max_rows: Count | None = None, stream: bool = False) -> Dataset:
+    return _load_table("csv", path, text_column, label_column, seq_len, vocab_size, max_rows)
+
+
+def stream_csv(path: str, seed: int, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
+               vocab_size: Vocab = 5000, max_rows: Count | None = None, stream: bool = True) -> Any:
+    return _stream_table("csv", path, seed, text_column, label_column, seq_len, vocab_size, max_rows)
+
+
+def describe_parquet(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
+                     vocab_size: Vocab = 5000, max_rows: Count | None = None, stream: bool = False) -> DataFacts:
+    return _describe_table("parquet", path, text_column, label_column, seq_len, vocab_size, max_rows, stream)
+
+
+def load_parquet(path: str, text_column: Column = "text", label_column: Column = "label", seq_len: Length = 128,
+                 vocab_size: Vocab = 5000, max_rows: Count | None = None, stream: bool = False) -> Dataset:
+    return _load_table("parquet", path, text_column, label_column, seq_len, vocab_size, max_rows)
+
+
+def stream_parquet(path: str, seed: int, text_column: Column = "text", label_column: Column = "label",
+                   seq_len: Length = 128, vocab_size: Vocab = 5000, max_rows: Count | None = None,
+                   stream: bool = True) -> Any:
+    return _stream_table("parquet", path, seed, text_column, label_column, seq_len, vocab_size, max_rows)

@@ -20,15 +20,20 @@ def words(text: str) -> list[str]:
     return WORD.findall(text.lower())
 
 
+def vocabulary(counts: Counter, vocab_size: int) -> list[str]:
+    """The ``vocab_size - 2`` most frequent words (ties alphabetical): what ``fit`` keeps, from counts made anywhere
+    (a streamed table counts batch by batch)."""
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    return ranked[: max(0, vocab_size - 2)]
+
+
 class WordTokenizer:
     def __init__(self, vocabulary: list[str]) -> None:
         self.index = {word: i + 2 for i, word in enumerate(vocabulary)}
 
     @classmethod
     def fit(cls, texts: Iterable[str], vocab_size: int) -> WordTokenizer:
-        counts = Counter(w for text in texts for w in words(text))
-        ranked = sorted(counts, key=lambda w: (-counts[w], w))
-        return cls(ranked[: max(0, vocab_size - 2)])
+        return cls(vocabulary(Counter(w for text in texts for w in words(text)), vocab_size))
 
     @property
     def vocab_size(self) -> int:
