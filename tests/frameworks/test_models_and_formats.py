@@ -234,8 +234,9 @@ def test_a_keras_archive_loads_from_its_extracted_weights_exactly_as_tf_keras_lo
     from raylife.frameworks.tensorflow.backend import load_keras_archive
     from raylife.registry import import_object
 
-    model = import_object("raylife.workloads.vision.tf_models:mobilenet_v3_large")((32, 32, 3), 10)
-    x = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    # a small encoder with raylife's own layers (position embeddings) and Keras attention
+    model = import_object("raylife.workloads.text.tf_models:transformer")((12,), 3, vocab_size=50, dim=16, heads=2)
+    x = np.random.default_rng(0).integers(0, 50, (3, 12))
     path = tmp_path / "model.keras"
     model.save(path, save_format="keras_v3")
     expected = tf.keras.models.load_model(str(path), compile=False)(x).numpy()
