@@ -12,7 +12,7 @@ process that lists the folder gets the same files in each split. Ray is imported
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,20 +74,14 @@ def _rows(batch: Mapping[str, np.ndarray], classes: tuple[str, ...], channels: i
     return {"x": images.astype(np.float32) / np.float32(255.0), "y": labels}
 
 
-@dataclass
-class FileSplits(FactsView):
-    """Train/val/test/retrain splits of a folder of files, each a tuple of paths and their labels (see the module)."""
+class StreamedSplits(FactsView):
+    """What every kind of splits streamed through Ray Data shares: no split is an array, the input shape comes from
+    the facts, and ``batches`` reads a split through its pipeline (``dataset``, each kind's own)."""
 
-    files: dict[str, tuple[tuple[str, ...], np.ndarray]]
-    facts: DataFacts
-    reader: ImageReader
-    streamed: bool = field(default=True, init=False)
+    streamed = True
 
-    @classmethod
-    def split(cls, paths: list[str], labels: np.ndarray, facts: DataFacts, reader: ImageReader, seed: int) -> FileSplits:
-        by_index = split_dataset(Dataset(x=np.arange(len(paths)), y=labels, facts=facts), seed)
-        files = {name: (tuple(paths[i] for i in index), y) for name, (index, y) in by_index.arrays.items()}
-        return cls(files=files, facts=facts, reader=reader)
+    def dataset(self, name: str) -> Any:
+        raise NotImplementedError
 
     def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         raise TypeError(f"split '{name}' of {self.facts.source} is streamed: read it with batches() or head()")
@@ -95,6 +89,26 @@ class FileSplits(FactsView):
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.facts.input_shape)
+
+    def batches(self, name: str, batch: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The split batch by batch, streamed through Ray Data (needs a running Ray)."""
+        for rows in self.dataset(name).iter_batches(batch_size=batch, batch_format="numpy"):
+            yield rows["x"], rows["y"]
+
+
+@dataclass
+class FileSplits(StreamedSplits):
+    """Train/val/test/retrain splits of a folder of files, each a tuple of paths and their labels (see the module)."""
+
+    files: dict[str, tuple[tuple[str, ...], np.ndarray]]
+    facts: DataFacts
+    reader: ImageReader
+
+    @classmethod
+    def split(cls, paths: list[str], labels: np.ndarray, facts: DataFacts, reader: ImageReader, seed: int) -> FileSplits:
+        by_index = split_dataset(Dataset(x=np.arange(len(paths)), y=labels, facts=facts), seed)
+        files = {name: (tuple(paths[i] for i in index), y) for name, (index, y) in by_index.arrays.items()}
+        return cls(files=files, facts=facts, reader=reader)
 
     def sizes(self) -> dict[str, int]:
         return {name: len(paths) for name, (paths, _) in self.files.items()}
@@ -111,8 +125,3 @@ class FileSplits(FactsView):
     def dataset(self, name: str) -> Any:
         """The split as a Ray Data pipeline of rows ``x``, ``y`` (lazy: nothing is read until it is iterated)."""
         return self.reader.dataset(self.files[name][0])
-
-    def batches(self, name: str, batch: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The split in order, batch by batch, streamed through Ray Data (needs a running Ray)."""
-        for rows in self.dataset(name).iter_batches(batch_size=batch, batch_format="numpy"):
-            yield rows["x"], rows["y"]

@@ -16,14 +16,15 @@ without a label or with a missing feature are dropped, as in memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from raylife.workloads.base import SPLIT_FRACTIONS, DataFacts, FactsView
+from raylife.workloads.base import SPLIT_FRACTIONS, DataFacts
+from raylife.workloads.streamed import StreamedSplits
 
 SPLITS = tuple(SPLIT_FRACTIONS) + ("train",)  # test, val, retrain, then train takes the rest
 _EDGES = np.cumsum([SPLIT_FRACTIONS[name] for name in SPLIT_FRACTIONS])
@@ -137,20 +138,12 @@ def _arrow_dataset(kind: str, paths: tuple[str, ...]) -> Any:
 
 
 @dataclass
-class TableSplits(FactsView):
+class TableSplits(StreamedSplits):
     """Train/val/test/retrain rows of a table streamed through Ray Data (see the module)."""
 
     reader: TableReader
     facts: DataFacts
     split_labels: dict[str, np.ndarray]
-    streamed: bool = field(default=True, init=False)
-
-    def __getitem__(self, name: str) -> tuple[np.ndarray, np.ndarray]:
-        raise TypeError(f"split '{name}' of {self.facts.source} is streamed: read it with batches() or head()")
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.facts.input_shape)
 
     def sizes(self) -> dict[str, int]:
         return {name: len(y) for name, y in self.split_labels.items()}
@@ -175,11 +168,6 @@ class TableSplits(FactsView):
 
     def dataset(self, name: str) -> Any:
         return self.reader.dataset(name)
-
-    def batches(self, name: str, batch: int = 256) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """The split batch by batch, streamed through Ray Data (needs a running Ray)."""
-        for rows in self.dataset(name).iter_batches(batch_size=batch, batch_format="numpy"):
-            yield rows["x"], rows["y"]
 
 
 def table_files(path: str, kind: str) -> tuple[str, ...]:
