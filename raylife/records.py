@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -56,6 +56,7 @@ class TrialRecord:
     measurements: list[Measurement] = field(default_factory=list)
     epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
     latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # a changing load's seconds, one row each
     placements: list[Placement] = field(default_factory=list)
     # labels every measurement gets while they are set: the serving configuration being measured
     context: dict[str, Any] = field(default_factory=dict)
@@ -112,6 +113,12 @@ class TrialRecord:
                 "config": self.context.get("config"),
             }
         )
+
+    def add_timeline(self, stage: str, seconds: Iterable[Any]) -> None:
+        """A changing load's per-second series (``measure.scaling.Second`` rows) for the ``timeline`` table."""
+        config = self.context.get("config")
+        for row in seconds:
+            self.timeline.append({"stage": stage, "config": config, **asdict(row)})
 
     def add_epochs(self, phase: str, epochs: Iterable[EpochRecord]) -> None:
         self.epochs.extend((phase, e) for e in epochs)

@@ -20,6 +20,7 @@ from raylife.report.tables import (
     deployment_table,
     latency_table,
     load_table,
+    scaling_table,
     serving_configs_table,
     metrics_table,
     query_table,
@@ -61,6 +62,7 @@ def show(
         latencies = store.latency_summary(run_id)
         loads, best_rates = store.load_summary(run_id), store.max_rps_at_slo(run_id)
         configs = store.serving_configs(run_id)
+        scaling = store.scaling(run_id)
         stats = store.metric_stats([run_id])
         stage_times, trial_walls = store.stage_times(run_id), store.trial_walls(run_id)
         measured = store.measurements(run_id) if metrics else []
@@ -83,6 +85,8 @@ def show(
         at = f" @ {config}" if config else ""
         console.print(load_table(rows_of, best_rates.get((trial_id, config)),
                                  title=escape(f"open-loop load ({rows_of[0]['arrival']}) · {rows_of[0]['trial']}{at}")))
+    if scaling:
+        console.print(scaling_table(scaling, title=escape("changing load ([load] profile or trace)")))
     repeated = stats_table(stats, title="over repeats")
     if repeated is not None:
         console.print(repeated)

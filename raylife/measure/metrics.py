@@ -205,6 +205,37 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("saturated", "bool", "load", "1 when some offered rate saturated the service (p99 over the SLO, failures, or "
        "achieved below 90% of offered)"),
     _m("saturation_rps", "requests/s", "load", "the first offered rate that saturated the service"),
+    # load, changing ([load] profile or trace; labels profile or trace, and config)
+    _m("profile_s", "s", "load", "length of the changing load (the profile's steps, or the trace's last send time)"),
+    _m("slo_misses", "count", "load", "requests of the changing load answered over slo_p99_ms (failed ones are errors)"),
+    _m("replica_seconds", "s", "load", "replica time held during the changing load: Serve's replica count (running, "
+       "starting or stopping: each holds its CPUs), polled every 0.25 s, integrated over the load (label: "
+       "cpus_per_replica)"),
+    _m("replicas_max", "count", "load", "most replicas running at once during the changing load"),
+    _m("replicas_at_start", "count", "load", "replicas running when the changing load began (an autoscaled deployment "
+       "is first given time to return to its start count; label settled = false when it did not)"),
+    _m("watch_errors", "count", "load", "reads of the replica count or the replicas' clocks that failed during the "
+       "changing load (label: the first); the series has gaps there"),
+    _m("scale_up_s", "s", "load", "a profile's rate going up until the replica count reached the highest it reached "
+       "before the next change (labels: change, from_rps, to_rps, replicas_before, replicas_after; reason where the "
+       "count did not move)"),
+    _m("scale_up_first_s", "s", "load", "a profile's rate going up until the first replica started after it answered "
+       "its first request"),
+    _m("scale_down_s", "s", "load", "a profile's rate going down until the replica count reached the lowest it reached "
+       "before the next change (or the load's end)"),
+    _m("scale_decision_s", "s", "load", "a profile's rate changing until Serve began adding or removing replicas (the "
+       "first poll that saw the count move, or a new replica's own start if earlier)"),
+    _m("transition_sent", "count", "load", "requests sent from a load change until the replica count settled (label "
+       "window_end_s), or until the next change where it never moved"),
+    _m("transition_slo_misses", "count", "load", "requests of that window answered over slo_p99_ms"),
+    _m("transition_failed", "count", "load", "requests of that window that failed"),
+    _m("cold_start_scheduling_s", "s", "load", "a new replica: Serve's decision to add it until its constructor began "
+       "(placement, actor start; driver and replica clocks; labels change, replica)"),
+    _m("cold_start_constructor_s", "s", "load", "a new replica: its constructor's start until its model load began "
+       "(framework import, set-up), on the replica's own clock"),
+    _m("cold_start_load_s", "s", "load", "a new replica: fetching and loading the model, on the replica's own clock"),
+    _m("cold_start_first_answer_s", "s", "load", "a new replica: its constructor's end until it finished its first "
+       "request (Serve marking it ready, routers learning of it, the request)"),
     # update
     _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
     _m("failed_requests", "count", "update", "failed requests from the update call on"),
@@ -226,13 +257,13 @@ BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE f
 # Which way is better, for `compare` and `choose`: by unit, with the exceptions named. 0: neither (a fact or context).
 _LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs"}
 _HIGHER_UNITS = {"ratio", "requests/s", "samples/s"}
-_LOWER = {"errors", "failed_requests", "failures", "recovery_failed_requests", "behind_schedule", "windows",
+_LOWER = {"errors", "failed_requests", "slo_misses", "transition_slo_misses", "transition_failed", "watch_errors", "failures", "recovery_failed_requests", "behind_schedule", "windows",
           "replicas_replaced", "usd", "train_usd", "retrain_usd", "evaluate_usd", "persist_usd", "deploy_usd",
           "usd_per_million_predictions", "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
           "params"}
 _HIGHER = {"stable"}
 _NEITHER = {"baseline_accuracy", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",
-            "trials_beside", "offline_accuracy"}
+            "trials_beside", "offline_accuracy", "replicas_max", "replicas_at_start", "transition_sent", "profile_s"}
 
 
 def direction(name: str, unit: str | None = None) -> int:

@@ -132,8 +132,11 @@ class OpenLoopClient:
     rate on a background thread until ``stop()``, while ``now_s`` and ``answered`` let the caller watch (an update).
     """
 
-    def __init__(self, url: str, bodies: list[bytes], check: Check, *, timeout_s: float, max_in_flight: int = 1024) -> None:
+    def __init__(self, url: str, bodies: list[bytes], check: Check, *, timeout_s: float, max_in_flight: int = 1024,
+                 body_index: Callable[[int], int] | None = None) -> None:
         self.url, self.bodies, self.check = url, bodies, check
+        # which body request ``seq`` sends (default: the bodies in turn); a trace's requests each have their batch size
+        self.body_index = body_index or (lambda seq: seq % len(bodies))
         self.timeout_s, self.max_in_flight = timeout_s, max_in_flight
         self.t0 = time.perf_counter() + SETUP_S  # the schedule's zero, on perf_counter; set again when it starts
         self._requests: list[_Request] = []
@@ -213,7 +216,7 @@ class OpenLoopClient:
                     break
                 request = _Request(seq, target)
                 self._requests.append(request)
-                tasks.append(asyncio.create_task(one(request, prebuilt[seq % len(prebuilt)])))
+                tasks.append(asyncio.create_task(one(request, prebuilt[self.body_index(seq)])))
             await asyncio.gather(*tasks)
         finally:
             pool.close()

@@ -29,7 +29,10 @@ class ServingConfig:
         return {"config": self.key, "config_index": self.index}
 
     def settings(self) -> dict[str, Any]:
-        return {axis: getattr(self.spec, axis) for axis in SERVE_AXES} | {"format": self.format}
+        scaling = self.spec.autoscaling
+        return ({axis: getattr(self.spec, axis) for axis in SERVE_AXES} | {"format": self.format}
+                | {"autoscaling": scaling.key if scaling else None,
+                   "replicas": None if scaling else self.spec.replicas})
 
     def as_params(self) -> dict[str, Any]:
         return {"index": self.index, "key": self.key, **self.settings()}
@@ -38,13 +41,15 @@ class ServingConfig:
 def serving_configs(spec: ServeSpec, resolve_format: Callable[[str], str]) -> tuple[ServingConfig, ...]:
     """The configurations of a [serve] table, the first one the trial's own; () when every setting is one value."""
     axes = spec.axes()
-    if not axes:
+    if not axes and not spec.has_baseline:
         return ()
     configs = []
     for index, config in enumerate(spec.configs()):
-        key = "-".join(f"{KEY_TAGS[axis]}{getattr(config, axis):g}" if not isinstance(getattr(config, axis), str)
-                       else f"{KEY_TAGS[axis]}{getattr(config, axis)}" for axis in axes)
-        configs.append(ServingConfig(index, key, config, resolve_format(config.format)))
+        parts = [f"{KEY_TAGS[axis]}{getattr(config, axis):g}" if not isinstance(getattr(config, axis), str)
+                 else f"{KEY_TAGS[axis]}{getattr(config, axis)}" for axis in axes]
+        if spec.has_baseline:  # autoscaled, or the fixed-replica baseline beside it
+            parts.insert(0, config.autoscaling.key if config.autoscaling else f"r{config.replicas}")
+        configs.append(ServingConfig(index, "-".join(parts), config, resolve_format(config.format)))
     return tuple(configs)
 
 

@@ -279,6 +279,21 @@ def _train_for(suite: SuiteSpec, spec: ModelSpec, key: str, source: str) -> Trai
         raise PlanError(f"{key}.train.{loc}: {error['msg']}", where=source, hint="fix the override in [[models]]") from None
 
 
+def _checked_trace(load: LoadSpec, base: Path, source: str) -> LoadSpec:
+    """[load] trace read once before anything runs (a bad line is named), its path made absolute for the load stage."""
+    from raylife.measure.profile import TraceError, read_trace
+
+    path = Path(load.trace).expanduser()
+    path = path if path.is_absolute() else (base / path).resolve()
+    try:
+        read_trace(path)
+    except TraceError as exc:
+        raise PlanError(str(exc), where=_where(source, "load.trace"),
+                        hint="one send time in seconds per line (sorted, from 0 up), optionally a batch size after a "
+                        "comma; a path relative to the suite file") from None
+    return load.model_copy(update={"trace": str(path)})
+
+
 def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None = None) -> list[Trial]:
     """All trials of the suite in run order; PlanError (naming the key) for anything that cannot run."""
     base = base_dir or (Path(source).parent if Path(source).exists() else Path.cwd())
@@ -289,6 +304,8 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
     if suite.update is not None and suite.serve is None:
         raise PlanError("[update] needs a [serve] section: an update rolls out to a deployment",
                         where=_where(source, "update"), hint="add [serve], or remove [update]")
+    if suite.load is not None and suite.load.trace is not None:
+        suite = suite.model_copy(update={"load": _checked_trace(suite.load, base, source)})
     check_storage(suite.run.storage_path, _where(source, "run.storage_path"))
     _check_persist_keys(suite, source)
     _check_matrix(suite, source)
@@ -397,7 +414,8 @@ def _trials_for(
             raise _relocate(exc, _where(source, "serve.format")) from None
         if configs:
             serve = configs[0].spec  # the trial's own deployment: the first configuration
-            search = search_plan(suite.serve, len(configs), _where(source, "serve.search"), suite.load is not None)
+            search = search_plan(suite.serve, len(configs), _where(source, "serve.search"),
+                                 suite.load is not None and not suite.load.changing)
         elif suite.serve.search is not None:
             raise PlanError("[serve.search] with one serving configuration: there is nothing to choose among",
                             where=_where(source, "serve.search"),

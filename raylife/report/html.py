@@ -61,6 +61,8 @@ class ReportData:
     updates: list[dict[str, Any]]
     targets: dict[str, float] = field(default_factory=dict)
     configs: list[dict[str, Any]] = field(default_factory=list)  # serving_configs rows
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # load_timeline rows (a changing load)
+    scaling: list[dict[str, Any]] = field(default_factory=list)  # scaling rows
 
 
 def gather(store: Any, run_id: str) -> ReportData:
@@ -72,7 +74,7 @@ def gather(store: Any, run_id: str) -> ReportData:
     platform = "; ".join(dict.fromkeys(parts)) or "platform not recorded"
     return ReportData(store.run(run_id), platform, store.candidates([run_id]), store.metric_stats([run_id]),
                       store.training_curves(run_id), store.update_timelines(run_id), store.accuracy_targets(run_id),
-                      store.serving_configs(run_id))
+                      store.serving_configs(run_id), store.timeline(run_id), store.scaling(run_id))
 
 
 def _error_y(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -133,8 +135,8 @@ def load_figure(data: ReportData) -> Any | None:
     series = defaultdict(list)
     slo = None
     for r in data.stats:
-        if r["stage"] == "load" and r["metric"] in ("p50_ms", "p99_ms"):
-            labels = _labels(r)
+        if r["stage"] == "load" and r["metric"] in ("p50_ms", "p99_ms") and "offered_rps" in _labels(r):
+            labels = _labels(r)  # a changing load's figures have no offered rate: the timeline draws them
             series[(_served(r["trial"], labels), r["metric"])].append({**r, "rate": float(labels["offered_rps"])})
         if r["stage"] == "load" and r["metric"] == "goodput_rps":
             slo = _labels(r).get("slo_p99_ms", slo)
@@ -277,6 +279,44 @@ def configs_figure(data: ReportData) -> Any | None:
                    "requests per second (requests/s)", "p99 latency (ms)", data.platform)
 
 
+def timeline_figures(data: ReportData) -> list[Any]:
+    """A changing load, second by second, per trial: offered and achieved rates, replicas running, p99 against the SLO,
+    and the requests that missed it — each serving configuration (autoscaled, fixed baseline) as its own series."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    figures = []
+    slo = {(r["trial"], r["config"]): r["slo_p99_ms"] for r in data.scaling}
+    for trial in dict.fromkeys(r["trial"] for r in data.timeline):
+        rows = [r for r in data.timeline if r["trial"] == trial]
+        fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.3, 0.2, 0.3, 0.2],
+                            subplot_titles=("requests/s", "replicas running", "p99 latency (ms)", "SLO misses per second"))
+        for i, config in enumerate(dict.fromkeys(r["config"] for r in rows)):
+            series = [r for r in rows if r["config"] == config]
+            name = config or "deployment"
+            x = [r["second"] for r in series]
+            if i == 0:
+                fig.add_trace(go.Scatter(x=x, y=[r["offered_rps"] for r in series], name="offered", mode="lines",
+                                         line={"color": "black", "dash": "dot"}), row=1, col=1)
+            color = ("steelblue", "darkorange", "seagreen", "purple")[i % 4]
+            fig.add_trace(go.Scatter(x=x, y=[r["achieved_rps"] for r in series], name=f"{name}: achieved",
+                                     mode="lines", line={"color": color}), row=1, col=1)
+            fig.add_trace(go.Scatter(x=x, y=[r["replicas_running"] for r in series], name=f"{name}: replicas",
+                                     mode="lines", line={"color": color, "shape": "hv"}), row=2, col=1)
+            fig.add_trace(go.Scatter(x=x, y=[r["p99_ms"] for r in series], name=f"{name}: p99", mode="lines+markers",
+                                     marker={"size": 4}, line={"color": color}), row=3, col=1)
+            fig.add_trace(go.Bar(x=x, y=[r["slo_misses"] for r in series], name=f"{name}: SLO misses",
+                                 marker={"color": color}, opacity=0.7), row=4, col=1)
+            limit = slo.get((trial, config))
+            if i == 0 and limit is not None:
+                fig.add_hline(y=float(limit), line_dash="dash", line_color="crimson", row=3, col=1,
+                              annotation_text=f"SLO p99 {limit:g} ms")
+        fig.update_xaxes(title_text="seconds since the load began (s)", row=4, col=1)
+        figures.append(_layout(fig, f"Changing load: {trial}", "", "", data.platform, height=820,
+                               legend={"title": {"text": "series"}}, barmode="group"))
+    return figures
+
+
 def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
     """The lifecycle table's rows: one per trial (repeats folded into medians), each value formatted."""
     def cell(column: Column, values: dict[str, Any]) -> str:
@@ -291,7 +331,7 @@ def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
 def figures(data: ReportData) -> list[Any]:
     """Every plot this run has data for, in the page's order."""
     found = [*latency_figures(data), load_figure(data), training_figure(data), *update_figures(data),
-             time_figure(data), pareto_figure(data), configs_figure(data)]
+             time_figure(data), pareto_figure(data), configs_figure(data), *timeline_figures(data)]
     return [f for f in found if f is not None]
 
 

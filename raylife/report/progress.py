@@ -49,6 +49,10 @@ class RichProgress:
     def detail(self, trial: Trial, text: str) -> None:
         self.progress.update(self.tasks[trial.index], detail=text)
 
+    def config_finished(self, trial: Trial, key: str, done: int, planned: int, error: str | None) -> None:
+        said = f"[red]failed[/]: {escape(error)}" if error else "measured"
+        self.console.print(f"  · {escape(trial.run_key)} @ {escape(key)} {said} ({done} of {planned} configurations)")
+
     def trial_finished(self, record: TrialRecord) -> None:
         task = self.tasks.pop(record.trial.index)
         self.progress.remove_task(task)

@@ -185,6 +185,8 @@ def serving_configs_table(rows: list[dict[str, Any]], title: str | None = None) 
                  "max rps at SLO", "replica RSS", "$/M predictions"):
         table.add_column(name, justify="left" if name in ("trial", "config", "format") else "right", no_wrap=True)
     for r in rows:
+        if r.get("autoscaling"):  # Serve chose the count: its bounds say it
+            r = {**r, "replicas": r["autoscaling"].removeprefix("auto").replace("-", "..")}
         if not r["ok"]:
             table.add_row(r["trial"], r["config"], str(r["replicas"]), f"{r['cpus_per_replica']:g}",
                           str(r["max_batch_size"]), f"{r['batch_wait_timeout_s']:g} s", r["format"],
@@ -198,6 +200,35 @@ def serving_configs_table(rows: list[dict[str, Any]], title: str | None = None) 
             "–" if fmt.missing(r["max_rps_at_slo"]) else f"{r['max_rps_at_slo']:g}",
             "–" if fmt.missing(r["replica_rss_mb"]) else f"{r['replica_rss_mb']:.0f} MiB",
             "–" if fmt.missing(r["usd_per_million_predictions"]) else f"{r['usd_per_million_predictions']:.3g}",
+        )
+    return table
+
+
+def scaling_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """A changing load per trial x configuration: what it cost in replica time and in SLO misses, how fast the replica
+    count followed the load, and a new replica's cold start in parts."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  caption="scale-up: to the first new replica's answer / to the count reached; cold start (medians): "
+                  "scheduling · constructor · model load · first answer", caption_justify="left")
+    for name in ("trial", "config", "replicas", "sent", "SLO misses", "failed", "p99", "replica·s", "$", "scale-up",
+                 "scale-down", "new", "cold start"):
+        table.add_column(name, justify="left" if name in ("trial", "config") else "right", no_wrap=True)
+
+    def s(value: Any, digits: int = 1) -> str:
+        return "–" if fmt.missing(value) else f"{value:.{digits}f} s"
+
+    for r in rows:
+        replicas = (r["autoscaling"].removeprefix("auto").replace("-", "..") if r.get("autoscaling")
+                    else "–" if r.get("replicas") is None else str(r["replicas"]))
+        cold = " · ".join(s(r[k], 2) for k in ("cold_scheduling_s", "cold_constructor_s", "cold_load_s",
+                                               "cold_first_answer_s")) if r["new_replicas"] else "–"
+        table.add_row(
+            r["trial"], r["config"] or "", replicas, f"{r['sent']:.0f}", f"{r['slo_misses']:.0f}",
+            f"{r['errors']:.0f}", fmt.milliseconds(r["p99_ms"]),
+            "–" if fmt.missing(r["replica_seconds"]) else f"{r['replica_seconds']:.0f}",
+            "–" if fmt.missing(r["replica_usd"]) else f"{r['replica_usd']:.2g}",
+            f"{s(r['scale_up_first_s'])} / {s(r['scale_up_s'])}", s(r["scale_down_s"]),
+            "–" if fmt.missing(r["new_replicas"]) else f"{r['new_replicas']:.0f}", cold,
         )
     return table
 

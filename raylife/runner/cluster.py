@@ -256,11 +256,12 @@ def _check_replicas(trial: Trial, what: str, setting: str, available: float, whe
     """Every serving configuration of the trial (or its one deployment) must fit the cluster."""
     for key, spec in [(c.key, c.spec) for c in trial.serve_configs] or [(None, trial.serve)]:
         per_replica = getattr(spec, setting)
-        need = spec.replicas * per_replica
+        need = spec.most_replicas * per_replica  # an autoscaled deployment must fit at its max_replicas
         if need > available + 1e-9:
             config = f" (serving configuration {key})" if key else ""
+            up_to = "up to " if spec.autoscaling else ""
             raise ClusterError(
-                f"trial {trial.name}{config} deploys {spec.replicas} replicas x {per_replica:g} {what} = {need:g} {what} "
+                f"trial {trial.name}{config} deploys {up_to}{spec.most_replicas} replicas x {per_replica:g} {what} = {need:g} {what} "
                 f"but the cluster has {available:g}",
                 where=where, hint=hint,
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -132,15 +132,27 @@ def _delete_app(ctx: Any) -> None:
         ctx.artifacts.app = None
 
 
+def _take_over(record: TrialRecord, stored: Any) -> None:
+    """A configuration an interrupted run of this trial measured: its measurements, requests and seconds, as stored."""
+    record.measurements.extend(stored.measurements)
+    record.latencies.extend(stored.latencies)
+    record.timeline.extend(stored.timeline)
+
+
 def run_trial(
     trial: Trial, run_id: str, storage: Location, observer: RunObserver, serve_client_host: str | None = None,
-    neighbours: Neighbours | None = None,
+    neighbours: Neighbours | None = None, checkpoint: Callable[[TrialRecord], None] | None = None,
+    earlier: dict[str, Any] | None = None,
 ) -> TrialRecord:
     """All stages of one trial; an exception fails this trial only, with its error and traceback kept.
 
     ``neighbours`` knows the trials running beside this one (side by side): each stage records how many were
     active during it, and the latency-measuring stages (deploy … teardown) run only while holding its gate.
+    ``checkpoint`` stores the record after each serving configuration (as failed, "interrupted after ...": the final
+    store replaces it); ``earlier`` holds the configurations an interrupted run of this trial stored, by key — they are
+    taken over, not measured again, and the search goes on from them (``submit --resume``).
     """
+    earlier = earlier or {}
     from raylife.stages import STAGES, TrialContext
 
     neighbours = neighbours or Alone()
@@ -162,6 +174,13 @@ def run_trial(
     proposer = ConfigProposer(trial) if trial.serve_configs else None
     try:
         for config, names in _planned_groups(trial, proposer):
+            if config is not None and config.key in earlier:  # measured before the run was interrupted
+                _take_over(record, earlier[config.key])
+                failed_configs.extend(f"{config.key}: {m.labels.get('error')}" for m in earlier[config.key].measurements
+                                      if m.metric == "serving_config_failed")
+                proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
+                observer.detail(trial, f"serving configuration {config.key}: measured before the interruption")
+                continue
             if config is not None:  # one serving configuration: deployed, measured and deleted before the next
                 ctx.trial = replace(trial, serve=config.spec, serve_format=config.format)
                 record.context = config.labels()
@@ -212,6 +231,17 @@ def run_trial(
                     proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
                 record.context = {}
                 ctx.trial = trial
+            if config is None:
+                continue
+            if checkpoint is not None:
+                done = len(proposer.scores)
+                record.status, record.error = "failed", (
+                    f"interrupted after {done} of {proposer.plan.max_configs} serving configurations; "
+                    "`raylife submit --resume` continues from there")
+                checkpoint(record)
+                record.status, record.error = "running", None
+            failed = next((f.split(": ", 1)[1] for f in failed_configs if f.startswith(f"{config.key}: ")), None)
+            observer.config_finished(trial, config.key, len(proposer.scores), proposer.plan.max_configs, failed)
         if proposer is not None and proposer.scores and len(failed_configs) == len(proposer.scores):
             raise RuntimeError(f"every serving configuration failed; the first: {failed_configs[0]}")
         record.status = "ok"
@@ -301,8 +331,14 @@ def run_suite(
                 store_record=store_record,
             )
         else:
+            def checkpoint(record: TrialRecord) -> None:
+                store.write_trial(record, cluster.info, run_wall_s=earlier_s + time.perf_counter() - started)
+
             for trial in todo:
-                store_record(run_trial(trial, run_id, checked.storage, observer, client_host))
+                stored = point.replaces(trial) if point else None
+                earlier = store.stored_configs(stored) if stored and trial.serve_configs else {}
+                store_record(run_trial(trial, run_id, checked.storage, observer, client_host, checkpoint=checkpoint,
+                                       earlier=earlier))
         status = "failed" if any(r.status != "ok" for r in records) else "ok"
     except KeyboardInterrupt:
         status = "interrupted"

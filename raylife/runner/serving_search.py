@@ -87,7 +87,7 @@ class ConfigProposer:
 
     def measured(self, config: ServingConfig, figures: dict[str, float | None]) -> float | None:
         """One configuration's figures are in: its score (None: failed, a limit broken, or the figure missing)."""
-        score = self.plan.score(figures, config.spec.replicas * config.spec.cpus_per_replica)
+        score = self.plan.score(figures, config.spec.most_replicas * config.spec.cpus_per_replica)
         self.scores[config.index] = score
         if self._searcher is not None and self._pending is not None:
             self._complete(self._pending, score)
@@ -131,5 +131,6 @@ def config_figures(record: TrialRecord, config: ServingConfig, prices: dict[str,
         "p50_ms_small": at_small("p50_ms"), "p99_ms_small": at_small("p99_ms"), "peak_samples_per_s": samples,
         "peak_throughput_rps": peak("throughput_rps"), "max_rps_at_slo": one("load", "max_rps_at_slo"),
         "deploy_ready_s": one("deploy", "deploy_ready_s"), "replica_rss_mb": max(replica_rss) if replica_rss else None,
-        "usd_per_million_predictions": per_s / samples * 1e6 if samples else None,
+        # autoscaled: no one replica count prices a prediction (its replica_seconds under the load do)
+        "usd_per_million_predictions": per_s / samples * 1e6 if samples and spec.autoscaling is None else None,
     }

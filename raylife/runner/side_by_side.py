@@ -49,6 +49,9 @@ class _RemoteObserver:
     def detail(self, trial: Trial, text: str) -> None:
         self.actor.event.remote(Event(trial.index, "detail", text, at=time.time()))
 
+    def config_finished(self, trial: Trial, key: str, done: int, planned: int, error: str | None) -> None:
+        self.detail(trial, f"serving configuration {key} {'failed' if error else 'measured'} ({done} of {planned})")
+
     def trial_finished(self, record: TrialRecord) -> None: ...
 
 

@@ -113,14 +113,17 @@ class DeploymentSettings:
     labels: Mapping[str, str] = field(default_factory=dict)  # the platform's node labels
     gpus_per_replica: float = 0.0
     graceful_shutdown: Mapping[str, float] = field(default_factory=dict)  # Serve's own settings, only those set
+    autoscaling: Mapping[str, Any] | None = None  # Serve's autoscaling_config; replaces a fixed replica count
 
 
 def deploy_config(app: str, args: ReplicaArgs, user_config: ModelVersion, settings: DeploymentSettings) -> dict[str, Any]:
     """The whole desired state of Serve, as the JSON-shaped config Serve's schema takes: this one application
     (raylife runs one trial's app at a time)."""
+    scaling = {"autoscaling_config": dict(settings.autoscaling)} if settings.autoscaling else {
+        "num_replicas": settings.replicas}
     deployment: dict[str, Any] = {
         "name": DEPLOYMENT,
-        "num_replicas": settings.replicas,
+        **scaling,
         "max_ongoing_requests": settings.max_ongoing_requests,
         **dict(settings.graceful_shutdown),
         "user_config": user_config.model_dump(),
@@ -212,6 +215,31 @@ def replica_stats(app: str, replicas: int, timeout_s: float = 30.0) -> dict[str,
     return found
 
 
+@dataclass(frozen=True)
+class ReplicaCount:
+    """What Serve's controller says of a deployment's replicas at one moment (``serve.status()``)."""
+
+    at_unix: float
+    running: int
+    starting: int  # being scheduled or constructed
+    stopping: int
+    status: str  # HEALTHY | UPSCALING | DOWNSCALING | UPDATING | ...
+
+
+def replica_count(app: str) -> ReplicaCount | None:
+    """The deployment's replicas by state now; None when Serve does not know the application."""
+    from ray import serve
+
+    status = serve.status().applications.get(app)
+    deployment = status.deployments.get(DEPLOYMENT) if status is not None else None
+    if deployment is None:
+        return None
+    states = {str(getattr(k, "value", k)): v for k, v in deployment.replica_states.items()}
+    return ReplicaCount(
+        at_unix=time.time(), running=states.get("RUNNING", 0), starting=states.get("STARTING", 0),
+        stopping=states.get("STOPPING", 0), status=str(getattr(deployment.status, "value", deployment.status)))
+
+
 def delete_app(app: str) -> None:
     from ray import serve
 
@@ -276,8 +304,19 @@ class ServeApp:
     def status(self) -> tuple[str, str]:
         return app_status(self.name)
 
-    def replica_stats(self, replicas: int, timeout_s: float = 30.0) -> dict[str, ReplicaStats]:
+    def replica_stats(self, replicas: int | None = None, timeout_s: float = 30.0) -> dict[str, ReplicaStats]:
+        """Every replica's own stats; ``replicas`` defaults to the deployment's count (an autoscaled one's now)."""
+        if replicas is None:
+            replicas = self.running_replicas() if self.settings.autoscaling else self.settings.replicas
         return replica_stats(self.name, replicas, timeout_s)
+
+    def replica_count(self) -> ReplicaCount | None:
+        return replica_count(self.name)
+
+    def running_replicas(self) -> int:
+        """Replicas running now (an autoscaled deployment's count changes with the load)."""
+        count = replica_count(self.name)
+        return max(1, count.running) if count else 1
 
     def handle(self) -> Any:
         from ray import serve

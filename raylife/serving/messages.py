@@ -78,6 +78,12 @@ class ReplicaStats:
     environment: Fingerprint
     meter: Mark | None = None  # its devices' counters now (energy between two stages' marks)
     gpu_memory_peak: GpuMemoryPeak = field(default_factory=GpuMemoryPeak)  # the framework's own count
+    started_unix: float | None = None  # its constructor's start, on its node's clock
+    first_answer_unix: float | None = None  # its first answer's end; None until it has answered
+
+    @property
+    def constructor_end_unix(self) -> float | None:
+        return None if self.started_unix is None else self.started_unix + self.init_s
 
     @property
     def first_load(self) -> ModelLoad:

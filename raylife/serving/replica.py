@@ -33,6 +33,8 @@ from raylife.storage import fetch
 class ModelServer:
     def __init__(self, args: ReplicaArgs) -> None:
         started = time.perf_counter()
+        self.started_unix = time.time()  # the replica's own clock: its cold start split (autoscaling) starts here
+        self.first_answer_unix: float | None = None
         self.rss = RssSampler(interval_s=0.1).start()
         # the devices' energy and (on a GPU) utilisation, power and memory, read by each stage at its ends
         self.meter = Meter(gpu=args.device == "gpu", node=ray.get_runtime_context().get_node_id()).start()
@@ -88,6 +90,8 @@ class ModelServer:
         """Top-1 classes for a batch of inputs (the DeploymentHandle path calls this directly)."""
         self.requests += 1
         logits = await self.infer_batched(x) if self.batching else self.predictor(x)
+        if self.first_answer_unix is None:
+            self.first_answer_unix = time.time()
         return Answer(predictions=np.asarray(logits).argmax(axis=1).tolist(), version=self.version,
                       replica=self.replica_id).model_dump()
 
@@ -113,6 +117,8 @@ class ModelServer:
             environment=self.environment,
             meter=self.meter.mark(),
             gpu_memory_peak=self.backend.gpu_memory_peak(),
+            started_unix=self.started_unix,
+            first_answer_unix=self.first_answer_unix,
         )
 
 

@@ -34,17 +34,18 @@ class DeployStage:
         ctx.record.add(self.name, "request_data_s", time.perf_counter() - prepared, "s")
         ctx.artifacts.serving_data = data
 
-        need, free = spec.replicas * spec.cpus_per_replica, sc.free_cpus()
+        replicas = spec.start_replicas
+        need, free = replicas * spec.cpus_per_replica, sc.free_cpus()
         if need > free + 1e-9:
             raise ClusterError(
-                f"{spec.replicas} replicas x {spec.cpus_per_replica:g} CPUs need {need:g} CPUs, only {free:g} are free",
+                f"{replicas} replicas x {spec.cpus_per_replica:g} CPUs need {need:g} CPUs, only {free:g} are free",
                 where="serve.replicas / serve.cpus_per_replica",
                 hint="lower them, or use a larger cluster",
             )
         on_gpu = t.serve_device == "gpu"
-        if on_gpu and spec.replicas * spec.gpus_per_replica > sc.free_gpus() + 1e-9:
+        if on_gpu and replicas * spec.gpus_per_replica > sc.free_gpus() + 1e-9:
             raise ClusterError(
-                f"{spec.replicas} replicas x {spec.gpus_per_replica:g} GPUs need {spec.replicas * spec.gpus_per_replica:g} "
+                f"{replicas} replicas x {spec.gpus_per_replica:g} GPUs need {replicas * spec.gpus_per_replica:g} "
                 f"GPUs, only {sc.free_gpus():g} are free", where="serve.replicas / serve.gpus_per_replica",
                 hint="share a GPU with a fraction (gpus_per_replica = 0.25), or use a cluster with more GPUs",
             )
@@ -67,15 +68,17 @@ class DeployStage:
                 resources=dict(t.platform_resources), labels=dict(t.platform_labels),
                 gpus_per_replica=spec.gpus_per_replica if on_gpu else 0.0,
                 graceful_shutdown=spec.graceful_shutdown(),
+                autoscaling=spec.autoscaling.serve_config() if spec.autoscaling else None,
             ),
         )
         ctx.artifacts.app = app
         ctx.add_cleanup(app.delete)  # never leave an application behind, also when the trial fails
 
-        ctx.on_progress(f"deploying {spec.replicas} replica{'s' if spec.replicas > 1 else ''}")
+        scaled = f" (autoscaling up to {spec.autoscaling.max_replicas})" if spec.autoscaling else ""
+        ctx.on_progress(f"deploying {replicas} replica{'s' if replicas > 1 else ''}{scaled}")
         started = time.perf_counter()
         app.deploy(spec.ready_timeout_s)
-        stats = app.replica_stats(spec.replicas, timeout_s=spec.ready_timeout_s)
+        stats = app.replica_stats(replicas, timeout_s=spec.ready_timeout_s)
         ready_s = time.perf_counter() - started
 
         encoded = time.perf_counter()
@@ -90,7 +93,7 @@ class DeployStage:
             raise sc.ServeDeployError(f"the first request to {app.url} failed: {first.error}")
 
         add = ctx.record.add
-        add(self.name, "deploy_ready_s", ready_s, "s", replicas=spec.replicas)
+        add(self.name, "deploy_ready_s", ready_s, "s", replicas=replicas)
         add(self.name, "first_request_ms", first_ms, "ms", path="http", batch_size=1)
         add(self.name, "replica_init_s", max(s.init_s for s in stats.values()), "s")
         add(self.name, "replica_load_s", max(s.first_load.load_s for s in stats.values()), "s", format=t.serve_format)

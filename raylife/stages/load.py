@@ -27,12 +27,17 @@ class LoadStage:
 
     def run(self, ctx: TrialContext) -> None:
         spec, serve = ctx.trial.load, ctx.trial.serve
+        if spec.changing:
+            from raylife.stages.load_profile import run_changing_load
+
+            run_changing_load(self.name, ctx)
+            return
         data, app = ctx.artifacts.need("serving_data"), ctx.artifacts.need("app")
         requests = RequestSet(data.x, data.y, data.offline_pred, spec.batch_size)
         rates = spec.rates if spec.rates is not None else sweep_rates(spec.sweep.start, spec.sweep.factor, spec.sweep.max)
         within: list[float] = []
         saturated_at: float | None = None
-        meter = ReplicaMeter(lambda: app.replica_stats(serve.replicas, timeout_s=10))
+        meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
         for step, rate in enumerate(rates):
             ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s")
             times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + step)

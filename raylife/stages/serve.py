@@ -97,7 +97,7 @@ class ServeStage:
         add = ctx.record.add
         faults = ctx.trial.faults
         app, gpu = ctx.artifacts.need("app"), ctx.trial.serve_device == "gpu"
-        meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
+        meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
         for path in spec.paths:
             served = offline = total = 0
             for repeat in range(spec.repeats):
@@ -122,7 +122,7 @@ class ServeStage:
         if faults is not None and faults.kill_replica_after_s is not None:
             self._replica_fault(ctx, data)
         try:
-            stats = app.replica_stats(spec.replicas, timeout_s=10)
+            stats = app.replica_stats(timeout_s=10)
             add(self.name, "replica_peak_rss_mb", max(s.peak_rss_mb for s in stats.values() if s.peak_rss_mb is not None),
                 "MiB")
         except Exception as exc:  # noqa: BLE001 - a replica lost during the load is already in the errors
@@ -142,7 +142,7 @@ class ServeStage:
         requests = RequestSet(data.x, data.y, data.offline_pred, 1)
         ctx.on_progress(f"replica fault: {rate:g} req/s, one replica killed after {after_s:g} s")
         client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=spec.request_timeout_s)
-        killer = ReplicaKiller(app, spec.replicas, after_s, timeout_s=spec.ready_timeout_s)
+        killer = ReplicaKiller(app, app.running_replicas() if spec.autoscaling else spec.replicas, after_s, timeout_s=spec.ready_timeout_s)
         client.start(rate)
         try:
             killer.start()

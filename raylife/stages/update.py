@@ -34,7 +34,7 @@ class UpdateStage:
         for number, strategy in enumerate(update.strategies, start=2):
             version = f"{strategy}-{number}"
             ctx.on_progress(f"{strategy}: {update.rate_rps:g} req/s, steady")
-            meter = ReplicaMeter(lambda: app.replica_stats(spec.replicas, timeout_s=10))
+            meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
             # the load stage's open-loop client, at a steady rate: its p99s compare with the sweep's
             client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=spec.request_timeout_s)
             client.start(update.rate_rps)

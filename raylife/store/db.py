@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,15 @@ if TYPE_CHECKING:
     from raylife.measure.environment import ClusterInfo, Fingerprint
 
 DEFAULT_DB = "raylife.duckdb"
+
+
+@dataclass
+class StoredConfig:
+    """One serving configuration of a stored trial, as its TrialRecord held it (``Store.stored_configs``)."""
+
+    measurements: list[Any] = field(default_factory=list)  # records.Measurement
+    latencies: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 # Reading results needs nothing outside the file: DuckDB itself refuses file and network access, extension
 # installs and loads, and configuration changes (locked), whatever SQL a user passes to `raylife query`.
 READ_CONFIG = {
@@ -252,7 +262,7 @@ class Store:
             "FROM trials WHERE run_id = ?", [run_id])
         return {r["name"]: r for r in rows}
 
-    TRIAL_TABLES = ("latencies", "epochs", "placements", "measurements", "environments", "trials")
+    TRIAL_TABLES = ("timeline", "latencies", "epochs", "placements", "measurements", "environments", "trials")
 
     def write_trial(
         self, record: TrialRecord, cluster: ClusterInfo, *, run_wall_s: float | None = None, replaces: str | None = None
@@ -266,9 +276,11 @@ class Store:
         t = record.trial
         wall_s = (record.finished_at - record.started_at).total_seconds() if record.finished_at else None
         with self.transaction():
-            if replaces is not None:
+            # the trial's own earlier write goes too: a trial with serving configurations is written after each one
+            # (what `submit --resume` continues from), then once more when it ends
+            for trial_id in dict.fromkeys(t for t in (replaces, record.trial_id) if t is not None):
                 for table in self.TRIAL_TABLES:
-                    self.con.execute(f"DELETE FROM {table} WHERE trial_id = ?", [replaces])
+                    self.con.execute(f"DELETE FROM {table} WHERE trial_id = ?", [trial_id])
             if run_wall_s is not None:
                 self.con.execute("UPDATE runs SET wall_s = ? WHERE run_id = ?", [run_wall_s, record.run_id])
             self._insert("trials", [{
@@ -297,6 +309,7 @@ class Store:
             ])
             for batch in record.latencies:
                 self._insert_latencies(record.trial_id, batch)
+            self._insert("timeline", [{"trial_id": record.trial_id, **row} for row in record.timeline])
             quality = record.trial.measures_quality  # random inputs: validation figures are of nothing, kept NULL
             self._insert("epochs", [
                 {"trial_id": record.trial_id, "phase": phase, "epoch": e.epoch, "train_loss": e.train_loss,
@@ -351,6 +364,41 @@ class Store:
             self.con.execute(f"INSERT INTO latencies ({columns}) SELECT {columns} FROM raylife_latency_batch")
         finally:
             self.con.unregister("raylife_latency_batch")
+
+    def stored_configs(self, trial_id: str) -> dict[str, StoredConfig]:
+        """The serving configurations a stored (interrupted) trial measured, by key: their measurements, raw requests
+        and timeline rows, in the shapes a TrialRecord holds them, for a resumed trial to take over unmeasured."""
+        from raylife.records import Measurement
+
+        measured = self.rows("SELECT labels->>'config' AS config FROM measurements WHERE trial_id = ? AND stage = 'deploy' "
+                             "AND metric = 'serving_config' ORDER BY value", [trial_id])
+        found: dict[str, StoredConfig] = {r["config"]: StoredConfig() for r in measured}
+        for r in self.rows('SELECT stage, metric, value, unit, labels, "repeat" FROM measurements WHERE trial_id = ? '
+                           "ORDER BY rowid", [trial_id]):
+            labels = json.loads(r["labels"] or "{}")
+            if labels.get("config") in found:
+                found[labels["config"]].measurements.append(
+                    Measurement(r["stage"], r["metric"], r["value"], r["unit"], labels, r["repeat"] or 0))
+        columns = [c for c in self.LATENCY_COLUMNS if c != "trial_id"]
+        quoted = ", ".join(f'"{c}"' for c in columns)  # "repeat" is a keyword
+        batch_key = ("phase", "path", "batch_size", "concurrency", "offered_rps", "repeat", "config")
+        last: tuple[Any, ...] | None = None
+        for r in self.rows(f"SELECT {quoted} "
+                           "FROM latencies WHERE trial_id = ? AND config IS NOT NULL ORDER BY rowid", [trial_id]):
+            if r["config"] not in found:
+                continue
+            key = tuple(r[k] for k in batch_key)
+            batches = found[r["config"]].latencies
+            if key != last or not batches:
+                batches.append({**{k: r[k] for k in batch_key},
+                                **{k: [] for k in ("seq", "sent_s", "latency_ms", "ok", "error", "version", "replica")}})
+                last = key
+            for k in ("seq", "sent_s", "latency_ms", "ok", "error", "version", "replica"):
+                batches[-1][k].append(r[k])
+        for r in self.rows("SELECT * EXCLUDE (trial_id) FROM timeline WHERE trial_id = ? ORDER BY rowid", [trial_id]):
+            if r["config"] in found:
+                found[r["config"]].timeline.append(r)
+        return found
 
     # -- reading ------------------------------------------------------------------------------
     def rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
@@ -428,6 +476,12 @@ class Store:
 
     def serving_configs(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM serving_configs WHERE run_id = ? ORDER BY trial_id, config_index", [run_id])
+
+    def scaling(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM scaling WHERE run_id = ? ORDER BY trial_id, config", [run_id])
+
+    def timeline(self, run_id: str) -> list[dict[str, Any]]:
+        return self.rows("SELECT * FROM load_timeline WHERE run_id = ? ORDER BY trial_id, config, second", [run_id])
 
     def metric_stats(self, run_ids: list[str]) -> list[dict[str, Any]]:
         marks = ", ".join("?" * len(run_ids))

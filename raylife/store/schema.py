@@ -9,7 +9,7 @@ import functools
 
 from raylife.measure.metrics import LIFECYCLE_COLUMNS
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -133,6 +133,21 @@ CREATE TABLE IF NOT EXISTS latencies (
     "repeat" INTEGER DEFAULT 0,  -- which repeat of the measurement ([serve] repeats)
     config VARCHAR               -- the serving configuration's key (NULL: the trial's one deployment)
 );
+
+-- A changing load ([load] profile or trace), second by second: what was offered and answered, and the replicas.
+CREATE TABLE IF NOT EXISTS timeline (
+    trial_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,      -- load
+    config VARCHAR,              -- the serving configuration's key (NULL: the trial's one deployment)
+    second INTEGER,              -- since the load started
+    offered_rps DOUBLE,          -- requests scheduled in this second
+    achieved_rps DOUBLE,         -- successful answers that arrived in it
+    p99_ms DOUBLE,               -- of the requests scheduled in it, from their scheduled time
+    slo_misses INTEGER,          -- scheduled in it and answered over slo_p99_ms, or failed
+    errors INTEGER,              -- scheduled in it and failed
+    replicas_running DOUBLE,     -- Serve's count at the last poll in it
+    replicas_starting DOUBLE
+);
 """
 
 # (version it upgrades to, SQL), applied in order to databases written by an older raylife.
@@ -254,7 +269,8 @@ WITH settings AS (
            CAST(m.labels->>'gpus_per_replica' AS DOUBLE) AS gpus_per_replica,
            CAST(m.labels->>'max_batch_size' AS INTEGER) AS max_batch_size,
            CAST(m.labels->>'batch_wait_timeout_s' AS DOUBLE) AS batch_wait_timeout_s,
-           CAST(m.labels->>'max_ongoing_requests' AS INTEGER) AS max_ongoing_requests, m.labels->>'format' AS format
+           CAST(m.labels->>'max_ongoing_requests' AS INTEGER) AS max_ongoing_requests, m.labels->>'format' AS format,
+           m.labels->>'autoscaling' AS autoscaling
     FROM measurements m WHERE m.stage = 'deploy' AND m.metric = 'serving_config'
 ), cells AS (
     SELECT trial_id, config,
@@ -274,7 +290,8 @@ WITH settings AS (
 SELECT t.run_id, s.trial_id, t.name AS trial, t.framework, t.model, s.config, s.config_index, s.replicas,
        s.cpus_per_replica, CASE WHEN coalesce({param('serve.device')}, {param('device')}) = 'gpu' THEN s.gpus_per_replica END
            AS gpus_per_replica,
-       s.max_batch_size, s.batch_wait_timeout_s, s.max_ongoing_requests, s.format, f.error IS NULL AS ok, f.error,
+       s.max_batch_size, s.batch_wait_timeout_s, s.max_ongoing_requests, s.format, s.autoscaling,
+       f.error IS NULL AS ok, f.error,
        c.small_batch, c.p50_ms_small, c.p99_ms_small, c.peak_throughput_rps, c.peak_samples_per_s, c.serve_errors,
        f.max_rps_at_slo, f.deploy_ready_s, f.replica_rss_mb, f.replica_peak_rss_mb,
        (s.replicas * s.cpus_per_replica * CAST({param('prices.cpu_hour_usd')} AS DOUBLE)
@@ -284,6 +301,59 @@ SELECT t.run_id, s.trial_id, t.name AS trial, t.framework, t.model, s.config, s.
 FROM settings s JOIN trials t USING (trial_id)
 LEFT JOIN cells c USING (trial_id, config)
 LEFT JOIN figures f USING (trial_id, config);
+
+-- A changing load ([load] profile or trace) per trial and serving configuration: the whole run (requests, SLO misses,
+-- failures, p99, replica time paid) and its load changes (the slowest scale-up and scale-down, SLO misses and failures
+-- while the count moved, each new replica's cold start as medians of its parts). An autoscaled configuration and its
+-- fixed baseline (autoscaling.baseline_replicas) are two rows under one load.
+CREATE OR REPLACE VIEW scaling AS
+WITH whole AS (
+    SELECT trial_id, labels->>'config' AS config, any_value(labels->>'trace') AS trace,
+           max(value) FILTER (WHERE metric = 'profile_s') AS profile_s,
+           max(value) FILTER (WHERE metric = 'sent') AS sent,
+           max(value) FILTER (WHERE metric = 'errors') AS errors,
+           max(value) FILTER (WHERE metric = 'slo_misses') AS slo_misses,
+           max(value) FILTER (WHERE metric = 'p99_ms') AS p99_ms,
+           max(value) FILTER (WHERE metric = 'replica_seconds') AS replica_seconds,
+           max(CAST(labels->>'cpus_per_replica' AS DOUBLE)) FILTER (WHERE metric = 'replica_seconds') AS cpus_per_replica,
+           max(CAST(labels->>'gpus_per_replica' AS DOUBLE)) FILTER (WHERE metric = 'replica_seconds') AS gpus_per_replica,
+           max(value) FILTER (WHERE metric = 'replicas_max') AS replicas_max,
+           max(CAST(labels->>'slo_p99_ms' AS DOUBLE)) AS slo_p99_ms,
+           bool_or(value > 0) FILTER (WHERE metric = 'behind_schedule') AS behind_schedule
+    FROM measurements WHERE stage = 'load' AND (labels->>'profile' IS NOT NULL OR labels->>'trace' IS NOT NULL)
+    GROUP BY ALL
+), changes AS (
+    SELECT trial_id, labels->>'config' AS config, count(DISTINCT labels->>'change') AS changes,
+           max(value) FILTER (WHERE metric = 'scale_up_first_s') AS scale_up_first_s,
+           max(value) FILTER (WHERE metric = 'scale_up_s') AS scale_up_s,
+           max(value) FILTER (WHERE metric = 'scale_down_s') AS scale_down_s,
+           sum(value) FILTER (WHERE metric = 'transition_slo_misses') AS transition_slo_misses,
+           sum(value) FILTER (WHERE metric = 'transition_failed') AS transition_failed,
+           count(*) FILTER (WHERE metric = 'cold_start_load_s') AS new_replicas,
+           median(value) FILTER (WHERE metric = 'cold_start_scheduling_s') AS cold_scheduling_s,
+           median(value) FILTER (WHERE metric = 'cold_start_constructor_s') AS cold_constructor_s,
+           median(value) FILTER (WHERE metric = 'cold_start_load_s') AS cold_load_s,
+           median(value) FILTER (WHERE metric = 'cold_start_first_answer_s') AS cold_first_answer_s
+    FROM measurements WHERE stage = 'load' AND labels->>'change' IS NOT NULL GROUP BY ALL
+), settings AS (
+    SELECT trial_id, labels->>'config' AS config, any_value(labels->>'autoscaling') AS autoscaling,
+           any_value(CAST(labels->>'replicas' AS INTEGER)) AS replicas
+    FROM measurements WHERE stage = 'deploy' AND metric = 'serving_config' GROUP BY ALL
+)
+SELECT t.run_id, w.trial_id, t.name AS trial, t.framework, t.model, w.config, s.autoscaling, s.replicas,
+       w.profile_s, w.trace, w.slo_p99_ms, w.sent, w.errors, w.slo_misses, w.p99_ms, w.behind_schedule,
+       w.replica_seconds, w.replica_seconds * (w.cpus_per_replica * CAST({param('prices.cpu_hour_usd')} AS DOUBLE)
+           + coalesce(w.gpus_per_replica, 0) * CAST({param('prices.gpu_hour_usd')} AS DOUBLE)) / 3600 AS replica_usd, w.replicas_max, c.changes, c.scale_up_first_s, c.scale_up_s, c.scale_down_s,
+       c.transition_slo_misses, c.transition_failed, c.new_replicas, c.cold_scheduling_s, c.cold_constructor_s,
+       c.cold_load_s, c.cold_first_answer_s
+FROM whole w JOIN trials t USING (trial_id)
+LEFT JOIN changes c ON c.trial_id = w.trial_id AND c.config IS NOT DISTINCT FROM w.config
+LEFT JOIN settings s ON s.trial_id = w.trial_id AND s.config IS NOT DISTINCT FROM w.config;
+
+CREATE OR REPLACE VIEW load_timeline AS
+SELECT t.run_id, l.trial_id, t.name AS trial, l.config, l.stage, l.second, l.offered_rps, l.achieved_rps, l.p99_ms,
+       l.slo_misses, l.errors, l.replicas_running, l.replicas_starting
+FROM timeline l JOIN trials t USING (trial_id);
 
 -- Every metric over its repeats (trial repeats x [serve] repeats), per run, trial and labels: median, extremes,
 -- and a 95% Student-t interval of the mean (t quantiles from SciPy, written in when the views are created).

@@ -197,6 +197,57 @@ class ServeSearchSpec(StrictModel):
         return self
 
 
+class AutoscalingSpec(StrictModel):
+    """``[serve.autoscaling]``: Serve's ``AutoscalingConfig`` (Ray 2.60's names; unset ones keep Serve's defaults),
+    and the fixed-replica baseline raylife measures under the same load beside it."""
+
+    min_replicas: SmallCount = Field(default=1, description="fewest replicas (scale to zero is not measured yet)")
+    max_replicas: SmallCount = 1
+    initial_replicas: SmallCount | None = Field(default=None, description="replicas at deploy (Serve's default: min_replicas)")
+    target_ongoing_requests: Annotated[float, Field(gt=0, le=100_000)] | None = Field(
+        default=None, description="requests running and queued per replica that Serve scales towards (Serve's default: 2)")
+    upscale_delay_s: Annotated[float, Field(ge=0, le=DAY_S)] | None = Field(
+        default=None, description="load must stay high this long before Serve adds replicas (Serve's default: 30 s)")
+    downscale_delay_s: Annotated[float, Field(ge=0, le=DAY_S)] | None = Field(
+        default=None, description="load must stay low this long before Serve removes replicas (Serve's default: 600 s)")
+    look_back_period_s: Annotated[float, Field(gt=0, le=DAY_S)] | None = Field(
+        default=None, description="the window Serve averages the load over (Serve's default: 30 s)")
+    metrics_interval_s: Annotated[float, Field(gt=0, le=DAY_S)] | None = Field(
+        default=None, description="how often replicas and routers send their load to the controller (Serve's default: "
+        "10 s; deprecated in Ray 2.60 for environment variables, still honoured)")
+    upscaling_factor: Annotated[float, Field(gt=0, le=100)] | None = None
+    downscaling_factor: Annotated[float, Field(gt=0, le=100)] | None = None
+    aggregation_function: Literal["mean", "max", "min"] | None = None
+    baseline_replicas: SmallCount | None = Field(
+        default=None, description="also measure this many fixed replicas under the same load (the baseline that "
+        "replica_seconds and the SLO misses compare against)")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSpec:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(f"max_replicas = {self.max_replicas} is below min_replicas = {self.min_replicas}")
+        if self.look_back_period_s is not None and self.look_back_period_s <= (self.metrics_interval_s or 10.0):
+            raise ValueError(f"look_back_period_s = {self.look_back_period_s:g} must exceed metrics_interval_s "
+                             f"({self.metrics_interval_s or 10.0:g}, Serve's default 10 when unset): the window would "
+                             "hold at most one report of the load")
+        if self.initial_replicas is not None and not self.min_replicas <= self.initial_replicas <= self.max_replicas:
+            raise ValueError(f"initial_replicas = {self.initial_replicas} is outside min_replicas .. max_replicas "
+                             f"({self.min_replicas} .. {self.max_replicas})")
+        return self
+
+    def serve_config(self) -> dict[str, Any]:
+        """Serve's ``autoscaling_config``: the settings given, under Serve's own names."""
+        return self.model_dump(exclude={"baseline_replicas"}, exclude_none=True)
+
+    @property
+    def start_replicas(self) -> int:
+        return self.initial_replicas or self.min_replicas
+
+    @property
+    def key(self) -> str:
+        return f"auto{self.min_replicas}-{self.max_replicas}"
+
+
 class ServeSpec(StrictModel):
     """Deploy the trained model on Ray Serve and measure latency and throughput under load.
 
@@ -248,6 +299,18 @@ class ServeSpec(StrictModel):
         default=None, description="the longest a stopping replica waits for unfinished requests (Serve's default: 20 s)")
 
     search: ServeSearchSpec | None = Field(default=None, description="[serve.search]: how configurations are chosen")
+    autoscaling: AutoscalingSpec | None = Field(
+        default=None, description="[serve.autoscaling]: Serve adds and removes replicas with the load (instead of replicas)")
+
+    @property
+    def start_replicas(self) -> int:
+        """Replicas running once deployed: the fixed count, or the autoscaler's initial one."""
+        return self.autoscaling.start_replicas if self.autoscaling else self.replicas
+
+    @property
+    def most_replicas(self) -> int:
+        """The most replicas this deployment may run (what must fit the cluster)."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
     def axes(self) -> dict[str, list[Any]]:
         """The serving settings given as lists of more than one value, by name, in SERVE_AXES order."""
@@ -257,15 +320,33 @@ class ServeSpec(StrictModel):
         """Every combination of the listed settings, each a ServeSpec of single values (the first is the trial's
         own: its update and every single-configuration view read it)."""
         values = [v if isinstance(v := getattr(self, a), list) else [v] for a in SERVE_AXES]
-        return [self.model_copy(update=dict(zip(SERVE_AXES, combo))) for combo in itertools.product(*values)]
+        combos = [self.model_copy(update=dict(zip(SERVE_AXES, combo))) for combo in itertools.product(*values)]
+        scaling = self.autoscaling
+        if scaling is None or scaling.baseline_replicas is None:
+            return combos
+        # each combination autoscaled, then with the baseline's fixed replicas under the same load
+        return [c for combo in combos
+                for c in (combo, combo.model_copy(update={"autoscaling": None, "replicas": scaling.baseline_replicas}))]
+
+    @property
+    def has_baseline(self) -> bool:
+        return self.autoscaling is not None and self.autoscaling.baseline_replicas is not None
 
     def graceful_shutdown(self) -> dict[str, float]:
         """The graceful-shutdown settings this suite sets, as Serve's deployment options name them."""
         return self.model_dump(include={"graceful_shutdown_wait_loop_s", "graceful_shutdown_timeout_s"}, exclude_none=True)
 
     @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> ServeSpec:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError("replicas and [serve.autoscaling] are both set: with autoscaling, Serve chooses the "
+                             "replica count between min_replicas and max_replicas; remove replicas (a fixed-replica "
+                             "baseline under the same load is autoscaling.baseline_replicas)")
+        return self
+
+    @model_validator(mode="after")
     def _few_configs(self) -> ServeSpec:
-        count = math.prod(len(v) for v in self.axes().values())
+        count = math.prod(len(v) for v in self.axes().values()) * (2 if self.has_baseline else 1)
         if count > MAX_SERVING_CONFIGS:
             raise ValueError(f"{count} serving configurations ({' x '.join(str(len(v)) for v in self.axes().values())});"
                              f" at most {MAX_SERVING_CONFIGS} are measured one after another in a trial")
@@ -316,6 +397,15 @@ class SweepSpec(StrictModel):
         return self
 
 
+class ProfileStep(StrictModel):
+    """One part of a load profile: ``rps`` for ``s`` seconds, or (``ramp = true``) a straight line from the rate
+    before it (0 for the first) to ``rps`` over ``s`` seconds."""
+
+    rps: Annotated[float, Field(ge=0, le=1_000_000)]
+    s: Annotated[float, Field(gt=0, le=DAY_S)]
+    ramp: bool = False
+
+
 class LoadSpec(StrictModel):
     """Open-loop load to the latency limit (MLPerf Server): requests arrive on a schedule, whatever the answers do.
 
@@ -342,14 +432,28 @@ class LoadSpec(StrictModel):
     max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = Field(
         default=1024, description="connections the client may hold open; a request beyond them waits and counts late"
     )
+    profile: list[ProfileStep] | None = Field(
+        default=None, min_length=1, description="a changing load, sent once: steps and ramps, e.g. "
+        "[{ rps = 20, s = 20 }, { rps = 150, s = 40 }, { rps = 20, s = 60 }] (instead of rates or a sweep)")
+    trace: str | None = Field(
+        default=None, min_length=1, description="a CSV of send times in seconds (first column, sorted, from 0 up) and "
+        "optionally each request's batch size (second column), replayed once; relative to the suite file")
 
     @model_validator(mode="after")
     def _rates_or_sweep(self) -> LoadSpec:
-        if self.rates is not None and self.sweep is not None:
-            raise ValueError("give rates or sweep, not both")
-        if self.rates is None and self.sweep is None:
+        given = [k for k in ("rates", "sweep", "profile", "trace") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of rates, sweep, profile or trace, not {' and '.join(given)}")
+        if self.profile is not None and not any(step.rps > 0 for step in self.profile):
+            raise ValueError("every step of the profile offers 0 requests/s: nothing would be sent")
+        if not given:
             object.__setattr__(self, "sweep", SweepSpec())
         return self
+
+    @property
+    def changing(self) -> bool:
+        """A profile or a trace: one run of a changing load (timeline and scaling figures), not a rate sweep."""
+        return self.profile is not None or self.trace is not None
 
 
 class CostSpec(StrictModel):

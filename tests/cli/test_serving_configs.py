@@ -52,7 +52,8 @@ def test_settings_given_as_lists_plan_configurations_inside_one_trial():
         ("r2-mb1", ["deploy", "serve", "teardown"]), ("r2-mb8", ["deploy", "serve", "teardown"])]
     assert trial.params()["serve_configs"][3] == {
         "index": 3, "key": "r2-mb8", "replicas": 2, "cpus_per_replica": 0.5, "gpus_per_replica": 1.0,
-        "max_batch_size": 8, "batch_wait_timeout_s": 0.005, "max_ongoing_requests": 32, "format": "state_dict"}
+        "max_batch_size": 8, "batch_wait_timeout_s": 0.005, "max_ongoing_requests": 32, "format": "state_dict",
+        "autoscaling": None}
     [single] = plan_trials(parse_suite(CONFIGS.replace("replicas = [1, 2]\nmax_batch_size = [1, 8]\n", "")))
     assert single.serve_configs == () and stage_groups(single) == [(None, list(single.stages))]
 

@@ -89,3 +89,62 @@ def test_a_guided_search_measures_what_tune_proposes_and_stops_what_breaks_a_lim
     assert sorted(s["config"] for s in stopped) == sorted(c["config"] for c in chosen)
     assert all(s["reason"].startswith("p50_ms_small ") for s in stopped)
     assert rows(db, "SELECT count(*) AS n FROM measurements WHERE stage = 'load'") == [{"n": 0}]
+
+
+@pytest.mark.slow  # ~2.5 min: a search killed after two of its three configurations, then resumed
+def test_submit_resume_continues_a_search_where_it_was_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.conftest import RAYLIFE, REPO
+
+    suite, db = tmp_path / "s.toml", tmp_path / "r.duckdb"
+    suite.write_text(GUIDED.replace("port = 8139", "port = 8140"))
+    args = [*RAYLIFE, "submit", str(suite), "--db", str(db), "--storage-path", str(tmp_path / "art"), "--num-cpus", "2"]
+    first = subprocess.Popen(args, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen = []
+    for line in first.stdout:
+        seen.append(line)
+        if "(2 of 3 configurations)" in line:
+            break
+    killed_at = time.time()
+    os.killpg(first.pid, signal.SIGKILL)  # the driver and its embedded Ray, as a lost machine would take them
+    first.wait(timeout=30)
+    assert any("(2 of 3 configurations)" in line for line in seen), "".join(seen)
+    _wait_port_free(8140)  # the dead driver's Ray (its Serve proxy) goes down on its own, within seconds
+    [trial] = rows(db, "SELECT status, error FROM trials")
+    assert trial["status"] == "failed" and trial["error"].startswith("interrupted after 2 of 3 serving configurations")
+    before = rows(db, "SELECT labels->>'config' AS config FROM measurements WHERE metric = 'serving_config' ORDER BY value")
+
+    resumed = subprocess.run([*args, "--resume", "last"], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    [trial] = rows(db, "SELECT status FROM trials")
+    assert trial["status"] == "ok"
+    chosen = rows(db, "SELECT labels->>'config' AS config, CAST(labels->>'order' AS INTEGER) AS n FROM measurements "
+                      "WHERE metric = 'serving_config' ORDER BY n")
+    assert [c["n"] for c in chosen] == [1, 2, 3] and len({c["config"] for c in chosen}) == 3  # none twice
+    assert {c["config"] for c in chosen[:2]} == {b["config"] for b in before}  # taken over, in the search's order
+    deployed = rows(db, "SELECT labels->>'config' AS config, CAST(labels->>'started_unix' AS DOUBLE) AS at "
+                        "FROM measurements WHERE stage = 'deploy' AND metric = 'stage_wall_s'")
+    when = {d["config"]: d["at"] for d in deployed}
+    assert all(when[c["config"]] < killed_at for c in chosen[:2]) and when[chosen[2]["config"]] > killed_at, when
+    assert rows(db, "SELECT count(*) AS n FROM measurements WHERE metric = 'train_wall_s'") == [{"n": 1}]
+
+
+def _wait_port_free(port: int, timeout_s: float = 60) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                assert time.monotonic() < deadline, f"port {port} still held {timeout_s:.0f} s after the driver died"
+        time.sleep(0.5)

@@ -141,7 +141,7 @@ def test_suite_repeats_plan_repeat_major_trials_with_distinct_keys():
 @pytest.mark.parametrize(("top", "sections", "message"), [
     ("", "[serve]\nstable_windows = 4\nmax_windows = 3\n", "could never be stable"),
     ("", "[serve]\n[load]\nslo_p99_ms = 0\n", "greater than 0"),
-    ("", "[serve]\n[load]\nslo_p99_ms = 10\nrates = [5]\nsweep = { start = 1 }\n", "rates or sweep"),
+    ("", "[serve]\n[load]\nslo_p99_ms = 10\nrates = [5]\nsweep = { start = 1 }\n", "one of rates, sweep, profile or trace"),
     ("", "[serve]\n[load]\nslo_p99_ms = 10\nsweep = { start = 10, max = 5 }\n", "below start"),
     ("", "[load]\nslo_p99_ms = 10\n", r"needs a \[serve\] section"),
     ("repeats = 0\n", "", "greater than or equal to 1"),

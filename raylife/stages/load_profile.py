@@ -1,0 +1,146 @@
+"""load, with ``[load] profile`` or ``trace``: one run of a changing load through the open-loop client, watching the
+deployment's replicas meanwhile.
+
+Stored: a per-second timeline (offered and achieved rate, p99, SLO misses, replicas running); for each change of a
+profile's rate, what the deployment did (``scale_up_s`` to the first new replica's answer and to the count the policy
+reached, ``scale_down_s``, SLO misses and failures meanwhile, each new replica's cold start in parts from its own
+clocks); and the replica time paid (``replica_seconds``) — the same for an autoscaled deployment and a fixed one, so
+the two compare under one load.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from raylife.measure.open_loop import OpenLoopClient
+from raylife.measure.profile import LoadChange, profile_changes, profile_length_s, profile_schedule, read_trace
+from raylife.measure.requests import RequestSet
+from raylife.measure.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
+from raylife.measure.stats import latency_summary
+from raylife.serving.messages import ReplicaStats
+from raylife.serving.watch import ReplicaWatch
+from raylife.stages.context import TrialContext
+
+SETTLE_MAX_S = 120.0  # the longest an autoscaled deployment is given to return to its start before the profile
+
+
+class MixedRequests:
+    """Requests of several batch sizes (a trace's): one list of bodies, and which body and check each request uses."""
+
+    def __init__(self, data: Any, sizes: np.ndarray) -> None:
+        self.sizes = sizes
+        self.sets = {int(b): RequestSet(data.x, data.y, data.offline_pred, int(b)) for b in np.unique(sizes)}
+        self.bodies: list[bytes] = []
+        self.offset: dict[int, int] = {}
+        for size, requests in self.sets.items():
+            self.offset[size] = len(self.bodies)
+            self.bodies.extend(requests.bodies)
+
+    def body(self, seq: int) -> int:
+        size = int(self.sizes[seq])
+        return self.offset[size] + self.sets[size].window(seq)
+
+    def check(self, seq: int, answer: Any) -> Any:
+        return self.sets[int(self.sizes[seq])].check(seq, answer)
+
+
+def _clock(stats: ReplicaStats, t0_unix: float) -> ReplicaClock | None:
+    if stats.started_unix is None or not stats.loads:
+        return None
+    load = stats.first_load
+    load_end = load.at_unix - t0_unix
+    return ReplicaClock(
+        replica=stats.replica, started_s=stats.started_unix - t0_unix,
+        load_start_s=load_end - load.load_s - (load.fetch_s or 0.0), load_end_s=load_end,
+        ready_s=stats.started_unix + stats.init_s - t0_unix,
+        first_answer_s=None if stats.first_answer_unix is None else stats.first_answer_unix - t0_unix,
+    )
+
+
+def run_changing_load(stage: str, ctx: TrialContext) -> None:
+    spec, serve = ctx.trial.load, ctx.trial.serve
+    data, app = ctx.artifacts.need("serving_data"), ctx.artifacts.need("app")
+    add = ctx.record.add
+    changes: list[LoadChange] = []
+    if spec.profile is not None:
+        times = profile_schedule(spec.profile, spec.arrival, spec.burstiness, seed=ctx.trial.seed)
+        length = profile_length_s(spec.profile)
+        changes = profile_changes(spec.profile)
+        sizes = np.full(len(times), spec.batch_size)
+        source = {"profile": "steps"}
+    else:
+        trace = read_trace(spec.trace)
+        times, length = trace.times, trace.length_s
+        sizes = trace.batch_sizes if trace.batch_sizes is not None else np.full(len(times), spec.batch_size)
+        source = {"trace": str(spec.trace)}
+    requests = MixedRequests(data, sizes)
+    scaling = serve.autoscaling
+    watch = ReplicaWatch(app)
+    if scaling is not None:  # the closed-loop cells may have scaled it up: the profile starts from the start count
+        ctx.on_progress(f"waiting for {scaling.start_replicas} replicas (autoscaling settles after the cells)")
+        window = scaling.look_back_period_s or 30.0
+        settled = watch.wait_for(scaling.start_replicas, min(SETTLE_MAX_S, (scaling.downscale_delay_s or 600.0) + 15),
+                                 steady_s=min(10.0, max(2.0, 2 * window)))
+        add(stage, "replicas_at_start", app.running_replicas(), "count", settled=settled, **source)
+    ctx.on_progress(f"changing load · {len(times)} requests over {length:g} s"
+                    + (f" · {len(changes)} changes" if changes else ""))
+    client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=serve.request_timeout_s,
+                            max_in_flight=spec.max_in_flight, body_index=requests.body)
+    watch.start()
+    try:
+        result = client.run(times, duration_s=length)
+    finally:
+        watch.stop()
+    t0_unix = client.t0 + (time.time() - time.perf_counter())
+    samples = result.samples
+    sent_s, latency, ok = np.asarray(samples.sent_s), samples.latencies, samples.ok
+    counts = [CountAt(c.at_unix - t0_unix, c.running, c.starting, c.stopping) for c in watch.counts]
+    clocks = [c for s in watch.stats.values() if (c := _clock(s, t0_unix)) is not None]
+    slo = spec.slo_p99_ms
+    labels: dict[str, Any] = {"slo_p99_ms": slo, "arrival": spec.arrival, **source}
+
+    ctx.record.add_timeline(stage, timeline(sent_s, latency, ok, counts, slo, length))
+    summary = latency_summary(latency[ok])
+    add(stage, "profile_s", length, "s", **labels)
+    add(stage, "sent", len(samples), "count", **labels)
+    add(stage, "errors", int((~ok).sum()), "count", **labels)
+    add(stage, "slo_misses", int((ok & (latency > slo)).sum()), "count", **labels)
+    add(stage, "p99_ms", summary["p99_ms"], "ms", **labels)
+    add(stage, "p50_ms", summary["p50_ms"], "ms", **labels)
+    add(stage, "send_lag_p99_ms", float(np.percentile(result.lag_ms, 99)) if result.lag_ms.size else None, "ms", **labels)
+    add(stage, "behind_schedule", int(result.behind), "bool", **labels)
+    paid = replica_seconds(counts, 0.0, length)
+    add(stage, "replica_seconds", paid, "s", **labels,
+        **({"cpus_per_replica": serve.cpus_per_replica,
+            **({"gpus_per_replica": serve.gpus_per_replica} if ctx.trial.serve_device == "gpu" else {})}
+           if paid is not None else {"reason": "no replica count was read"}))
+    add(stage, "replicas_max", max((c.running for c in counts), default=None), "count", **labels)
+    if watch.errors:
+        add(stage, "watch_errors", len(watch.errors), "count", first=watch.errors[0])
+    for t in transitions(changes, counts, clocks, sent_s, latency, ok, slo):
+        change = {"change": t.change.index, "at_s": t.change.at_s, "from_rps": t.change.from_rps,
+                  "to_rps": t.change.to_rps, "replicas_before": t.replicas_before, "replicas_after": t.replicas_after}
+        unmoved = {} if t.settled_s is not None else {"reason": "the replica count did not change before the next "
+                                                                "change" if scaling else "fixed replicas"}
+        if t.change.direction == "up":
+            add(stage, "scale_up_s", t.settled_s, "s", **change, **unmoved)
+            add(stage, "scale_up_first_s", t.first_new_s, "s", **change,
+                **({} if t.first_new_s is not None else {"reason": "no new replica answered before the next change"}))
+        elif t.change.direction == "down":
+            add(stage, "scale_down_s", t.settled_s, "s", **change, **unmoved)
+        add(stage, "scale_decision_s", t.decision_s, "s", **change, **unmoved)
+        window = {**change, "window_end_s": round(t.window_end_s, 3), "slo_p99_ms": slo}
+        add(stage, "transition_sent", t.sent, "count", **window)
+        add(stage, "transition_slo_misses", t.slo_misses, "count", **window)
+        add(stage, "transition_failed", t.failed, "count", **window)
+        for cold in t.cold_starts:
+            who = {"change": cold.change, "replica": cold.replica}
+            add(stage, "cold_start_scheduling_s", cold.scheduling_s, "s", **who)
+            add(stage, "cold_start_constructor_s", cold.constructor_s, "s", **who)
+            add(stage, "cold_start_load_s", cold.load_s, "s", **who)
+            add(stage, "cold_start_first_answer_s", cold.first_answer_s, "s", **who,
+                **({} if cold.first_answer_s is not None else {"reason": "it had not answered when last read"}))
+    ctx.record.add_latencies("load-profile", "http", samples, int(sizes[0]) if len(set(sizes.tolist())) == 1 else None)
