@@ -223,14 +223,16 @@ CATALOGUE: tuple[Metric, ...] = (
        "its first request"),
     _m("scale_down_s", "s", "load", "a profile's rate going down until the replica count reached the lowest it reached "
        "before the next change (or the load's end)"),
-    _m("scale_decision_s", "s", "load", "a profile's rate changing until Serve began adding or removing replicas (the "
-       "first poll that saw the count move, or a new replica's own start if earlier)"),
+    _m("scale_decision_s", "s", "load", "a profile's rate changing until Serve began adding or removing replicas (up: "
+       "the first poll whose running + starting count exceeds the one at the change; down: whose running count is "
+       "below it)"),
     _m("transition_sent", "count", "load", "requests sent from a load change until the replica count settled (label "
        "window_end_s), or until the next change where it never moved"),
     _m("transition_slo_misses", "count", "load", "requests of that window answered over slo_p99_ms"),
     _m("transition_failed", "count", "load", "requests of that window that failed"),
-    _m("cold_start_scheduling_s", "s", "load", "a new replica: Serve's decision to add it until its constructor began "
-       "(placement, actor start; driver and replica clocks; labels change, replica)"),
+    _m("cold_start_scheduling_s", "s", "load", "a new replica: Serve's decision to add it (the last poll before it "
+       "that saw running + starting replicas rise) until its constructor began (placement, worker process start; "
+       "driver and replica clocks; labels change, replica)"),
     _m("cold_start_constructor_s", "s", "load", "a new replica: its constructor's start until its model load began "
        "(framework import, set-up), on the replica's own clock"),
     _m("cold_start_load_s", "s", "load", "a new replica: fetching and loading the model, on the replica's own clock"),

@@ -134,18 +134,39 @@ def _count_at(counts: Sequence[CountAt], t: float) -> CountAt | None:
     return before[-1] if before else (counts[0] if counts else None)
 
 
+def _rises(counts: Sequence[CountAt]) -> list[float]:
+    """When Serve was seen deciding to add replicas: polls whose running + starting count rose over the poll before."""
+    return [here.t_s for prev, here in zip(counts, counts[1:]) if here.running + here.starting > prev.running + prev.starting]
+
+
+def _decided(rises: list[float], started_s: float, slack_s: float) -> float | None:
+    """The decision that started a replica: the last rise seen before its constructor began (a poll may see the
+    replica as starting only after its constructor began: up to one poll interval, ``slack_s``)."""
+    seen = [t for t in rises if t <= started_s + slack_s]
+    return min(seen[-1], started_s) if seen else None
+
+
 def transitions(changes: Sequence[LoadChange], counts: Sequence[CountAt], replicas: Sequence[ReplicaClock],
-                sent_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, slo_ms: float) -> list[Transition]:
+                sent_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, slo_ms: float,
+                poll_s: float = 0.25) -> list[Transition]:
+    """What each load change did. Up: the first poll after it whose running + starting count exceeds the one at the
+    change is Serve's decision (a replica started before the change, on the load before it, is not this change's);
+    down: the first poll whose running count is below the one at the change. Each new replica's scheduling counts
+    from the decision that started it, whichever change that was."""
+    rises = _rises(counts)
     out = []
     for change in changes:
         inside = [c for c in counts if change.at_s <= c.t_s < change.until_s]
         before = _count_at(counts, change.at_s)
         running_before = before.running if before else None
-        moved = [c for c in inside if before is None or c.held != before.held or c.running != before.running]
+        if before is None:
+            moved = []
+        elif change.direction == "up":
+            moved = [c for c in inside if c.running + c.starting > before.running + before.starting]
+        else:
+            moved = [c for c in inside if c.running < before.running]
+        decision = moved[0].t_s - change.at_s if moved else None
         new = [r for r in replicas if change.at_s <= r.started_s < change.until_s]
-        # the first sign of the decision: a poll that saw the count move, or a new replica's own start if earlier
-        signs = [c.t_s for c in moved[:1]] + [r.started_s for r in new]
-        decision = min(signs) - change.at_s if signs else None
         after, settled = running_before, None  # no poll inside: the count last seen held
         if inside and running_before is not None:
             target = (max if change.direction == "up" else min)(c.running for c in inside)
@@ -156,16 +177,19 @@ def transitions(changes: Sequence[LoadChange], counts: Sequence[CountAt], replic
         first_new = min(answers) - change.at_s if answers and change.direction == "up" else None
         end = change.at_s + settled if settled is not None else change.until_s
         window = (sent_s >= change.at_s) & (sent_s < end)
-        cold = tuple(ColdStart(
-            replica=r.replica, change=change.index,
-            scheduling_s=(r.started_s - (change.at_s + decision)) if decision is not None else None,
-            constructor_s=r.load_start_s - r.started_s, load_s=r.load_end_s - r.load_start_s,
-            first_answer_s=(r.first_answer_s - r.ready_s) if r.first_answer_s is not None else None,
-        ) for r in new)
+        cold = []
+        for r in new:
+            decided = _decided(rises, r.started_s, poll_s)
+            cold.append(ColdStart(
+                replica=r.replica, change=change.index,
+                scheduling_s=r.started_s - decided if decided is not None else None,
+                constructor_s=r.load_start_s - r.started_s, load_s=r.load_end_s - r.load_start_s,
+                first_answer_s=(r.first_answer_s - r.ready_s) if r.first_answer_s is not None else None,
+            ))
         out.append(Transition(
             change=change, replicas_before=running_before, replicas_after=after, decision_s=decision,
             first_new_s=first_new, settled_s=settled, window_end_s=end, sent=int(window.sum()),
             slo_misses=int((window & ok & (latency_ms > slo_ms)).sum()), failed=int((window & ~ok).sum()),
-            cold_starts=cold,
+            cold_starts=tuple(cold),
         ))
     return out

@@ -114,7 +114,8 @@ def run_changing_load(stage: str, ctx: TrialContext) -> None:
     add(stage, "behind_schedule", int(result.behind), "bool", **labels)
     paid = replica_seconds(counts, 0.0, length)
     add(stage, "replica_seconds", paid, "s", **labels,
-        **({"cpus_per_replica": serve.cpus_per_replica,
+        **({"cpus_per_replica": serve.cpus_per_replica, "autoscaling": scaling.key if scaling else None,
+            "replicas": None if scaling else serve.replicas,
             **({"gpus_per_replica": serve.gpus_per_replica} if ctx.trial.serve_device == "gpu" else {})}
            if paid is not None else {"reason": "no replica count was read"}))
     add(stage, "replicas_max", max((c.running for c in counts), default=None), "count", **labels)

@@ -317,6 +317,8 @@ WITH whole AS (
            max(value) FILTER (WHERE metric = 'replica_seconds') AS replica_seconds,
            max(CAST(labels->>'cpus_per_replica' AS DOUBLE)) FILTER (WHERE metric = 'replica_seconds') AS cpus_per_replica,
            max(CAST(labels->>'gpus_per_replica' AS DOUBLE)) FILTER (WHERE metric = 'replica_seconds') AS gpus_per_replica,
+           any_value(labels->>'autoscaling') FILTER (WHERE metric = 'replica_seconds') AS autoscaling,
+           max(CAST(labels->>'replicas' AS INTEGER)) FILTER (WHERE metric = 'replica_seconds') AS replicas,
            max(value) FILTER (WHERE metric = 'replicas_max') AS replicas_max,
            max(CAST(labels->>'slo_p99_ms' AS DOUBLE)) AS slo_p99_ms,
            bool_or(value > 0) FILTER (WHERE metric = 'behind_schedule') AS behind_schedule
@@ -340,7 +342,8 @@ WITH whole AS (
            any_value(CAST(labels->>'replicas' AS INTEGER)) AS replicas
     FROM measurements WHERE stage = 'deploy' AND metric = 'serving_config' GROUP BY ALL
 )
-SELECT t.run_id, w.trial_id, t.name AS trial, t.framework, t.model, w.config, s.autoscaling, s.replicas,
+SELECT t.run_id, w.trial_id, t.name AS trial, t.framework, t.model, w.config,
+       coalesce(s.autoscaling, w.autoscaling) AS autoscaling, coalesce(s.replicas, w.replicas) AS replicas,
        w.profile_s, w.trace, w.slo_p99_ms, w.sent, w.errors, w.slo_misses, w.p99_ms, w.behind_schedule,
        w.replica_seconds, w.replica_seconds * (w.cpus_per_replica * CAST({param('prices.cpu_hour_usd')} AS DOUBLE)
            + coalesce(w.gpus_per_replica, 0) * CAST({param('prices.gpu_hour_usd')} AS DOUBLE)) / 3600 AS replica_usd, w.replicas_max, c.changes, c.scale_up_first_s, c.scale_up_s, c.scale_down_s,

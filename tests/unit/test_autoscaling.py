@@ -172,3 +172,32 @@ def test_transitions_find_scale_up_cold_starts_and_scale_down():
     fixed = [CountAt(0, 2, 0, 0), CountAt(29, 2, 0, 0)]  # fixed replicas: nothing moves, the window is the step
     up, _ = transitions(changes, fixed, [], sent, latency, ok, slo_ms=50)
     assert up.settled_s is None and up.replicas_after == 2 and up.window_end_s == 20 and up.sent == 4
+
+
+def test_a_traces_requests_carry_their_own_batch_sizes():
+    from types import SimpleNamespace
+
+    from raylife.stages.load_profile import MixedRequests
+
+    x = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.arange(20) % 3
+    mixed = MixedRequests(SimpleNamespace(x=x, y=y, offline_pred=y), np.array([1, 4, 1, 4, 4]))
+    import json
+
+    sent = [json.loads(mixed.bodies[mixed.body(seq)])["inputs"] for seq in range(5)]
+    assert [len(inputs) for inputs in sent] == [1, 4, 1, 4, 4]
+    for seq, inputs in enumerate(sent):  # each answer is checked against the labels of what its request carried
+        labels = [int(y[int(row[0]) // 2]) for row in inputs]
+        assert mixed.check(seq, {"predictions": labels}).correct == len(labels)
+
+
+def test_a_scale_up_decided_before_a_change_is_not_that_changes():
+    """The autoscaler adds a replica on the low load (noise) just before the step: the step's own decision is the
+    next rise, and a later replica's scheduling counts from the decision that started it."""
+    changes = profile_changes([ProfileStep(rps=5, s=10), ProfileStep(rps=100, s=10)])
+    counts = [CountAt(t, r, s, 0) for t, r, s in [(0, 1, 0), (8.0, 1, 1), (10.5, 2, 0), (14.0, 2, 1), (16.0, 3, 0)]]
+    clocks = [ReplicaClock("early", 8.2, 8.5, 8.6, 8.7, 9.0), ReplicaClock("late", 14.6, 15.0, 15.1, 15.2, 15.5)]
+    [up] = transitions(changes, counts, clocks, np.array([12.0]), np.array([5.0]), np.array([True]), slo_ms=50)
+    assert up.decision_s == pytest.approx(4.0) and up.settled_s == pytest.approx(6.0)
+    [late] = up.cold_starts  # "early" started before the step: not this change's
+    assert late.replica == "late" and late.scheduling_s == pytest.approx(0.6)
