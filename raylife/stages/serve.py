@@ -147,6 +147,8 @@ class ServeStage:
         try:
             killer.start()
             killer.join()
+            if killer.recovered_at is not None:
+                self._await_new_answers(client, killer.before, spec.ready_timeout_s)
             time.sleep(1.0)  # answers from the replacement too: the window shows the service back
         finally:
             samples = client.stop().samples
@@ -154,6 +156,16 @@ class ServeStage:
         for metric, value in killer.recovery([samples]).items():
             ctx.record.add(self.name, metric, value, unit_of(self.name, metric), **labels)
         ctx.record.add_latencies("replica-fault", "http", samples, 1, offered_rps=rate)
+
+    @staticmethod
+    def _await_new_answers(client: OpenLoopClient, before: set[str], timeout_s: float) -> None:
+        """Until the clients' own requests (through the HTTP proxy) are answered by a replica that was not there
+        before: the driver's handle can see the replacement before the proxy routes to it."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(o.ok and o.replica not in before for _, o in client.answered()[-50:]):
+                return
+            time.sleep(0.05)
 
     def _store(self, ctx: TrialContext, cell: Cell, samples: Samples, path: str, batch_size: int, concurrency: int,
                repeat: int) -> None:

@@ -193,4 +193,4 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
     # with the only replica dead, the requests sent meanwhile failed or waited for the new one
     assert 0 <= failed <= len(sent) - sum(window["ok"])
     assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
-    assert all(window["ok"][-10:])  # the service is back
+    assert all(window["ok"][-10:]), window["error"][-10:]  # the service is back
