@@ -105,7 +105,7 @@ class ColdStart:
     its constructor (Serve marking it ready, routers learning of it, the request)."""
 
     replica: str
-    change: int
+    change: int | None  # the profile's change it followed; None for a trace
     scheduling_s: float | None
     constructor_s: float
     load_s: float
@@ -146,6 +146,21 @@ def _decided(rises: list[float], started_s: float, slack_s: float) -> float | No
     return min(seen[-1], started_s) if seen else None
 
 
+def _cold_start(r: ReplicaClock, change: int | None, rises: list[float], poll_s: float) -> ColdStart:
+    decided = _decided(rises, r.started_s, poll_s)
+    return ColdStart(
+        replica=r.replica, change=change, scheduling_s=r.started_s - decided if decided is not None else None,
+        constructor_s=r.load_start_s - r.started_s, load_s=r.load_end_s - r.load_start_s,
+        first_answer_s=(r.first_answer_s - r.ready_s) if r.first_answer_s is not None else None,
+    )
+
+
+def cold_starts(counts: Sequence[CountAt], replicas: Sequence[ReplicaClock], poll_s: float = 0.25) -> list[ColdStart]:
+    """Every replica started during the load, in parts (a trace has no steps to attribute them to)."""
+    rises = _rises(counts)
+    return [_cold_start(r, None, rises, poll_s) for r in replicas if r.started_s >= 0]
+
+
 def transitions(changes: Sequence[LoadChange], counts: Sequence[CountAt], replicas: Sequence[ReplicaClock],
                 sent_s: np.ndarray, latency_ms: np.ndarray, ok: np.ndarray, slo_ms: float,
                 poll_s: float = 0.25) -> list[Transition]:
@@ -177,15 +192,7 @@ def transitions(changes: Sequence[LoadChange], counts: Sequence[CountAt], replic
         first_new = min(answers) - change.at_s if answers and change.direction == "up" else None
         end = change.at_s + settled if settled is not None else change.until_s
         window = (sent_s >= change.at_s) & (sent_s < end)
-        cold = []
-        for r in new:
-            decided = _decided(rises, r.started_s, poll_s)
-            cold.append(ColdStart(
-                replica=r.replica, change=change.index,
-                scheduling_s=r.started_s - decided if decided is not None else None,
-                constructor_s=r.load_start_s - r.started_s, load_s=r.load_end_s - r.load_start_s,
-                first_answer_s=(r.first_answer_s - r.ready_s) if r.first_answer_s is not None else None,
-            ))
+        cold = [_cold_start(r, change.index, rises, poll_s) for r in new]
         out.append(Transition(
             change=change, replicas_before=running_before, replicas_after=after, decision_s=decision,
             first_new_s=first_new, settled_s=settled, window_end_s=end, sent=int(window.sum()),

@@ -18,7 +18,7 @@ import numpy as np
 from raylife.measure.open_loop import OpenLoopClient
 from raylife.measure.profile import LoadChange, profile_changes, profile_length_s, profile_schedule, read_trace
 from raylife.measure.requests import RequestSet
-from raylife.measure.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
+from raylife.measure.scaling import CountAt, ReplicaClock, cold_starts, replica_seconds, timeline, transitions
 from raylife.measure.stats import latency_summary
 from raylife.serving.messages import ReplicaStats
 from raylife.serving.watch import ReplicaWatch
@@ -58,6 +58,17 @@ def _clock(stats: ReplicaStats, t0_unix: float) -> ReplicaClock | None:
         ready_s=stats.started_unix + stats.init_s - t0_unix,
         first_answer_s=None if stats.first_answer_unix is None else stats.first_answer_unix - t0_unix,
     )
+
+
+def _store_cold_starts(ctx: TrialContext, stage: str, starts: Any, **extra: Any) -> None:
+    add = ctx.record.add
+    for cold in starts:
+        who = {"change": cold.change, "replica": cold.replica, **extra}
+        add(stage, "cold_start_scheduling_s", cold.scheduling_s, "s", **who)
+        add(stage, "cold_start_constructor_s", cold.constructor_s, "s", **who)
+        add(stage, "cold_start_load_s", cold.load_s, "s", **who)
+        add(stage, "cold_start_first_answer_s", cold.first_answer_s, "s", **who,
+            **({} if cold.first_answer_s is not None else {"reason": "it had not answered when last read"}))
 
 
 def run_changing_load(stage: str, ctx: TrialContext) -> None:
@@ -137,11 +148,7 @@ def run_changing_load(stage: str, ctx: TrialContext) -> None:
         add(stage, "transition_sent", t.sent, "count", **window)
         add(stage, "transition_slo_misses", t.slo_misses, "count", **window)
         add(stage, "transition_failed", t.failed, "count", **window)
-        for cold in t.cold_starts:
-            who = {"change": cold.change, "replica": cold.replica}
-            add(stage, "cold_start_scheduling_s", cold.scheduling_s, "s", **who)
-            add(stage, "cold_start_constructor_s", cold.constructor_s, "s", **who)
-            add(stage, "cold_start_load_s", cold.load_s, "s", **who)
-            add(stage, "cold_start_first_answer_s", cold.first_answer_s, "s", **who,
-                **({} if cold.first_answer_s is not None else {"reason": "it had not answered when last read"}))
+        _store_cold_starts(ctx, stage, t.cold_starts)
+    if spec.trace is not None:  # no steps to attribute them to: every replica started during the load
+        _store_cold_starts(ctx, stage, cold_starts(counts, clocks), trace=str(spec.trace))
     ctx.record.add_latencies("load-profile", "http", samples, int(sizes[0]) if len(set(sizes.tolist())) == 1 else None)

@@ -336,7 +336,7 @@ WITH whole AS (
            median(value) FILTER (WHERE metric = 'cold_start_constructor_s') AS cold_constructor_s,
            median(value) FILTER (WHERE metric = 'cold_start_load_s') AS cold_load_s,
            median(value) FILTER (WHERE metric = 'cold_start_first_answer_s') AS cold_first_answer_s
-    FROM measurements WHERE stage = 'load' AND labels->>'change' IS NOT NULL GROUP BY ALL
+    FROM measurements WHERE stage = 'load' AND (labels->>'change' IS NOT NULL OR metric LIKE 'cold_start_%') GROUP BY ALL
 ), settings AS (
     SELECT trial_id, labels->>'config' AS config, any_value(labels->>'autoscaling') AS autoscaling,
            any_value(CAST(labels->>'replicas' AS INTEGER)) AS replicas

@@ -70,3 +70,44 @@ def test_autoscaling_steps_up_and_down_and_stores_what_it_cost(tmp_path):
     assert running[0] == 1 and max(running) == 2 and running[-1] == 1, running
     shown = raylife("show", "--db", db)
     assert shown.exit_code == 0 and "changing load" in shown.stdout, shown.output
+
+
+TRACED = """
+name = "trace-test"
+workload = "vision"
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = { width = 8 }
+[train]
+epochs = 1
+retrain_epochs = 0
+[serve]
+cpus_per_replica = 0.5
+batch_sizes = [1]
+concurrency = [1]
+requests = 10
+warmup_requests = 2
+stable_windows = 1
+port = 8142
+[load]
+slo_p99_ms = 200
+trace = "arrivals.csv"
+"""
+
+
+@pytest.mark.slow  # ~1 min: a trace of 120 requests of two batch sizes replayed against one replica
+def test_a_trace_is_replayed_with_each_requests_batch_size(tmp_path):
+    lines = ["send_s,batch_size"] + [f"{i * 0.05:.2f},{1 if i % 3 else 4}" for i in range(120)]
+    (tmp_path / "arrivals.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "s.toml").write_text(TRACED)
+    db = tmp_path / "r.duckdb"
+    result = submit(tmp_path / "s.toml", db, tmp_path / "art", "--num-cpus", "2", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [row] = rows(db, "SELECT * FROM scaling")
+    assert row["sent"] == 120 and row["errors"] == 0 and row["trace"].endswith("arrivals.csv"), row
+    assert row["replicas"] == 1 and row["replica_seconds"] == pytest.approx(5.95, abs=0.6), row
+    [sent] = rows(db, "SELECT count(*) AS n, count(batch_size) AS sized FROM latencies WHERE phase = 'load-profile'")
+    assert sent == {"n": 120, "sized": 0}  # two batch sizes in one schedule: none is the measurement's
+    seconds = rows(db, "SELECT second, offered_rps FROM load_timeline ORDER BY second")
+    assert [s["offered_rps"] for s in seconds] == [20] * 6  # sends at 0.00, 0.05 .. 5.95 s

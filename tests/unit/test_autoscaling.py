@@ -201,3 +201,14 @@ def test_a_scale_up_decided_before_a_change_is_not_that_changes():
     assert up.decision_s == pytest.approx(4.0) and up.settled_s == pytest.approx(6.0)
     [late] = up.cold_starts  # "early" started before the step: not this change's
     assert late.replica == "late" and late.scheduling_s == pytest.approx(0.6)
+
+
+def test_a_traces_new_replicas_are_timed_without_steps():
+    from raylife.measure.scaling import cold_starts
+
+    counts = [CountAt(0, 1, 0, 0), CountAt(3.0, 1, 1, 0), CountAt(6.0, 2, 0, 0)]
+    clocks = [ReplicaClock("first", -20.0, -19.0, -18.5, -18.4, -18.0),  # deployed before the load: not a cold start
+              ReplicaClock("added", 3.4, 4.5, 4.7, 4.8, 5.1)]
+    [added] = cold_starts(counts, clocks)
+    assert (added.replica, added.change) == ("added", None)
+    assert added.scheduling_s == pytest.approx(0.4) and added.first_answer_s == pytest.approx(0.3)
