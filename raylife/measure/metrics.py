@@ -213,7 +213,7 @@ CATALOGUE: tuple[Metric, ...] = (
        "cpus_per_replica)"),
     _m("replicas_max", "count", "load", "most replicas running at once during the changing load"),
     _m("replicas_at_start", "count", "load", "replicas running when the changing load began (an autoscaled deployment "
-       "is first given time to return to its start count; label settled = false when it did not)"),
+       "is first given time to return to its start count: label waited_s, and settled = false when it did not)"),
     _m("watch_errors", "count", "load", "reads of the replica count or the replicas' clocks that failed during the "
        "changing load (label: the first); the series has gaps there"),
     _m("scale_up_s", "s", "load", "a profile's rate going up until the replica count reached the highest it reached "

@@ -92,10 +92,11 @@ def run_changing_load(stage: str, ctx: TrialContext) -> None:
     watch = ReplicaWatch(app)
     if scaling is not None:  # the closed-loop cells may have scaled it up: the profile starts from the start count
         ctx.on_progress(f"waiting for {scaling.start_replicas} replicas (autoscaling settles after the cells)")
-        window = scaling.look_back_period_s or 30.0
+        window, waited = scaling.look_back_period_s or 30.0, time.perf_counter()
         settled = watch.wait_for(scaling.start_replicas, min(SETTLE_MAX_S, (scaling.downscale_delay_s or 600.0) + 15),
                                  steady_s=min(10.0, max(2.0, 2 * window)))
-        add(stage, "replicas_at_start", app.running_replicas(), "count", settled=settled, **source)
+        add(stage, "replicas_at_start", app.running_replicas(), "count", settled=settled,
+            waited_s=round(time.perf_counter() - waited, 2), **source)
     ctx.on_progress(f"changing load · {len(times)} requests over {length:g} s"
                     + (f" · {len(changes)} changes" if changes else ""))
     client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=serve.request_timeout_s,
