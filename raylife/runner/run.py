@@ -170,14 +170,14 @@ def run_trial(
     neighbours.trial_started(trial.index)
     stages_s = 0.0
     serving = False
-    failed_configs: list[str] = []
+    failed_configs: dict[str, str] = {}  # configuration key → why it failed
     proposer = ConfigProposer(trial) if trial.serve_configs else None
     try:
         for config, names in _planned_groups(trial, proposer):
             if config is not None and config.key in earlier:  # measured before the run was interrupted
                 _take_over(record, earlier[config.key])
-                failed_configs.extend(f"{config.key}: {m.labels.get('error')}" for m in earlier[config.key].measurements
-                                      if m.metric == "serving_config_failed")
+                failed_configs.update({config.key: m.labels.get("error") for m in earlier[config.key].measurements
+                                       if m.metric == "serving_config_failed"})
                 proposer.measured(config, config_figures(record, config, trial.prices, _on_gpu(trial)))
                 observer.detail(trial, f"serving configuration {config.key}: measured before the interruption")
                 continue
@@ -222,7 +222,7 @@ def run_trial(
                     raise
                 # one configuration that cannot be deployed or measured is stored with why; the others are measured
                 error, _ = root_cause(exc)
-                failed_configs.append(f"{config.key}: {error}")
+                failed_configs[config.key] = error
                 record.add(ctx.stage or "deploy", "serving_config_failed", 1, "count", error=error)
                 observer.detail(trial, f"serving configuration {config.key} failed: {error}")
                 _delete_app(ctx)
@@ -240,10 +240,11 @@ def run_trial(
                     "`raylife submit --resume` continues from there")
                 checkpoint(record)
                 record.status, record.error = "running", None
-            failed = next((f.split(": ", 1)[1] for f in failed_configs if f.startswith(f"{config.key}: ")), None)
-            observer.config_finished(trial, config.key, len(proposer.scores), proposer.plan.max_configs, failed)
+            observer.config_finished(trial, config.key, len(proposer.scores), proposer.plan.max_configs,
+                                     failed_configs.get(config.key))
         if proposer is not None and proposer.scores and len(failed_configs) == len(proposer.scores):
-            raise RuntimeError(f"every serving configuration failed; the first: {failed_configs[0]}")
+            key, error = next(iter(failed_configs.items()))
+            raise RuntimeError(f"every serving configuration failed; the first: {key}: {error}")
         record.status = "ok"
     except KeyboardInterrupt:
         record.status, record.error = "failed", "interrupted"
