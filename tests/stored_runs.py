@@ -153,3 +153,15 @@ def write_run(db: Path, run_id: str, *, name: str = "served", width: int = 8, sc
             store.write_trial(record_for(trial, run_id, scale, trial.repeat), CLUSTER)
         store.finish_run(run_id, "ok", 130.0, 0)
     return run_id
+
+
+def store_records(db: Path, run_id: str, suite_text: str, records: list[TrialRecord], *, suite: str,
+                  submitted_at: datetime) -> None:
+    """A run of ``suite_text`` holding ``records`` (built by a test in the runner's shapes), begun and finished."""
+    with Store(db) as store:
+        store.begin_run(run_id=run_id, suite=suite, description="", suite_path=f"{suite}.toml", spec_toml=suite_text,
+                        trials=len(records), ray_address="local", cluster=CLUSTER, ray_start_s=1.0,
+                        raylife_version="0.1.0", git_commit=None, submitted_at=submitted_at, serve_start_s=2.5)
+        for record in records:
+            store.write_trial(record, CLUSTER)
+        store.finish_run(run_id, "ok", 300.0, 0)

@@ -18,7 +18,7 @@ from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.store import Store
 from raylife.suite import parse_suite
-from tests.stored_runs import CLUSTER, MACHINE
+from tests.stored_runs import MACHINE, store_records
 
 SUITE = """name = "autoscaling"
 workload = "vision"
@@ -94,12 +94,7 @@ def _record(trial) -> TrialRecord:
 def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("scaling") / "r.duckdb"
     [trial] = plan_trials(parse_suite(SUITE))
-    with Store(path) as store:
-        store.begin_run(run_id=RUN, suite="autoscaling", description="", suite_path="s.toml", spec_toml=SUITE,
-                        trials=1, ray_address="local", cluster=CLUSTER, ray_start_s=1.0, raylife_version="t",
-                        git_commit=None, submitted_at=datetime(2026, 12, 3, 10))
-        store.write_trial(_record(trial), CLUSTER)
-        store.finish_run(RUN, "ok", 300.0, 0)
+    store_records(path, RUN, SUITE, [_record(trial)], suite="autoscaling", submitted_at=datetime(2026, 12, 3, 10))
     return path
 
 

@@ -17,7 +17,7 @@ from raylife.records import TrialRecord
 from raylife.runner.run import stage_groups
 from raylife.store import Store
 from raylife.suite import parse_suite
-from tests.stored_runs import CLUSTER, MACHINE, samples
+from tests.stored_runs import MACHINE, samples, store_records
 
 CONFIGS = """name = "configs"
 workload = "vision"
@@ -106,12 +106,7 @@ def record_with_configs(trial) -> TrialRecord:
 def db(tmp_path_factory):
     db = tmp_path_factory.mktemp("configs") / "c.duckdb"
     [trial] = plan_trials(parse_suite(CONFIGS))
-    with Store(db) as store:
-        store.begin_run(run_id=RUN, suite="configs", description="", suite_path="configs.toml", spec_toml=CONFIGS,
-                        trials=1, ray_address="local", cluster=CLUSTER, ray_start_s=3.0, raylife_version="0.1.0",
-                        git_commit=None, submitted_at=datetime(2026, 12, 1, 10), serve_start_s=2.5)
-        store.write_trial(record_with_configs(trial), CLUSTER)
-        store.finish_run(RUN, "ok", 300.0, 0)
+    store_records(db, RUN, CONFIGS, [record_with_configs(trial)], suite="configs", submitted_at=datetime(2026, 12, 1, 10))
     return db
 
 
