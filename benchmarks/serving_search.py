@@ -2,9 +2,12 @@
 configurations, measured once, against searches over the same figures.
 
     python benchmarks/serving_search.py [--db serving_search.duckdb] [--run RUN] [--seeds 0 1 2]
+                                        [--against OTHER.duckdb[:RUN]]
 
 Without ``--run`` it first submits the suite with ``algorithm = "grid"`` (every configuration deployed and measured,
-~10 min on 2 cores) into ``--db``. Then, for each seed, it runs raylife's own proposer (``runner.serving_search``: Ray
+~30 min on 2 cores) into ``--db``. ``--against`` names another grid run of the suite and prints how well the two
+agree (Spearman rank correlation of the objective over the same configurations): a search can only find "the best"
+where measuring the grid twice gives the same ranking. Then, for each seed, it runs raylife's own proposer (``runner.serving_search``: Ray
 Tune's OptunaSearch with TPE, and with a random sampler as the baseline) with ``max_configs`` = 30% of the grid,
 answering each proposal with the figures the grid run **measured** for that configuration — so every search sees
 real numbers, and the searches differ only in what they choose to measure. Printed per search: configurations
@@ -32,6 +35,7 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("serving_search.duckdb"))
     parser.add_argument("--run", help="a stored grid run of the suite (default: submit one now)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--against", help="another grid run, FILE.duckdb[:RUN] (default run: the last)")
     args = parser.parse_args()
 
     from raylife.plan import plan_trials
@@ -51,6 +55,39 @@ def main() -> None:
     suite, _ = load_suite(SUITE)
     for trial in plan_trials(suite, str(SUITE)):
         replay(trial, run_id, args.db, args.seeds)
+        if args.against:
+            other_db, _, other_run = args.against.partition(":")
+            agreement(trial, (args.db, run_id), (Path(other_db), other_run or "last"))
+
+
+def grid_figures(db: Path, run: str, trial_name: str, objective: str) -> dict[str, float | None]:
+    """One stored run's objective per configuration of a trial."""
+    from raylife.store import Store
+
+    with Store(db, read_only=True) as store:
+        run_id = store.resolve_run(run)
+        return {r["config"]: r.get(objective) for r in store.serving_configs(run_id) if r["trial"] == trial_name}
+
+
+def agreement(trial, run: tuple[Path, str], other: tuple[Path, str]) -> None:
+    """How two grid runs of the same configurations agree: Spearman rank correlation of the objective (SciPy's,
+    ties averaged; a configuration without a figure ranks last), and the largest ratio between them."""
+    from scipy.stats import spearmanr
+
+    objective = trial.serve_search.objective
+    a, b = grid_figures(*run, trial.name, objective), grid_figures(*other, trial.name, objective)
+    keys = sorted(set(a) & set(b))
+    if len(keys) < 3:
+        print(f"  {trial.name}: the runs share {len(keys)} configurations; nothing to correlate")
+        return
+    x = [a[k] if a[k] is not None else 0.0 for k in keys]
+    y = [b[k] if b[k] is not None else 0.0 for k in keys]
+    rho = spearmanr(x, y).statistic
+    ratios = sorted((max(p, q) / min(p, q), k) for k, p, q in zip(keys, x, y) if p and q)
+    widest = f"; widest apart {ratios[-1][1]} ({ratios[-1][0]:.2f}x)" if ratios else ""
+    top_a, top_b = max(keys, key=lambda k: a[k] or 0), max(keys, key=lambda k: b[k] or 0)
+    print(f"  {trial.name}: against {other[0]}:{other[1]}, Spearman rho {rho:.2f} over {len(keys)} configurations; "
+          f"best {top_a} here, {top_b} there{widest}")
 
 
 def replay(trial, run_id: str, db: Path, seeds: list[int]) -> None:

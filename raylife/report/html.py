@@ -135,7 +135,8 @@ def load_figure(data: ReportData) -> Any | None:
     series = defaultdict(list)
     slo = None
     for r in data.stats:
-        if r["stage"] == "load" and r["metric"] in ("p50_ms", "p99_ms") and "offered_rps" in _labels(r):
+        if (r["stage"] == "load" and r["metric"] in ("p50_ms", "p99_ms") and "offered_rps" in _labels(r)
+                and not _labels(r).get("retried")):
             labels = _labels(r)  # a changing load's figures have no offered rate: the timeline draws them
             series[(_served(r["trial"], labels), r["metric"])].append({**r, "rate": float(labels["offered_rps"])})
         if r["stage"] == "load" and r["metric"] == "goodput_rps":

@@ -247,7 +247,9 @@ def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: s
             caption = f"max_rps_at_slo {value:g} req/s at p99 ≤ {slo:g} ms{bound}"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, caption=caption,
                   caption_justify="left")
-    for name in ("offered/s", "sent", "achieved/s", "goodput/s", "errors", "p50", "p99", "send lag p99", "schedule"):
+    retried = any((r.get("windows") or 1) > 1 for r in rows)  # [load] confirm measured some rate again
+    for name in ("offered/s", "sent", "achieved/s", "goodput/s", "errors", "p50", "p99", "send lag p99", "schedule",
+                 *(["windows"] if retried else [])):
         table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
         within = not fmt.missing(r["p99_ms"]) and slo is not None and r["p99_ms"] <= slo and not r["errors"]
@@ -257,6 +259,7 @@ def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: s
             fmt.number(r["errors"]), fmt.milliseconds(r["p50_ms"]),
             p99 if within else Text(str(p99), style="red"), fmt.milliseconds(r["send_lag_p99_ms"]),
             Text("behind", style="yellow") if r.get("behind_schedule") else "kept",
+            *([str(r.get("windows") or 1)] if retried else []),
         )
     return table
 

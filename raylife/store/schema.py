@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS epochs (
 -- Every request of every load measurement, bulk-inserted from Arrow (never row by row).
 CREATE TABLE IF NOT EXISTS latencies (
     trial_id VARCHAR NOT NULL,
-    phase VARCHAR NOT NULL,      -- serve | load | update-reconfigure | update-rollout | replica-fault
+    phase VARCHAR NOT NULL,      -- serve | load | load-retried | update-reconfigure | update-rollout | replica-fault
     path VARCHAR NOT NULL,       -- http | handle
     batch_size INTEGER,          -- samples per request
     concurrency INTEGER,         -- closed-loop clients (NULL for open loop)
@@ -226,7 +226,7 @@ FROM measurements m JOIN trials t USING (trial_id)
 WHERE m.stage = 'serve' AND m.labels->>'batch_size' IS NOT NULL AND m.metric != 'errors_by_reason'
 GROUP BY ALL;
 
--- Open-loop load ([load]): one row per trial and offered rate.
+-- Open-loop load ([load]): one row per trial and offered rate (its deciding window).
 CREATE OR REPLACE VIEW load_summary AS
 SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model,
        CAST(m.labels->>'offered_rps' AS DOUBLE) AS offered_rps, m.labels->>'arrival' AS arrival,
@@ -240,9 +240,11 @@ SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model,
        {_median('load', 'send_lag_p99_ms', 'send_lag_p99_ms')},
        max(m.value) FILTER (WHERE m.metric = 'behind_schedule') AS behind_schedule,
        coalesce(bool_or(m.labels->>'thin' = 'true') FILTER (WHERE m.metric = 'p99_ms'), false) AS p99_thin,
-       any_value(CAST(m.labels->>'slo_p99_ms' AS DOUBLE)) FILTER (WHERE m.metric = 'goodput_rps') AS slo_p99_ms
+       any_value(CAST(m.labels->>'slo_p99_ms' AS DOUBLE)) FILTER (WHERE m.metric = 'goodput_rps') AS slo_p99_ms,
+       -- windows measured at this rate ([load] confirm): the last decides it, and only the last is in this row
+       coalesce(max(CAST(m.labels->>'attempt' AS INTEGER)), 1) AS windows
 FROM measurements m JOIN trials t USING (trial_id)
-WHERE m.stage = 'load' AND m.labels->>'offered_rps' IS NOT NULL
+WHERE m.stage = 'load' AND m.labels->>'offered_rps' IS NOT NULL AND m.labels->>'retried' IS NULL
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW serving AS
@@ -367,7 +369,7 @@ CREATE OR REPLACE VIEW metric_stats AS
 WITH m AS (
     SELECT t.run_id, t.name AS trial, t.variant, t.model, t.framework, t.num_workers, m.stage, m.metric, m.unit,
            CAST(json_merge_patch(json_merge_patch(coalesce(m.labels, '{{}}'),
-                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null, "config_index": null}}'),
+                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null, "config_index": null, "attempt": null}}'),
                 -- one replica's figure stays apart from the deployment's, whichever replica it was
                 CASE WHEN m.labels->>'replica' IS NOT NULL THEN '{{"per_replica": true}}' ELSE '{{}}' END)
                 AS VARCHAR) AS labels,

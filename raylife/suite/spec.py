@@ -428,6 +428,10 @@ class LoadSpec(StrictModel):
     )
     sweep: SweepSpec | None = Field(default=None, description="climb until saturation (default when rates is not given)")
     duration_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=5.0, description="per offered rate")
+    confirm: Annotated[int, Field(ge=0, le=5)] = Field(
+        default=0, description="windows measured again at a rate that broke the SLO (p99, a failed request, or "
+        "achieved below 90% of offered) before the sweep stops there; the last window at a rate decides it, so one "
+        "spike in one window — a pause on a shared machine — does not end the sweep low. 1 or 2 on a busy machine")
     batch_size: Annotated[int, Field(ge=1, le=65_536)] = 1
     max_in_flight: Annotated[int, Field(ge=1, le=100_000)] = Field(
         default=1024, description="connections the client may hold open; a request beyond them waits and counts late"
@@ -446,6 +450,8 @@ class LoadSpec(StrictModel):
             raise ValueError(f"give one of rates, sweep, profile or trace, not {' and '.join(given)}")
         if self.profile is not None and not any(step.rps > 0 for step in self.profile):
             raise ValueError("every step of the profile offers 0 requests/s: nothing would be sent")
+        if self.confirm and (self.profile is not None or self.trace is not None):
+            raise ValueError("confirm re-measures a rate of a sweep or of rates; a profile or a trace is sent once")
         if not given:
             object.__setattr__(self, "sweep", SweepSpec())
         return self

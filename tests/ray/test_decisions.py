@@ -87,6 +87,14 @@ def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
     # not in the other): fewer answers than offered, a p99 past the SLO, or requests that timed out — saturated.
     assert all(r["achieved_rps"] < 0.9 * 400 or r["p99_ms"] > 1000 or r["errors"] > 0
                for r in load if r["offered_rps"] == 400)
+    # confirm = 1: the rate that broke the SLO was measured again; the view holds the deciding (second) window, the
+    # first is stored beside it, marked
+    assert [r["windows"] for r in load if r["offered_rps"] == 400] == [2, 2]
+    retried = rows(db, "SELECT m.labels FROM metrics m WHERE run_id = ? AND stage = 'load' AND metric = 'p99_ms' "
+                       "AND labels->>'retried' = 'true'", [run_id])
+    assert {json.loads(r["labels"])["attempt"] for r in retried} == {1} and len(retried) >= 2
+    assert rows(db, "SELECT count(*) AS n FROM latencies l JOIN trials t USING (trial_id) WHERE t.run_id = ? "
+                    "AND phase = 'load-retried' AND offered_rps = 400", [run_id])[0]["n"] > 0
     best = rows(db, "SELECT value, labels FROM metrics WHERE run_id = ? AND metric = 'max_rps_at_slo'", [run_id])
     assert [b["value"] for b in best] == [10, 10]
     assert all(json.loads(b["labels"])["slo_p99_ms"] == 1000 for b in best)

@@ -119,6 +119,10 @@ def test_bad_load_profiles_are_refused():
         LoadSpec(slo_p99_ms=50, profile=[{"rps": 0, "s": 1}])
     with pytest.raises(ValidationError, match="greater than 0"):
         LoadSpec(slo_p99_ms=50, profile=[{"rps": 10, "s": 0}])
+    with pytest.raises(ValidationError, match="a profile or a trace is sent once"):
+        LoadSpec(slo_p99_ms=50, confirm=1, profile=[{"rps": 10, "s": 1}])
+    with pytest.raises(ValidationError, match="less than or equal to 5"):
+        LoadSpec(slo_p99_ms=50, confirm=9)
 
 
 def test_a_trace_is_checked_before_anything_runs(tmp_path):
