@@ -72,7 +72,9 @@ def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest'
     ran = [lane for lane in LANES.values() if lane.started_at is not None and lane.finished_at is not None]
     if ran:
         terminalreporter.write_line("lanes (background runs): " + ", ".join(
-            f"{lane.name} {lane.finished_at - lane.started_at:.0f} s" for lane in ran))
+            f"{lane.name} {lane.finished_at - lane.started_at:.0f} s"
+            + (" (" + ", ".join(f"{k} {v:.0f} s" for k, v in lane.parts.items()) + ")" if lane.parts else "")
+            for lane in ran))
 
 MINIMAL_SUITE = """name = "t"
 workload = "vision"

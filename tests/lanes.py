@@ -30,6 +30,7 @@ class Lane:
         self._value: Any = None
         self._error: str | None = None
         self.started_at = self.finished_at = None
+        self.parts: dict[str, float] = {}  # seconds of the lane's parts (its runs), for the session's summary
 
     def start(self, scratch: Path) -> None:
         if self._thread is not None:

@@ -232,7 +232,9 @@ def files(tmp: Path) -> FilesRun:
     from raylife.workloads.vision.make_images import write_image_folder
     from tests.lanes import LANES
 
+    waited = time.monotonic()
     LANES["smoke"].wait()
+    LANES["files"].parts["waiting for smoke"] = time.monotonic() - waited
     write_image_folder(tmp / "images", FILES_CLASSES, FILES_PER_CLASS, size=32, seed=3)
     shutil.copytree(tmp / "images", tmp / "corrupt")
     (tmp / CORRUPT_FILE).write_bytes(b"\xff\xd8\xff not a JPEG")
@@ -246,6 +248,7 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
     """A two-node cluster of its own (3 CPUs and the resource cpu_small on the head; 3 CPUs, cpu_large and the label
     node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another:
     repeats, side by side on S3, failures on purpose, a reference model on random inputs by steps."""
+    from tests.lanes import LANES
     from tests.s3_server import local_s3
 
     nodes = NodeProcesses()
@@ -263,8 +266,10 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
                     (folder / "broken_models.py").write_text(BROKEN_MODELS)
                 storage = s3_uri(f"runs-{time.time_ns()}") if name == "side-by-side" else folder / "artifacts"
                 before = scratch_dirs()
+                started = time.monotonic()
                 result = submit(folder / f"{name}.toml", folder / "r.duckdb", storage, "--address", nodes.address,
                                 timeout=900)
+                LANES["cluster-runs"].parts[name] = time.monotonic() - started
                 runs[name] = (Run(result, folder / "r.duckdb", storage), scratch_dirs() - before)
             objects = bucket_listing(runs["side-by-side"][0].storage)  # while the S3 server still runs
     finally:
