@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("serving_search.duckdb"))
     parser.add_argument("--run", help="a stored grid run of the suite (default: submit one now)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--per-cpu", action="store_true",
+                        help="replay with the objective divided by the configuration's replica CPUs (the suite's "
+                             "figures, another question: the most requests per CPU paid)")
     parser.add_argument("--against", help="another grid run, FILE.duckdb[:RUN] (default run: the last)")
     args = parser.parse_args()
 
@@ -54,6 +57,8 @@ def main() -> None:
         run_id = store.resolve_run(run)
     suite, _ = load_suite(SUITE)
     for trial in plan_trials(suite, str(SUITE)):
+        if args.per_cpu:
+            trial = replace(trial, serve_search=replace(trial.serve_search, per_cpu=True))
         replay(trial, run_id, args.db, args.seeds)
         if args.against:
             other_db, _, other_run = args.against.partition(":")
@@ -113,7 +118,7 @@ def replay(trial, run_id: str, db: Path, seeds: list[int]) -> None:
     best_key = max((k for k in scores if scores[k] is not None), key=lambda k: scores[k] * (1 if plan.mode == "max" else -1))
     best = scores[best_key]
     budget = int(GUIDED_SHARE * len(grid))
-    print(f"{trial.name}, run {run_id}: {len(grid)} configurations measured; best {plan.objective} {best:g} ({best_key}); "
+    print(f"{trial.name}, run {run_id}: {len(grid)} configurations measured; best {plan.objective}{' per CPU' if plan.per_cpu else ''} {best:g} ({best_key}); "
           f"searches measure {budget} ({budget / len(grid):.0%})")
     results: dict[str, list[float]] = {}
     for algorithm in ("optuna", "random"):

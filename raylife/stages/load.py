@@ -11,10 +11,15 @@ and the last window decides it: on a shared machine one pause in one 2-second wi
 what the service sustains, and the figure a search ranks configurations by becomes a lottery. Every window is stored;
 those measured again carry ``retried = true`` (their raw requests phase ``load-retried``) and stay out of
 ``load_summary``.
+
+With ``sweep.refine = K`` a sweep that saturated measures K more rates, each the geometric middle of the highest rate
+kept and the lowest that broke: a sweep by 15% steps gives max_rps_at_slo to one step, and configurations within one
+step of each other tie — refined twice, to 3.6%. ``saturation_rps`` is then the lowest rate that broke.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +51,16 @@ class LoadStage:
         within: list[float] = []
         saturated_at: float | None = None
         meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
-        for step, rate in enumerate(rates):
-            times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + step)
+        steps = 0
 
-            def window(attempt: int, rate: float = rate, times: np.ndarray = times) -> Scheduled:
+        def measure(rate: float, note: str = "") -> RateWindows:
+            nonlocal steps
+            times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + steps)
+            steps += 1
+
+            def window(attempt: int) -> Scheduled:
                 again = f" · again ({attempt + 1} of {1 + spec.confirm}): the last window broke the SLO" if attempt else ""
-                ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s{again}")
+                ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s{note}{again}")
                 # the same arrivals again: what changes between the windows is the service, not the draw
                 return run_schedule(app.url, requests.bodies, requests.check, times, timeout_s=serve.request_timeout_s,
                                     max_in_flight=spec.max_in_flight, duration_s=spec.duration_s)
@@ -64,10 +73,16 @@ class LoadStage:
                 self._store_rate(ctx, rate, result, tried)
             if measured.within:
                 within.append(rate)
-            if measured.saturated:
+            return measured
+
+        for rate in rates:
+            if measure(rate).saturated:
                 saturated_at = rate
                 if spec.rates is None:
                     break  # a sweep climbs only until the service saturates
+        if spec.rates is None and spec.sweep.refine and within and saturated_at is not None and saturated_at > max(within):
+            _, saturated_at = refine_knee(max(within), saturated_at, spec.sweep.refine,
+                                          lambda rate, i: measure(rate, f" · refining {i + 1} of {spec.sweep.refine}").saturated)
         labels: dict[str, Any] = {"slo_p99_ms": spec.slo_p99_ms, "arrival": spec.arrival, "batch_size": spec.batch_size}
         best = max(within, default=None)
         if best is None:
@@ -105,6 +120,18 @@ class LoadStage:
         add("behind_schedule", int(result.behind), "bool")
         ctx.record.add_latencies("load-retried" if tried.get("retried") else "load", "http", samples, spec.batch_size,
                                  offered_rps=rate)
+
+
+def refine_knee(low: float, high: float, times: int, saturates: Callable[[float, int], bool]) -> tuple[float, float]:
+    """Bisect (geometrically: rates are a ratio scale) between ``low``, a rate kept, and ``high``, one that broke:
+    ``saturates(rate, i)`` measures the i-th middle. The highest rate kept and the lowest that broke."""
+    for i in range(times):
+        middle = round(math.sqrt(low * high), 3)
+        if saturates(middle, i):
+            high = middle
+        else:
+            low = middle
+    return low, high
 
 
 @dataclass(frozen=True)

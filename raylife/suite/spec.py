@@ -389,6 +389,10 @@ class SweepSpec(StrictModel):
     start: Annotated[float, Field(gt=0, le=1_000_000)] = 5.0
     factor: Annotated[float, Field(gt=1, le=100)] = 2.0
     max: Annotated[float, Field(gt=0, le=1_000_000)] = 5000.0
+    refine: Annotated[int, Field(ge=0, le=6)] = Field(
+        default=0, description="after the sweep saturates, halve (geometrically) the step between the highest rate "
+        "kept and the first that broke this many times: max_rps_at_slo to within factor^(1/2^refine) instead of a step "
+        "(factor 1.15, refine 2: 3.6%)")
 
     @model_validator(mode="after")
     def _bounds(self) -> SweepSpec:

@@ -174,6 +174,23 @@ def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service)
     assert len(slow.windows) == 2 and slow.saturated and not slow.within and slow.p99_ms >= 150
 
 
+def test_a_refined_sweep_bisects_between_the_last_rate_kept_and_the_first_broken():
+    # sweep.refine: a service that keeps every rate up to 130 req/s, swept by 15% steps, kept 123.1 and broke 141.5;
+    # each halving of the (ratio) step is measured, and the knee is bracketed within 141.5/123.1 ** (1/2**k)
+    from raylife.stages.load import refine_knee
+
+    measured: list[float] = []
+
+    def saturates(rate: float, i: int) -> bool:
+        measured.append(rate)
+        return rate > 130
+
+    low, high = refine_knee(123.056, 141.514, 3, saturates)
+    assert len(measured) == 3 and measured[0] == pytest.approx((123.056 * 141.514) ** 0.5, abs=1e-3)
+    assert low <= 130 < high and high / low == pytest.approx((141.514 / 123.056) ** (1 / 8), rel=1e-3)
+    assert refine_knee(10, 20, 0, saturates) == (10, 20)
+
+
 def test_open_loop_records_a_failed_request_with_its_reason():
     # nothing listens on this port: every request fails, none is dropped
     import socket
