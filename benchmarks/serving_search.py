@@ -35,9 +35,9 @@ def main() -> None:
     parser.add_argument("--db", type=Path, default=Path("serving_search.duckdb"))
     parser.add_argument("--run", help="a stored grid run of the suite (default: submit one now)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--per-cpu", action="store_true",
-                        help="replay with the objective divided by the configuration's replica CPUs (the suite's "
-                             "figures, another question: the most requests per CPU paid)")
+    parser.add_argument("--per-cpu", choices=("suite", "on", "off"), default="suite",
+                        help="replay with the objective divided by the configuration's replica CPUs or not "
+                             "(default: as the suite says); the same measured grid answers both")
     parser.add_argument("--against", help="another grid run, FILE.duckdb[:RUN] (default run: the last)")
     args = parser.parse_args()
 
@@ -57,8 +57,8 @@ def main() -> None:
         run_id = store.resolve_run(run)
     suite, _ = load_suite(SUITE)
     for trial in plan_trials(suite, str(SUITE)):
-        if args.per_cpu:
-            trial = replace(trial, serve_search=replace(trial.serve_search, per_cpu=True))
+        if args.per_cpu != "suite":
+            trial = replace(trial, serve_search=replace(trial.serve_search, per_cpu=args.per_cpu == "on"))
         replay(trial, run_id, args.db, args.seeds)
         if args.against:
             other_db, _, other_run = args.against.partition(":")

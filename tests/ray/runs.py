@@ -149,7 +149,7 @@ graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 # 22 MB checkpoints uploaded by Ray Train in the background (evaluate then loads what the upload wrote).
 RANDOM_STEPS_BATCH, RANDOM_STEPS_STEPS = 8, 3
 RANDOM_STEPS = random_steps_suite("random-steps", "mobilenet_v3_large", [32, 32, 3], samples=64, steps=RANDOM_STEPS_STEPS,
-                                  batch=RANDOM_STEPS_BATCH, batch_sizes=[1, 8], requests=20, port=8133, upload="async")
+                                  batch=RANDOM_STEPS_BATCH, batch_sizes=[1], requests=10, port=8133, upload="async")
 
 # A builder that passes every plan-time check and fails inside the training workers.
 BROKEN_MODELS = "def broken(input_shape, num_classes, width: int = 4):\n    raise ValueError(f'cannot build width {width}')\n"

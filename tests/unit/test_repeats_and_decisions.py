@@ -171,11 +171,11 @@ def test_a_steady_service_is_stable_after_the_agreeing_windows():
         time.sleep(0.002)
         return Outcome(ok=True)
 
-    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=8, stability_tolerance=0.5))
+    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=20, stability_tolerance=0.5))
     # Three windows is the usual answer, but one scheduling hiccup on a shared machine can push a 2 ms request's p99
-    # out of tolerance, so the test checks the rule itself: it stopped at the first three windows that agree, and
-    # counted exactly those.
-    assert cell.stable and 3 <= cell.windows <= 8 and len(cell.counted) == 3
+    # out of tolerance (under the default run's own load, eight windows once held no three that agreed), so the test
+    # allows many and checks the rule itself: it stopped at the first three windows that agree, and counted those.
+    assert cell.stable and 3 <= cell.windows <= 20 and len(cell.counted) == 3
     assert [w.samples for w in cell.counted] == cell.all_samples[-3:]
     assert windows_agree([w.p99_ms for w in cell.counted], 0.5)
     assert windows_agree([w.throughput_rps for w in cell.counted], 0.5)
