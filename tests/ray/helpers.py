@@ -35,6 +35,22 @@ def submit(suite: Path, db: Path, storage: Path | str, *extra: str, timeout: flo
     )
 
 
+def one_small_cnn(name: str) -> str:
+    """The head of a suite that trains one small PyTorch CNN once (one epoch, no retraining), for the tests of what
+    comes after training; they append their own [serve] and [load] tables."""
+    return f"""
+name = "{name}"
+workload = "vision"
+[[models]]
+name = "cnn_small"
+frameworks = ["torch"]
+options = {{ width = 8 }}
+[train]
+epochs = 1
+retrain_epochs = 0
+"""
+
+
 def raylife(*args: Any):
     """A read-only command (show, compare, choose, report, metrics, query) in this process: no interpreter start."""
     from raylife.cli import app

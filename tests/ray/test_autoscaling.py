@@ -7,20 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ray.helpers import raylife, rows, submit
+from tests.ray.helpers import one_small_cnn, raylife, rows, submit
 
 pytestmark = pytest.mark.ray
 
-SUITE = """
-name = "autoscaling-test"
-workload = "vision"
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = { width = 8 }
-[train]
-epochs = 1
-retrain_epochs = 0
+SUITE = one_small_cnn("autoscaling-test") + """
 [serve]
 cpus_per_replica = 0.25
 batch_sizes = [1]
@@ -73,16 +64,7 @@ def test_autoscaling_steps_up_and_down_and_stores_what_it_cost(tmp_path):
     assert shown.exit_code == 0 and "changing load" in shown.stdout, shown.output
 
 
-TRACED = """
-name = "trace-test"
-workload = "vision"
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = { width = 8 }
-[train]
-epochs = 1
-retrain_epochs = 0
+TRACED = one_small_cnn("trace-test") + """
 [serve]
 cpus_per_replica = 0.5
 batch_sizes = [1]

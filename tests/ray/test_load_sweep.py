@@ -8,20 +8,11 @@ import json
 
 import pytest
 
-from tests.ray.helpers import rows, submit
+from tests.ray.helpers import one_small_cnn, rows, submit
 
 pytestmark = pytest.mark.ray
 
-REFINED = """
-name = "refined"
-workload = "vision"
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = { width = 8 }
-[train]
-epochs = 1
-retrain_epochs = 0
+REFINED = one_small_cnn("refined") + """
 [serve]
 cpus_per_replica = 0.5
 batch_sizes = [1]

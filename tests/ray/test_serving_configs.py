@@ -9,20 +9,11 @@ import json
 
 import pytest
 
-from tests.ray.helpers import raylife, rows, submit
+from tests.ray.helpers import one_small_cnn, raylife, rows, submit
 
 pytestmark = pytest.mark.ray
 
-FOUR = """
-name = "serving-configs"
-workload = "vision"
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = { width = 8 }
-[train]
-epochs = 1
-retrain_epochs = 0
+FOUR = one_small_cnn("serving-configs") + """
 [serve]
 replicas = [1, 2]
 max_batch_size = [1, 4]
