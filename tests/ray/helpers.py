@@ -28,7 +28,9 @@ class Run:
         return found[0]["run_id"]
 
 
-def submit(suite: Path, db: Path, storage: Path | str, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def submit(suite: Path, db: Path, storage: Path | str, *extra: str, timeout: float = 1500) -> subprocess.CompletedProcess:
+    # The bound catches a hung run, not a slow one: the smoke run, 2 minutes alone, passed 600 s once on a loaded CI
+    # machine beside the session's other work.
     return subprocess.run(
         [*RAYLIFE, "submit", str(suite), "--db", str(db), "--storage-path", str(storage), *extra],
         capture_output=True, text=True, timeout=timeout, cwd=REPO,

@@ -267,8 +267,7 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
                 storage = s3_uri(f"runs-{time.time_ns()}") if name == "side-by-side" else folder / "artifacts"
                 before = scratch_dirs()
                 started = time.monotonic()
-                result = submit(folder / f"{name}.toml", folder / "r.duckdb", storage, "--address", nodes.address,
-                                timeout=900)
+                result = submit(folder / f"{name}.toml", folder / "r.duckdb", storage, "--address", nodes.address)
                 LANES["cluster-runs"].parts[name] = time.monotonic() - started
                 runs[name] = (Run(result, folder / "r.duckdb", storage), scratch_dirs() - before)
             objects = bucket_listing(runs["side-by-side"][0].storage)  # while the S3 server still runs

@@ -150,8 +150,9 @@ def test_open_loop_latency_is_the_servers_not_the_clients_checking(http_service)
 
 
 def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service):
-    # [load] confirm: a pause in the service during one window (here 150 ms answers for that window only) breaks the
-    # 100 ms SLO; measured again on the same arrivals it keeps it, and that last window decides the rate
+    # [load] confirm: a pause in the service during one window (here 1.1 s answers for that window only) breaks the
+    # 1 s SLO; measured again on the same arrivals it keeps it, and that last window decides the rate. The SLO is far
+    # above this machine's noise (answers of 0.4 s were seen under the default test run's load), the pause above it.
     from raylife.measure.open_loop import run_schedule
     from raylife.stages.load import measure_rate
 
@@ -159,19 +160,19 @@ def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service)
     times = schedule(20, 0.5, "uniform")
 
     def window(attempt: int):
-        settings["delay_s"] = 0.15 if attempt == 0 else 0.0
+        settings["delay_s"] = 1.1 if attempt == 0 else 0.0
         return run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5)
 
-    rate = measure_rate(window, len(times), 0.5, 100, confirm=2)
+    rate = measure_rate(window, len(times), 0.5, 1000, confirm=2)
     assert len(rate.windows) == 2 and rate.within and not rate.saturated and rate.errors == 0
-    assert np.percentile(rate.windows[0].samples.latencies, 99) >= 150 and rate.p99_ms < 100
+    assert np.percentile(rate.windows[0].samples.latencies, 99) >= 1100 and rate.p99_ms < 1000
 
     # without confirm the first window decides; a service slow in every window breaks it in all 1 + confirm
-    assert not measure_rate(window, len(times), 0.5, 100, confirm=0).within
-    settings["delay_s"] = 0.15
+    assert not measure_rate(window, len(times), 0.5, 1000, confirm=0).within
+    settings["delay_s"] = 1.1
     slow = measure_rate(lambda _: run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5),
-                        len(times), 0.5, 100, confirm=1)
-    assert len(slow.windows) == 2 and slow.saturated and not slow.within and slow.p99_ms >= 150
+                        len(times), 0.5, 1000, confirm=1)
+    assert len(slow.windows) == 2 and slow.saturated and not slow.within and slow.p99_ms >= 1100
 
 
 def test_a_refined_sweep_bisects_between_the_last_rate_kept_and_the_first_broken():
