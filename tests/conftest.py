@@ -37,13 +37,21 @@ def _tier(item: pytest.Item, lanes: list[str]) -> float:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tests.lanes import LANES, fixture_name
+    from tests.lanes import LANES
 
     import tests.ray.runs  # noqa: F401 - registers the lanes
 
     names = list(LANES)
     items.sort(key=lambda item: _tier(item, names))  # stable: file order within a tier
-    config.stash[_NEEDED] = [n for n in names if any(fixture_name(n) in item.fixturenames for item in items)]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The lanes the selected tests read: after ``-k`` and ``-m`` deselected (this file's collection hook runs
+    before theirs), so a run that reads no lane starts none."""
+    from tests.lanes import LANES, fixture_name
+
+    session.config.stash[_NEEDED] = [n for n in LANES if any(fixture_name(n) in item.fixturenames
+                                                             for item in session.items)]
 
 
 _NEEDED = pytest.StashKey[list]()

@@ -243,16 +243,12 @@ class FilesRun:
 
 @lane("files")
 def files(tmp: Path) -> FilesRun:
-    """After the smoke lane (one embedded Ray at a time on this machine): a streamed image folder, on its own embedded
-    Ray as README's command would start it."""
+    """A streamed image folder, on its own embedded Ray as README's command would start it, beside the smoke lane's
+    (two embedded Rays, each with its Serve on its own port, run side by side on one machine)."""
     import shutil
 
     from raylife.workloads.vision.make_images import write_image_folder
-    from tests.lanes import LANES
 
-    waited = time.monotonic()
-    LANES["smoke"].wait()
-    LANES["files"].parts["waiting for smoke"] = time.monotonic() - waited
     write_image_folder(tmp / "images", FILES_CLASSES, FILES_PER_CLASS, size=32, seed=3)
     shutil.copytree(tmp / "images", tmp / "corrupt")
     (tmp / CORRUPT_FILE).write_bytes(b"\xff\xd8\xff not a JPEG")
