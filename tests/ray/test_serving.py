@@ -82,11 +82,15 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
         assert len(replica_actors()) == 2
 
         def kill_replicas_under_load():
-            # A request fails only when it is in flight on a replica at the instant it dies (otherwise Serve
-            # routes around the dead one): killing each replica in turn, mid-load, makes that near-certain.
+            # A request fails only when it is on a replica at the instant the replica dies (otherwise Serve routes
+            # around the dead one): each replica is killed while it holds requests, as its own count says (a timer
+            # alone missed them on a loaded machine, where requests waited in the proxy while both replicas died).
             for name in replica_actors():
-                time.sleep(0.4)
-                ray.kill(ray.get_actor(name, namespace="serve"), no_restart=False)
+                replica = ray.get_actor(name, namespace="serve")
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and ray.get(replica.get_num_ongoing_requests.remote()) < 2:
+                    time.sleep(0.01)
+                ray.kill(replica, no_restart=False)
 
         killer = threading.Thread(target=kill_replicas_under_load)
         killer.start()
