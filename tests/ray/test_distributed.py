@@ -137,7 +137,7 @@ def check_resumed(db, trial: str) -> None:
     assert sorted(e["epoch"] for e in epochs) == [0, 1]  # training finished every epoch after the restart
 
 
-@pytest.mark.slow  # six TensorFlow processes on a cluster of its own: 95 CPU-seconds, a minute and a half here
+@pytest.mark.slow  # six TensorFlow processes on a cluster of its own: 95 CPU-seconds, about a minute here
 def test_tensorflow_on_two_nodes_killed_resumes_data_parallel(tmp_path):
     """tests/ray/runs.py: FAULTS_TENSORFLOW on a two-node cluster of its own (3 CPUs each): two workers of 2 CPUs, one
     on each node, rank 0 killed in epoch 2 and resumed from its checkpoint."""
