@@ -83,14 +83,25 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
 
         def kill_replicas_under_load():
             # A request fails only when it is on a replica at the instant the replica dies (otherwise Serve routes
-            # around the dead one): each replica is killed while it holds requests, as its own count says (a timer
-            # alone missed them on a loaded machine, where requests waited in the proxy while both replicas died).
+            # around the dead one). A kill from outside loses that race on a loaded machine (requests waited in the
+            # proxy while both replicas died, and none failed), so each replica, mid-load, ends itself: a thread in
+            # its own process exits the process the moment the replica holds a request.
+            def exit_while_serving(replica) -> None:  # nested: cloudpickle sends it by value, not by module name
+                import os
+
+                def watch() -> None:
+                    while replica.get_num_ongoing_requests() < 1:
+                        time.sleep(0.0005)
+                    os._exit(1)
+
+                threading.Thread(target=watch, daemon=True).start()
+
             for name in replica_actors():
-                replica = ray.get_actor(name, namespace="serve")
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and ray.get(replica.get_num_ongoing_requests.remote()) < 2:
-                    time.sleep(0.01)
-                ray.kill(replica, no_restart=False)
+                time.sleep(0.4)
+                try:
+                    ray.get(ray.get_actor(name, namespace="serve").__ray_call__.remote(exit_while_serving))
+                except ray.exceptions.RayActorError:
+                    pass  # it held a request already and ended before answering
 
         killer = threading.Thread(target=kill_replicas_under_load)
         killer.start()
