@@ -82,6 +82,16 @@ graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
 max_concurrent_trials = 2
 """
 
+# Two epochs; a worker killed halfway through epoch 2; one restart allowed unless a model says otherwise.
+KILLED_IN_EPOCH_2 = """
+[train]
+epochs = 2
+retrain_epochs = 0
+max_failures = 1
+[faults]
+kill_worker_at_epoch = 2
+"""
+
 # Side by side (two at a time): a PyTorch trial with a worker killed resumes from its checkpoint; one past
 # max_failures and one whose model code raises are stored as failed. (TensorFlow on two data-parallel workers over two
 # nodes, killed and resumed, is the slow FAULTS_TENSORFLOW: its six TensorFlow processes cost 95 of the run's 167
@@ -104,13 +114,7 @@ train = { max_failures = 0 }
 name = "broken"
 builders = { torch = "broken_models:broken" }
 train = { max_failures = 0 }  # fails on its first try: no restart to wait for
-[train]
-epochs = 2
-retrain_epochs = 0
-max_failures = 1
-[faults]
-kill_worker_at_epoch = 2
-"""
+""" + KILLED_IN_EPOCH_2
 
 # TensorFlow on two data-parallel workers — 2 CPUs each on nodes of 3: one worker on each node — with rank 0 killed in
 # epoch 2, resumed from its checkpoint (MultiWorkerMirroredStrategy over two nodes).
@@ -121,13 +125,7 @@ workload = "vision"
 name = "cnn_small"
 frameworks = ["tensorflow"]
 train = { num_workers = 2, cpus_per_worker = 2 }
-[train]
-epochs = 2
-retrain_epochs = 0
-max_failures = 1
-[faults]
-kill_worker_at_epoch = 2
-"""
+""" + KILLED_IN_EPOCH_2
 
 
 def random_steps_suite(name: str, model: str, shape: list[int], samples: int, steps: int, batch: int,
