@@ -8,7 +8,7 @@ import typer
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, SuiteArgument, console, err_console
 from raylife.cli.suite_commands import load_and_plan
-from raylife.errors import StoreError
+from raylife.errors import RaylifeError, StoreError
 from raylife.report import format as fmt
 from raylife.report.progress import RichProgress
 from raylife.report.tables import deployment_table, summary_table
@@ -79,4 +79,16 @@ def submit(
     )
     if outcome.failed:
         err_console.print(f"[red]{len(outcome.failed)} of {len(outcome.records)} trials failed[/]")
+        for record in outcome.failed:  # what the user can fix (a bad file, a bad option): one Error: line each
+            fixable = user_error(record.error)
+            if fixable:
+                typer.echo(f"Error: trial {record.trial.run_key}: {fixable}", err=True)
         raise typer.Exit(1)
+
+
+def user_error(error: str | None) -> str | None:
+    """A failed trial's stored error without its type when raylife raised it for the user to fix (a RaylifeError:
+    ``DataError: cannot decode image …``), else None (a bug or a framework error keeps the trial's ✗ line only)."""
+    kinds = {RaylifeError.__name__, *(kind.__name__ for kind in RaylifeError.__subclasses__())}
+    kind, _, what = (error or "").partition(": ")
+    return what if kind in kinds and what else None

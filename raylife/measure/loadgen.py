@@ -6,6 +6,7 @@ DeploymentHandle) and records every request; nothing is retried or dropped. The 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -26,6 +27,15 @@ class Outcome:
 
 
 Send = Callable[[int], Outcome]
+
+
+def failure_text(exc: BaseException, timeout_s: float | None = None) -> str:
+    """A failed request's error, never empty: a timeout says how long it waited (``TimeoutError`` has no message of
+    its own), any other exception its type and message, or its type and '(no message)'."""
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):  # one class from Python 3.11, two before
+        return f"no answer within {timeout_s:g} s" if timeout_s is not None else "no answer before the client's timeout"
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}"[:300] if text else f"{type(exc).__name__} (no message)"
 
 
 @dataclass
@@ -89,7 +99,7 @@ def _call(send: Send, seq: int) -> Outcome:
     try:
         return send(seq)
     except Exception as exc:  # noqa: BLE001 - a failed request is a measurement, never a crash
-        return Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+        return Outcome(ok=False, error=failure_text(exc))
 
 
 def closed_loop(

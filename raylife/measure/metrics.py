@@ -97,6 +97,10 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("ingest_samples_per_s", "samples/s", DEVELOP, "data streamed by Ray Data: the pipeline alone (no model), rows "
        "per second after its first batch, timed by the trial's actor before the fit (label: samples)"),
     _m("ingest_probe_s", "s", DEVELOP, "timing the pipeline alone before the fit (ingest_samples_per_s)"),
+    _m("files_skipped", "count", DEVELOP, "data streamed from files: files that did not decode and were left out "
+       "(data.on_bad_file = \"skip\"; label files: their paths, and reasons: what the decoder said)"),
+    _m("files_ignored", "count", DEVELOP, "data streamed from files: files in the class folders that are not of the "
+       "format (by suffix), never decoded (label files: their paths)"),
     _m("data_wait_pct", "%", DEVELOP, "data streamed by Ray Data: the share of rank 0's training-step time spent waiting "
        "for the next batch (0: the pipeline kept up)"),
     _m("object_store_peak_bytes", "bytes", DEVELOP, "data streamed by Ray Data: most bytes the cluster's object stores "
@@ -118,7 +122,7 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)", quality=True),
     _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class", quality=True),
     _m("eval_samples", "count", "evaluate", "test samples scored"),
-    _m("eval_predict_s", "s", ("evaluate", "retrain"), "predicting the whole test split, model loaded"),
+    _m("eval_predict_s", "s", ("evaluate", "retrain"), "predicting the whole test split, model loaded (random inputs: its first 32 rows, a timing only)"),
     _m("checkpoint_load_s", "s", ("evaluate", "persist", "retrain"), "loading the final checkpoint on the trial's actor, from the "
        "node's disk: for evaluation, and again for persisting it in each format"),
     _m("model_facts_s", "s", ("evaluate", "retrain"), "counting the model's parameters and FLOPs (TensorFlow traces and freezes its graph)"),
@@ -136,10 +140,10 @@ CATALOGUE: tuple[Metric, ...] = (
     # persist
     _m("save_s", "s", "persist", "saving the model in the format (label: format)"),
     _m("load_s", "s", "persist", "loading the saved format back (recovery), in a process that has loaded the framework"),
-    _m("first_predict_s", "s", "persist", "first prediction of the loaded format (64 samples)"),
+    _m("first_predict_s", "s", "persist", "first prediction of the loaded format (16 samples)"),
     _m("bytes", "bytes", "persist", "size on disk of the saved format"),
     _m("roundtrip_max_abs_diff", "logit", "persist", "largest difference between loaded and original model outputs"),
-    _m("reference_predict_s", "s", "persist", "the checkpoint's own predictions of 64 test samples, which every saved "
+    _m("reference_predict_s", "s", "persist", "the checkpoint's own predictions of 16 test samples, which every saved "
        "format must reproduce"),
     _m("upload_s", "s", "persist", "copying the saved format up to an object-store storage_path (save_s is the local "
        "write before it; absent when storage_path is a folder)"),
@@ -200,8 +204,12 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("send_lag_p99_ms", "ms", "load", "99th percentile of how late the client sent requests after their scheduled time"),
     _m("behind_schedule", "bool", "load", "1 when the client's p99 send lag exceeded 5 ms: it could not keep the schedule "
        "and the rate's figures include its own delay"),
-    _m("max_rps_at_slo", "requests/s", "load", "the highest offered rate whose p99 stayed within slo_p99_ms with no failed "
-       "request (label bound = lower: the sweep never saturated; reason: none did)"),
+    _m("max_rps_at_slo", "requests/s", "load", "the highest offered rate whose p99 met slo_p99_ms at 99% confidence "
+       "(MLPerf's early stopping: 459 answers with none over, 662 with one…) with no failed request (label answers: "
+       "the answers behind it; bound = lower: the sweep never saturated; reason: none did, or too few answers)"),
+    _m("slo_answers", "count", "load", "answers the rate's p99 verdict rests on (labels verdict: met, broken or "
+       "undecided — within the SLO on too few answers; needed: answers the early-stopping rule asks for with over of "
+       "them over the SLO; window_s: the window's length, sized for the rule up to load.max_duration_s)"),
     _m("saturated", "bool", "load", "1 when some offered rate saturated the service (p99 over the SLO, failures, or "
        "achieved below 90% of offered)"),
     _m("saturation_rps", "requests/s", "load", "the first offered rate that saturated the service"),

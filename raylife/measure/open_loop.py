@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from raylife.measure.http_pool import HttpPool
-from raylife.measure.loadgen import Outcome, Samples
+from raylife.measure.loadgen import Outcome, Samples, failure_text
 
 # A request that left more than this after its scheduled time means the client could not keep the schedule.
 LATE_MS = 5.0
@@ -195,7 +195,7 @@ class OpenLoopClient:
                 response = await pool.post(message, self.timeout_s)
             except Exception as exc:  # noqa: BLE001 - a failed request is a measurement, never a crash
                 request.done = time.perf_counter()
-                request.outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+                request.outcome = Outcome(ok=False, error=failure_text(exc, self.timeout_s))
                 return
             request.done = response.done
             if response.status != 200:
@@ -205,7 +205,7 @@ class OpenLoopClient:
             try:
                 request.outcome = self.check(request.seq, json.loads(response.body))
             except Exception as exc:  # noqa: BLE001 - an answer that is not JSON is a failed request
-                request.outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:300])
+                request.outcome = Outcome(ok=False, error=failure_text(exc))
 
         try:
             self.t0 = time.perf_counter() + SETUP_S

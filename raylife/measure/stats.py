@@ -87,3 +87,56 @@ def windows_agree(values: Sequence[float | None], tolerance: float) -> bool:
     if mean == 0:
         return all(v == 0 for v in values)
     return all(abs(float(v) - mean) <= tolerance * abs(mean) for v in values)
+
+
+# MLPerf Inference's early-stopping rule (loadgen/early_stopping.cc): a percentile meets its limit only when, were the
+# true share of answers over the limit exactly 1 - percentile, seeing this few over it in this many answers would
+# have a probability of at most 1 - confidence. p99 at 99%: 459 answers with none over, 662 with one; p90: 44.
+TAIL_CONFIDENCE = 0.99
+Verdict = str  # "met" | "broken" | "undecided"
+
+
+@dataclass(frozen=True)
+class TailVerdict:
+    """Whether a latency percentile meets a limit, with the answers it rests on (``verdict`` is one of met, broken,
+    undecided: too few answers to say met at ``confidence``, though the observed percentile is within)."""
+
+    verdict: Verdict
+    answers: int  # answered requests the percentile is taken over
+    over: int  # of them, over the limit
+    needed: int  # answers the rule asks for with ``over`` of them over the limit (met needs answers >= needed)
+    errors: int = 0
+
+
+def early_stopping_answers(percentile: float, over: int = 0, confidence: float = TAIL_CONFIDENCE) -> int:
+    """The fewest answers with ``over`` of them over the limit that show the ``percentile`` (0.99 for p99) within it
+    at ``confidence`` (SciPy's binomial CDF; the CDF falls as the count grows, so a bisection finds it)."""
+    from scipy.stats import binom
+
+    tail, alpha = 1.0 - percentile, 1.0 - confidence
+    low, high = over + 1, max(over + 2, 16)
+    while binom.cdf(over, high, tail) > alpha:
+        low, high = high, high * 2
+    while low < high:
+        middle = (low + high) // 2
+        if binom.cdf(over, middle, tail) <= alpha:
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+def tail_verdict(latencies_ms: Sequence[float] | np.ndarray, errors: int, limit_ms: float, percentile: float = 0.99,
+                 confidence: float = TAIL_CONFIDENCE) -> TailVerdict:
+    """The early-stopping verdict on answered requests' latencies: ``broken`` by a failed request or an observed
+    percentile over the limit, ``met`` when enough answers back it, else ``undecided``."""
+    values = np.asarray(latencies_ms, dtype=np.float64)
+    over = int((values > limit_ms).sum())
+    needed = early_stopping_answers(percentile, over, confidence)
+    if errors > 0 or values.size == 0 or float(np.percentile(values, 100 * percentile, method="linear")) > limit_ms:
+        verdict = "broken"
+    elif values.size >= needed:
+        verdict = "met"
+    else:
+        verdict = "undecided"
+    return TailVerdict(verdict, int(values.size), over, needed, errors)

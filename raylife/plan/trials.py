@@ -142,9 +142,25 @@ def _relocate(error: RaylifeError, where: str) -> PlanError:
     return PlanError(error.what + inner, where=where, hint=error.hint)
 
 
+def signature_of(target: str) -> tuple[str, ...]:
+    """The parameter names of a data source's ``module:function`` (its options)."""
+    import inspect
+
+    from raylife.registry import import_object
+
+    return tuple(inspect.signature(import_object(target, what="data source")).parameters)
+
+
 def resolve_data(workload: Workload, spec: DataSpec, base: Path, where: str) -> tuple[DataFacts, dict[str, Any], str | None]:
     """The data's facts, loader options (with an absolute path) and absolute path; PlanError otherwise."""
     options = dict(spec.options)
+    if spec.on_bad_file is not None:
+        source = workload.sources.get(spec.format or "")
+        if source is None or "on_bad_file" not in signature_of(source.stream or source.load):
+            raise PlanError(f"data.on_bad_file applies to files decoded one by one (imagefolder), not to "
+                            f"{spec.format or spec.dataset or workload.default_dataset}", where=f"{where}.on_bad_file",
+                            hint="remove data.on_bad_file")
+        options["on_bad_file"] = spec.on_bad_file
     path = None
     if spec.path is not None:
         path = str((base / spec.path).resolve()) if not Path(spec.path).is_absolute() else spec.path

@@ -17,6 +17,7 @@ from raylife.frameworks.model import ModelFacts
 from raylife.measure.environment import Fingerprint
 from raylife.measure.object_store import StoreUse
 from raylife.measure.telemetry import Reading
+from raylife.workloads.streamed import BadFile
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class IngestFigures:
     probe_s: float  # the seconds they took
     probe_wall_s: float  # the whole probe, first batch included: a named part of the stage
     store: StoreUse
+    skipped: tuple[BadFile, ...] = ()  # files that did not decode, left out (``on_bad_file = "skip"``)
+    ignored: tuple[str, ...] = ()  # files in the data's folders that are not its format (never decoded)
 
     @property
     def samples_per_s(self) -> float | None:

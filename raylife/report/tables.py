@@ -244,12 +244,13 @@ def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: s
             caption = f"max_rps_at_slo: none ({labels.get('reason', 'no rate met the SLO')})"
         else:
             bound = " or more: the sweep never saturated (a lower bound)" if labels.get("bound") == "lower" else ""
-            caption = f"max_rps_at_slo {value:g} req/s at p99 ≤ {slo:g} ms{bound}"
+            backed = f", {labels['answers']:,} answers at 99% confidence" if labels.get("answers") else ""
+            caption = f"max_rps_at_slo {value:g} req/s at p99 ≤ {slo:g} ms{backed}{bound}"
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, caption=caption,
                   caption_justify="left")
     retried = any((r.get("windows") or 1) > 1 for r in rows)  # [load] confirm measured some rate again
-    for name in ("offered/s", "sent", "achieved/s", "goodput/s", "errors", "p50", "p99", "send lag p99", "schedule",
-                 *(["windows"] if retried else [])):
+    for name in ("offered/s", "sent", "achieved/s", "goodput/s", "errors", "p50", "p99", "p99 verdict (answers)",
+                 "send lag p99", "schedule", *(["windows"] if retried else [])):
         table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
         within = not fmt.missing(r["p99_ms"]) and slo is not None and r["p99_ms"] <= slo and not r["errors"]
@@ -257,11 +258,20 @@ def load_table(rows: list[dict[str, Any]], best: dict[str, Any] | None, title: s
         table.add_row(
             f"{r['offered_rps']:g}", fmt.number(r["sent"]), f"{r['achieved_rps']:.1f}", f"{r['goodput_rps']:.1f}",
             fmt.number(r["errors"]), fmt.milliseconds(r["p50_ms"]),
-            p99 if within else Text(str(p99), style="red"), fmt.milliseconds(r["send_lag_p99_ms"]),
+            p99 if within else Text(str(p99), style="red"), _verdict(r), fmt.milliseconds(r["send_lag_p99_ms"]),
             Text("behind", style="yellow") if r.get("behind_schedule") else "kept",
             *([str(r.get("windows") or 1)] if retried else []),
         )
     return table
+
+
+def _verdict(row: dict[str, Any]) -> Text | str:
+    """MLPerf's early-stopping verdict on the rate's p99 and the answers behind it (undecided: too few to say met)."""
+    verdict, answers = row.get("verdict"), row.get("answers")
+    if verdict is None:
+        return "-"
+    style = {"met": "", "broken": "red", "undecided": "yellow"}.get(verdict, "")
+    return Text(f"{verdict} ({fmt.number(answers)})", style=style)
 
 
 # The metrics `show` summarises over repeats; every metric is in the metric_stats view.

@@ -28,7 +28,7 @@ import numpy as np
 
 from raylife.measure.open_loop import Scheduled, run_schedule, schedule, sweep_rates
 from raylife.measure.requests import RequestSet
-from raylife.measure.stats import latency_summary, thin
+from raylife.measure.stats import TailVerdict, latency_summary, tail_verdict, thin
 from raylife.stages.context import TrialContext
 from raylife.stages.hardware import ReplicaMeter
 
@@ -49,30 +49,36 @@ class LoadStage:
         requests = RequestSet(data.x, data.y, data.offline_pred, spec.batch_size)
         rates = spec.rates if spec.rates is not None else sweep_rates(spec.sweep.start, spec.sweep.factor, spec.sweep.max)
         within: list[float] = []
+        undecided: list[float] = []  # rates whose p99 looked within the SLO on too few answers to say so
+        answers: dict[float, int] = {}
         saturated_at: float | None = None
         meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
         steps = 0
 
         def measure(rate: float, note: str = "") -> RateWindows:
             nonlocal steps
-            times = schedule(rate, spec.duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + steps)
+            duration_s = spec.window_s(rate)
+            times = schedule(rate, duration_s, spec.arrival, spec.burstiness, seed=ctx.trial.seed + steps)
             steps += 1
 
             def window(attempt: int) -> Scheduled:
                 again = f" · again ({attempt + 1} of {1 + spec.confirm}): the last window broke the SLO" if attempt else ""
-                ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {spec.duration_s:g} s{note}{again}")
+                ctx.on_progress(f"open loop · {rate:g} req/s offered ({spec.arrival}) · {duration_s:g} s{note}{again}")
                 # the same arrivals again: what changes between the windows is the service, not the draw
                 return run_schedule(app.url, requests.bodies, requests.check, times, timeout_s=serve.request_timeout_s,
-                                    max_in_flight=spec.max_in_flight, duration_s=spec.duration_s)
+                                    max_in_flight=spec.max_in_flight, duration_s=duration_s)
 
-            measured = measure_rate(window, len(times), spec.duration_s, spec.slo_p99_ms, spec.confirm)
+            measured = measure_rate(window, len(times), duration_s, spec.slo_p99_ms, spec.confirm)
             for attempt, result in enumerate(measured.windows, 1):
                 # only the last window at a rate decides it; earlier ones stay stored, marked as measured again
                 tried = ({} if len(measured.windows) == 1
                          else {"attempt": attempt, **({"retried": True} if attempt < len(measured.windows) else {})})
-                self._store_rate(ctx, rate, result, tried)
+                self._store_rate(ctx, rate, result, duration_s, tried)
             if measured.within:
                 within.append(rate)
+                answers[rate] = measured.verdict.answers
+            elif measured.verdict.verdict == "undecided":
+                undecided.append(rate)
             return measured
 
         for rate in rates:
@@ -86,21 +92,26 @@ class LoadStage:
         labels: dict[str, Any] = {"slo_p99_ms": spec.slo_p99_ms, "arrival": spec.arrival, "batch_size": spec.batch_size}
         best = max(within, default=None)
         if best is None:
-            labels["reason"] = "no offered rate kept p99 within the SLO without failed requests"
-        elif saturated_at is None or saturated_at < best:
-            labels["bound"] = "lower"  # the service never saturated up to the highest rate offered
+            labels["reason"] = ("no offered rate kept p99 within the SLO without failed requests" if not undecided else
+                                f"too few answers at {', '.join(f'{r:g}' for r in undecided)} req/s for a p99 verdict at "
+                                "99% confidence (MLPerf early stopping): raise load.max_duration_s")
+        else:
+            labels["answers"] = answers[best]
+            if saturated_at is None or saturated_at < best:
+                labels["bound"] = "lower"  # the service never saturated up to the highest rate offered
         add = ctx.record.add
         add(self.name, "max_rps_at_slo", best, "requests/s", **labels)
         add(self.name, "saturated", int(saturated_at is not None), "bool", **labels)
         add(self.name, "saturation_rps", saturated_at, "requests/s", **labels)
         meter.stop(ctx, self.name, ctx.trial.serve_device == "gpu")
 
-    def _store_rate(self, ctx: TrialContext, rate: float, result: Scheduled, tried: dict[str, Any]) -> None:
+    def _store_rate(self, ctx: TrialContext, rate: float, result: Scheduled, duration_s: float,
+                    tried: dict[str, Any]) -> None:
         spec = ctx.trial.load
         samples = result.samples
         ok = samples.ok
         latencies = samples.latencies
-        span = max(spec.duration_s, samples.wall_s)
+        span = max(duration_s, samples.wall_s)
         answered = int(ok.sum())
         summary = latency_summary(latencies[ok])
         labels = {"offered_rps": rate, "arrival": spec.arrival, "batch_size": spec.batch_size, **tried}
@@ -114,6 +125,9 @@ class LoadStage:
         add("errors", int((~ok).sum()), "count")
         for metric in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "max_ms"):
             add(metric, summary[metric], "ms", **({"thin": True} if thin(metric, answered) else {}))
+        verdict = tail_verdict(latencies[ok], int((~ok).sum()), spec.slo_p99_ms)
+        add("slo_answers", verdict.answers, "count", verdict=verdict.verdict, needed=verdict.needed, over=verdict.over,
+            window_s=round(duration_s, 3))
         add("goodput_rps", int((ok & (latencies <= spec.slo_p99_ms)).sum()) / span, "requests/s",
             slo_p99_ms=spec.slo_p99_ms)
         add("send_lag_p99_ms", float(np.percentile(result.lag_ms, 99)) if result.lag_ms.size else None, "ms")
@@ -144,17 +158,19 @@ class RateWindows:
     errors: int
     achieved_rps: float
     saturated: bool  # p99 over the SLO, a failed request, or achieved below ACHIEVED_FLOOR of what was scheduled
+    verdict: TailVerdict  # MLPerf's early-stopping verdict on the last window's p99
 
     @property
     def within(self) -> bool:
-        """Kept the SLO: p99 within it and no failed request (what max_rps_at_slo counts)."""
-        return self.p99_ms is not None and self.p99_ms <= self.slo_p99_ms and self.errors == 0
+        """Kept the SLO, backed by enough answers at 99% confidence, no failed request (what max_rps_at_slo counts)."""
+        return not self.saturated and self.verdict.verdict == "met"
 
 
 def measure_rate(window: Callable[[int], Scheduled], scheduled: int, duration_s: float, slo_p99_ms: float,
                  confirm: int) -> RateWindows:
     """Measure one offered rate: ``window(attempt)`` runs one window; while the last broke the SLO, up to ``confirm``
-    more. ``scheduled`` requests were offered in ``duration_s`` per window (a Poisson draw varies around the rate)."""
+    more. ``scheduled`` requests were offered in ``duration_s`` per window (a Poisson draw varies around the rate).
+    A window too short for a p99 verdict is undecided: not broken (no retry), not kept."""
     windows: list[Scheduled] = []
     for attempt in range(1 + confirm):
         windows.append(window(attempt))
@@ -163,8 +179,8 @@ def measure_rate(window: Callable[[int], Scheduled], scheduled: int, duration_s:
         p99 = latency_summary(samples.latencies[ok])["p99_ms"]
         errors = int((~ok).sum())
         achieved = int(ok.sum()) / max(duration_s, samples.wall_s)
-        saturated = (p99 is None or p99 > slo_p99_ms or errors > 0
-                     or achieved < ACHIEVED_FLOOR * scheduled / duration_s)
+        verdict = tail_verdict(samples.latencies[ok], errors, slo_p99_ms)
+        saturated = verdict.verdict == "broken" or achieved < ACHIEVED_FLOOR * scheduled / duration_s
         if not saturated:
             break
-    return RateWindows(tuple(windows), slo_p99_ms, p99, errors, achieved, saturated)
+    return RateWindows(tuple(windows), slo_p99_ms, p99, errors, achieved, saturated, verdict)

@@ -158,6 +158,9 @@ def record_ingest(ctx: TrialContext, stage: str, out: FitResult) -> None:
     add, ingest = ctx.record.add, out.ingest
     add(stage, "ingest_probe_s", ingest.probe_wall_s, "s")
     add(stage, "ingest_samples_per_s", ingest.samples_per_s, "samples/s", samples=ingest.probe_samples)
+    add(stage, "files_skipped", len(ingest.skipped), "count", files=[b.path for b in ingest.skipped],
+        reasons=[b.reason for b in ingest.skipped])
+    add(stage, "files_ignored", len(ingest.ignored), "count", files=list(ingest.ignored))
     rank0 = next((p for p in out.probes if p.rank == 0), None)
     add(stage, "time_to_first_batch_s", rank0.first_batch_s if rank0 else None, "s")
     waits = [e.data_wait_s for e in out.epochs if e.data_wait_s is not None]

@@ -241,6 +241,9 @@ SELECT t.run_id, m.trial_id, t.name AS trial, t.framework, t.model,
        max(m.value) FILTER (WHERE m.metric = 'behind_schedule') AS behind_schedule,
        coalesce(bool_or(m.labels->>'thin' = 'true') FILTER (WHERE m.metric = 'p99_ms'), false) AS p99_thin,
        any_value(CAST(m.labels->>'slo_p99_ms' AS DOUBLE)) FILTER (WHERE m.metric = 'goodput_rps') AS slo_p99_ms,
+       -- MLPerf's early-stopping verdict on the window's p99 (met, broken, undecided) and the answers it rests on
+       any_value(m.labels->>'verdict') FILTER (WHERE m.metric = 'slo_answers') AS verdict,
+       {_median('load', 'slo_answers', 'answers')},
        -- windows measured at this rate ([load] confirm): the last decides it, and only the last is in this row
        coalesce(max(CAST(m.labels->>'attempt' AS INTEGER)), 1) AS windows
 FROM measurements m JOIN trials t USING (trial_id)

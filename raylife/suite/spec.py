@@ -70,6 +70,9 @@ class DataSpec(StrictModel):
     format: str | None = Field(default=None, description="an on-disk format the workload reads, e.g. imagefolder, csv")
     path: str | None = Field(default=None, min_length=1, description="where the files are (with format)")
     options: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the data set loader")
+    on_bad_file: Literal["fail", "skip"] | None = Field(
+        default=None, description="a file that does not decode (imagefolder): fail the trial naming it (default), or "
+        "skip it, train on the rest and store files_skipped with its name")
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSpec:
@@ -431,7 +434,11 @@ class LoadSpec(StrictModel):
         default=None, description="offered requests/s, each measured (instead of a sweep)"
     )
     sweep: SweepSpec | None = Field(default=None, description="climb until saturation (default when rates is not given)")
-    duration_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=5.0, description="per offered rate")
+    duration_s: Annotated[float, Field(gt=0, le=3600)] = Field(default=5.0, description="per offered rate, at least")
+    max_duration_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0, description="the longest window at one rate: a window lasts long enough for the answers a p99 "
+        "verdict needs at 99% confidence (MLPerf's early stopping: 459), up to this; a rate whose window holds fewer "
+        "is stored as undecided, never as meeting the SLO")
     confirm: Annotated[int, Field(ge=0, le=5)] = Field(
         default=0, description="windows measured again at a rate that broke the SLO (p99, a failed request, or "
         "achieved below 90% of offered) before the sweep stops there; the last window at a rate decides it, so one "
@@ -456,9 +463,19 @@ class LoadSpec(StrictModel):
             raise ValueError("every step of the profile offers 0 requests/s: nothing would be sent")
         if self.confirm and (self.profile is not None or self.trace is not None):
             raise ValueError("confirm re-measures a rate of a sweep or of rates; a profile or a trace is sent once")
+        if self.max_duration_s < self.duration_s:
+            raise ValueError(f"max_duration_s = {self.max_duration_s:g} is shorter than duration_s = {self.duration_s:g}")
         if not given:
             object.__setattr__(self, "sweep", SweepSpec())
         return self
+
+    def window_s(self, rate: float) -> float:
+        """How long to offer ``rate``: long enough for a p99 verdict's answers (20% spare for a Poisson draw's
+        shortfall), at least ``duration_s``, at most ``max_duration_s``."""
+        from raylife.measure.stats import early_stopping_answers
+
+        wanted = 1.2 * early_stopping_answers(0.99) / rate
+        return min(self.max_duration_s, max(self.duration_s, wanted))
 
     @property
     def changing(self) -> bool:

@@ -142,7 +142,7 @@ def test_smoke_update_strategies_differ_as_serve_says(smoke):
         replaced = {json.loads(m["labels"])["strategy"]: m["value"] for m in metric(db, row["trial"], "update", "replicas_replaced")}
         assert replaced == {"reconfigure": 0, "rollout": 1}  # in place vs. a new replica
         for m in metric(db, row["trial"], "update", "update_s"):
-            assert 0 < m["value"] < 60
+            assert m["value"] > 0  # no upper bound: a busy machine's update took 107.6 s once, and that is a figure
         phases = {r["phase"] for r in rows(db, "SELECT DISTINCT phase FROM latencies")}
         assert phases == {"serve", "load", "update-reconfigure", "update-rollout"}
         versions = rows(db, "SELECT DISTINCT version FROM latencies WHERE phase = 'update-rollout' AND ok")

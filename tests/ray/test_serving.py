@@ -196,7 +196,7 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
     values = {m.metric: (m.value, m.labels) for m in ctx.record.measurements if m.stage == "serve"}
     recovery, labels = values["replica_recovery_s"]
     assert "error" not in labels and labels["after_s"] == 0.5 and labels["offered_rps"] == 40
-    assert 0 < recovery < 60
+    assert recovery > 0  # how long is the machine's business; that it was timed, and from a kill, is the test's
     assert values["requests"][0] == 40  # the closed-loop cell ran first, on the healthy deployment, and is whole
     [window] = [b for b in ctx.record.latencies if b["phase"] == "replica-fault"]
     sent = window["sent_s"]

@@ -60,7 +60,7 @@ def test_a_trial_actor_slower_to_start_than_a_poll_does_not_fail_the_fit(ray_ses
     started = time.monotonic()
     out, seen = train_with(tmp_path, start_s=12.0)
     assert out.checkpoint == "/nowhere/checkpoint"
-    assert 12.0 <= time.monotonic() - started < 60
+    assert time.monotonic() - started >= 12.0  # it waited for the actor (any machine may be slower: no upper bound)
     assert seen == ["starting 1 worker"]  # no epoch reported, and none made up
 
 

@@ -157,22 +157,64 @@ def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service)
     from raylife.stages.load import measure_rate
 
     url, settings = http_service
-    times = schedule(20, 0.5, "uniform")
+    times = schedule(470, 1.0, "uniform")  # enough answers for a p99 verdict (459 at 99% confidence)
 
     def window(attempt: int):
         settings["delay_s"] = 1.1 if attempt == 0 else 0.0
-        return run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5)
+        return run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=1.0)
 
-    rate = measure_rate(window, len(times), 0.5, 1000, confirm=2)
+    rate = measure_rate(window, len(times), 1.0, 1000, confirm=2)
     assert len(rate.windows) == 2 and rate.within and not rate.saturated and rate.errors == 0
     assert np.percentile(rate.windows[0].samples.latencies, 99) >= 1100 and rate.p99_ms < 1000
 
     # without confirm the first window decides; a service slow in every window breaks it in all 1 + confirm
-    assert not measure_rate(window, len(times), 0.5, 1000, confirm=0).within
+    assert not measure_rate(window, len(times), 1.0, 1000, confirm=0).within
     settings["delay_s"] = 1.1
-    slow = measure_rate(lambda _: run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5),
-                        len(times), 0.5, 1000, confirm=1)
+    slow = measure_rate(lambda _: run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=1.0),
+                        len(times), 1.0, 1000, confirm=1)
     assert len(slow.windows) == 2 and slow.saturated and not slow.within and slow.p99_ms >= 1100
+
+
+def test_a_window_too_short_for_a_p99_verdict_never_meets_the_slo(http_service):
+    # MLPerf's early stopping: 20 answers, every one far within the SLO, are too few for a p99 at 99% confidence
+    # (459 with none over): the rate is undecided — not kept for max_rps_at_slo, not broken, not measured again
+    from raylife.measure.open_loop import run_schedule
+    from raylife.stages.load import measure_rate
+
+    url, settings = http_service
+    settings["delay_s"] = 0.0
+    times = schedule(40, 0.5, "uniform")
+    rate = measure_rate(lambda _: run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5),
+                        len(times), 0.5, 60_000, confirm=2)
+    assert rate.p99_ms < 60_000 and rate.errors == 0 and len(rate.windows) == 1
+    assert rate.verdict.verdict == "undecided" and rate.verdict.answers == 20 and rate.verdict.needed == 459
+    assert not rate.within and not rate.saturated
+
+
+def test_early_stopping_asks_for_mlperfs_counts():
+    from raylife.measure.stats import early_stopping_answers, tail_verdict
+
+    # loadgen/early_stopping.cc's figures at 99% confidence
+    assert [early_stopping_answers(0.99, k) for k in (0, 1)] == [459, 662]
+    assert early_stopping_answers(0.90) == 44 and early_stopping_answers(0.95) == 90
+    fast = np.full(500, 5.0)
+    assert tail_verdict(fast, 0, 10).verdict == "met"
+    assert tail_verdict(fast[:458], 0, 10).verdict == "undecided"
+    assert tail_verdict(np.r_[fast[:499], 50.0], 0, 10).verdict == "undecided"  # one over: 662 needed
+    assert tail_verdict(np.r_[np.full(661, 5.0), 50.0], 0, 10).verdict == "met"
+    assert tail_verdict(fast, 1, 10).verdict == "broken"  # a failed request
+    assert tail_verdict(np.r_[fast[:490], np.full(10, 50.0)], 0, 10).verdict == "broken"  # observed p99 over
+
+
+def test_a_load_window_is_sized_for_the_verdict_up_to_its_cap():
+    from raylife.suite.spec import LoadSpec
+
+    spec = LoadSpec(slo_p99_ms=100, duration_s=2, max_duration_s=10)
+    assert spec.window_s(1000) == 2  # 2 s hold 2,000 answers
+    assert spec.window_s(100) == pytest.approx(1.2 * 459 / 100)
+    assert spec.window_s(10) == 10  # the cap: such a rate is undecided
+    with pytest.raises(ValueError, match="shorter than duration_s"):
+        LoadSpec(slo_p99_ms=100, duration_s=20, max_duration_s=10)
 
 
 def test_a_refined_sweep_bisects_between_the_last_rate_kept_and_the_first_broken():
@@ -202,6 +244,19 @@ def test_open_loop_records_a_failed_request_with_its_reason():
     result = OpenLoopClient(f"http://127.0.0.1:{port}/m", [b"{}"], accept, timeout_s=2).run(schedule(20, 0.25, "uniform"))
     assert len(result.samples) == 5 and not result.samples.ok.any()
     assert result.samples.errors() == {"ConnectionRefusedError: [Errno 111] Connection refused": 5}
+
+
+def test_a_request_that_times_out_says_how_long_it_waited(http_service):
+    # an answer slower than the client's timeout: the error says so (TimeoutError's own text is empty)
+    from raylife.measure.loadgen import failure_text
+
+    url, settings = http_service
+    settings["delay_s"] = 1.0
+    result = OpenLoopClient(url, [b"{}"], accept, timeout_s=0.2).run(schedule(10, 0.2, "uniform"))
+    settings["delay_s"] = 0.0
+    assert len(result.samples) == 2 and result.samples.errors() == {"no answer within 0.2 s": 2}
+    assert failure_text(ConnectionResetError()) == "ConnectionResetError (no message)"
+    assert failure_text(TimeoutError()) == "no answer before the client's timeout"
 
 
 def test_request_set_scores_answers_against_labels():

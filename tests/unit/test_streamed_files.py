@@ -90,15 +90,57 @@ def test_a_streamed_trial_keeps_a_cpu_free_for_ray_data(tmp_path):
     check_fits([trial], ClusterInfo(cpus=3, gpus=0), "s.toml")
 
 
-def test_a_corrupt_image_is_named_from_ray_datas_error():
-    from raylife.remote.trial_actor import unreadable_file
+def bad_folder(tmp_path):
+    """A learnable folder with one truncated JPEG and a stray text file in a class folder."""
+    write_image_folder(tmp_path / "im", classes=2, per_class=6, size=16, seed=2)
+    bad = tmp_path / "im" / "class_1" / "000003.jpg"
+    bad.write_bytes(bad.read_bytes()[:200])
+    (tmp_path / "im" / "class_0" / "README.txt").write_text("not an image")
+    return tmp_path / "im", bad
 
-    try:
-        try:
-            raise ValueError("PIL couldn't load image file at path '/data/cat/7.jpg'.")
-        except ValueError as inner:
-            raise RuntimeError("Training failed") from inner
-    except RuntimeError as exc:
-        error = unreadable_file(exc)
-    assert str(error) == "cannot decode image /data/cat/7.jpg (data.path); remove or replace the file (PIL cannot open it)"
-    assert unreadable_file(RuntimeError("something else")) is None
+
+def test_a_bad_image_is_named_by_raylifes_own_decode_and_a_stray_file_is_listed_not_decoded(tmp_path):
+    from raylife.errors import DataError
+
+    folder, bad = bad_folder(tmp_path)
+    splits = stream_imagefolder(str(folder), seed=0, size=16)
+    assert splits.ignored == (str((folder / "class_0" / "README.txt").resolve()),)
+    assert sum(splits.sizes().values()) == 12  # images only
+    paths = tuple(sorted(p for name in splits.files for p in splits.files[name][0]))
+    with pytest.raises(DataError, match=f"^cannot decode image {bad.resolve()} \\(OSError: "):
+        splits.reader.decode(paths)
+    skipping = stream_imagefolder(str(folder), seed=0, size=16, on_bad_file="skip")
+    x, kept = skipping.reader.decode(paths)
+    assert len(x) == len(kept) == 11 and paths.index(str(bad.resolve())) not in kept
+    with pytest.raises(DataError, match="cannot decode image .*000003.jpg"):
+        load_imagefolder(str(folder), size=16)
+    assert len(load_imagefolder(str(folder), size=16, on_bad_file="skip").y) == 11
+
+
+def test_on_bad_file_is_a_data_key_of_file_formats_only(write_suite):
+    folder_suite = write_suite("""
+        name = "t"
+        workload = "vision"
+        [data]
+        format = "imagefolder"
+        path = "im"
+        on_bad_file = "skip"
+        [[models]]
+        name = "cnn_small"
+    """)
+    write_image_folder(folder_suite.parent / "im", classes=2, per_class=4, size=8, seed=0)
+    [trial, *_] = plan_trials(parse_suite(folder_suite.read_text()), str(folder_suite))
+    assert trial.data_options["on_bad_file"] == "skip"
+    digits = write_suite("""
+        name = "t"
+        workload = "vision"
+        [data]
+        on_bad_file = "skip"
+        [[models]]
+        name = "cnn_small"
+    """, "digits.toml")
+    with pytest.raises(Exception, match="data.on_bad_file applies to files decoded one by one"):
+        plan_trials(parse_suite(digits.read_text()), str(digits))
+    wrong = write_suite(folder_suite.read_text().replace('"skip"', '"ignore"'), "wrong.toml")
+    with pytest.raises(Exception, match="on_bad_file"):
+        plan_trials(parse_suite(wrong.read_text()), str(wrong))

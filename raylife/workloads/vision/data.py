@@ -72,8 +72,16 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+def _strays_in(folder: Path) -> list[Path]:
+    """Files in a class folder that are not images by their suffix (a README, a .DS_Store): never decoded."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() not in IMAGE_SUFFIXES)
+
+
+OnBadFile = Literal["fail", "skip"]
+
+
 def describe_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] = 32, channels: Literal[1, 3] = 3,
-                         max_per_class: Count | None = None) -> DataFacts:
+                         max_per_class: Count | None = None, on_bad_file: OnBadFile = "fail") -> DataFacts:
     folders = _class_folders(path)
     for folder in folders:
         require(bool(_images_in(folder)), f"class folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})",
@@ -83,35 +91,39 @@ def describe_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] =
 
 
 def load_imagefolder(path: str, size: Annotated[int, Field(ge=4, le=1024)] = 32, channels: Literal[1, 3] = 3,
-                     max_per_class: Count | None = None) -> Dataset:
-    from PIL import Image
+                     max_per_class: Count | None = None, on_bad_file: OnBadFile = "fail") -> Dataset:
+    from raylife.workloads.streamed import BadFile, bad_file_error, decode_image
 
     facts = describe_imagefolder(path, size, channels, max_per_class)
     mode = "RGB" if channels == 3 else "L"
     xs, ys = [], []
     for label, folder in enumerate(_class_folders(path)):
         for file in _images_in(folder)[:max_per_class]:
-            with Image.open(file) as image:
-                array = np.asarray(image.convert(mode).resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.0
-            xs.append(array.reshape(size, size, channels))
+            try:
+                xs.append(decode_image(file.read_bytes(), size, mode, channels).astype(np.float32) / 255.0)
+            except Exception as exc:  # noqa: BLE001 - PIL raises OSError, ValueError, SyntaxError… for bad files
+                if on_bad_file == "fail":
+                    raise bad_file_error(BadFile(str(file), f"{type(exc).__name__}: {exc}")) from None
+                continue
             ys.append(label)
     return Dataset(x=np.stack(xs), y=np.asarray(ys, dtype=np.int64), facts=facts)
 
 
 def stream_imagefolder(path: str, seed: int, size: Annotated[int, Field(ge=4, le=1024)] = 32,
-                       channels: Literal[1, 3] = 3, max_per_class: Count | None = None):
+                       channels: Literal[1, 3] = 3, max_per_class: Count | None = None, on_bad_file: OnBadFile = "fail"):
     """The folder as file splits streamed through Ray Data (``workloads.streamed``): listing only, nothing decoded."""
     from raylife.workloads.streamed import FileSplits, ImageReader
 
     facts = describe_imagefolder(path, size, channels, max_per_class)
     folders = _class_folders(path)
-    paths, labels = [], []
+    paths, labels, strays = [], [], []
     for label, folder in enumerate(folders):
         files = _images_in(folder)[:max_per_class]
         paths.extend(str(f.resolve()) for f in files)
         labels.extend([label] * len(files))
-    reader = ImageReader(size=size, channels=channels, classes=tuple(f.name for f in folders))
-    return FileSplits.split(paths, np.asarray(labels, dtype=np.int64), facts, reader, seed)
+        strays.extend(str(f.resolve()) for f in _strays_in(folder))
+    reader = ImageReader(size=size, channels=channels, classes=tuple(f.name for f in folders), on_bad_file=on_bad_file)
+    return FileSplits.split(paths, np.asarray(labels, dtype=np.int64), facts, reader, seed, ignored=tuple(strays))
 
 
 CIFAR_BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
