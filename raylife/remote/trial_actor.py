@@ -31,7 +31,7 @@ from raylife.workloads.reference import DataRef
 
 # Train v2 reads these in the process that calls fit() and passes them to its controller and workers.
 # Polling at 0.2 s instead of 2 s and skipping the preemption watcher and state reconciliation cut
-# teardown from ~4.8 s to ~0.5 s on a 2-core machine (shared/RAY_NOTES.md) without changing training.
+# teardown from ~4.8 s to ~0.5 s on a 2-core machine (docs/ray-notes.md) without changing training.
 TRAIN_ENV_VARS = {
     "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": "0.2",
     "RAY_TRAIN_ENABLE_PREEMPTION_WATCHER": "0",

@@ -2,7 +2,7 @@
 record the moment its trial completes.
 
 Ray 2.60 runs several Ray Train fits at once through a function trainable that starts them itself (a Trainer is no
-longer a Tune trainable; shared/RAY_NOTES.md). Here the trainable runs ``run_trial`` — every stage of one trial,
+longer a Tune trainable; docs/ray-notes.md). Here the trainable runs ``run_trial`` — every stage of one trial,
 in its own Tune trial process — so a trial is measured exactly as in the sequential runner. The trainable holds one
 byte of memory (Tune refuses an empty request, and a CPU share, even 0.001, would leave one trial's worker short of
 a whole CPU); the trial's actor is started outside Tune's placement group, so it, its Train workers and the Serve

@@ -4,7 +4,7 @@ its application declaratively.
 Applications are applied as a config (``ServeDeploySchema``) through the Serve controller — the path that
 ``serve deploy config.yaml``, the dashboard's REST API and KubeRay's RayService take — because only that path
 updates ``user_config`` in place. The imperative ``serve.run`` replaces every replica on each call, even when
-only ``user_config`` changed (measured: shared/RAY_NOTES.md, docs/ray-notes.md). Ray exposes the config path in
+only ``user_config`` changed (measured: docs/ray-notes.md). Ray exposes the config path in
 Python only through its internal client, so it is wrapped here, in one place.
 """
 
