@@ -14,7 +14,7 @@ import numpy as np
 
 from raylife.frameworks.contract import EpochRecord
 from raylife.measure.environment import ClusterInfo, Fingerprint, NodeInfo
-from raylife.measure.loadgen import Outcome, Samples
+from raylife.clients.loadgen import Outcome, Samples
 from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.store import Store

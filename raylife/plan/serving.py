@@ -100,7 +100,7 @@ def search_plan(spec: ServeSpec, configs: int, where: str, has_load: bool) -> Se
     """[serve.search] resolved for a grid of ``configs`` configurations; PlanError for what can never work."""
     import math
 
-    from raylife.decide.choose import parse_limit
+    from raylife.measure.limits import parse_limit
     from raylife.errors import PlanError, RaylifeError
 
     search = spec.search
