@@ -4,7 +4,7 @@
 
 Deploys a Serve deployment that answers every POST with a constant JSON (no model), then alternates, per round and
 connection count: `wrk` (Debian package `wrk`, a C client with a Lua POST script), raylife's asyncio client
-(`measure/open_loop.py`, which drives `[load]`), and raylife's thread-per-client `http.client` loop (the closed
+(`clients/open_loop.py`, which drives `[load]`), and raylife's thread-per-client `http.client` loop (the closed
 loop of `[serve]`). Reports each one's answers per second (median over rounds) and the ratio to wrk's. On one
 machine every client competes with Serve's proxy for the same cores, as it would in a real single-node benchmark.
 
@@ -42,8 +42,8 @@ def wrk_rps(url: str, connections: int, duration_s: float) -> float:
 
 
 def threaded_rps(url: str, connections: int, duration_s: float) -> float:
-    from raylife.measure.http_client import JsonClient
-    from raylife.measure.loadgen import Outcome, closed_loop
+    from raylife.clients.http_client import JsonClient
+    from raylife.clients.loadgen import Outcome, closed_loop
 
     client = JsonClient(url, 30)
 
@@ -73,7 +73,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 
 
 def compare(url: str, connections_list: list[int], duration_s: float, rounds: int) -> None:
-    from raylife.measure.open_loop import closed_loop_rate
+    from raylife.clients.open_loop import closed_loop_rate
 
     print(f"{'conns':>6} {'wrk':>8} {'asyncio':>8} {'threads':>8} {'asyncio/wrk':>12} {'threads/wrk':>12}")
     for connections in connections_list:
@@ -93,8 +93,8 @@ def compare(url: str, connections_list: list[int], duration_s: float, rounds: in
 def schedule_check(url: str, rates: list[float], duration_s: float) -> None:
     import numpy as np
 
-    from raylife.measure.loadgen import Outcome
-    from raylife.measure.open_loop import run_schedule, schedule
+    from raylife.clients.loadgen import Outcome
+    from raylife.clients.open_loop import run_schedule, schedule
 
     print(f"{'offered/s':>10} {'sent':>6} {'achieved/s':>11} {'lag p50':>8} {'lag p99':>8} {'p50 ms':>7} {'schedule':>9}")
     for rate in rates:

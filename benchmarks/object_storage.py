@@ -1,5 +1,5 @@
 """What copying a model folder to and from object storage costs, next to a local folder, through raylife's own
-``raylife.storage`` (pyarrow's filesystems, the layer Ray Train uses).
+``raylife.artifacts`` (pyarrow's filesystems, the layer Ray Train uses).
 
     python benchmarks/object_storage.py [--runs 5] [--mib 1 16]
 
@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from raylife.storage import Location, fetch, upload  # noqa: E402
+from raylife.artifacts import Location, fetch, upload  # noqa: E402
 from tests.s3_server import local_s3  # noqa: E402
 
 

@@ -7,7 +7,7 @@ Deploys cnn_small (PyTorch, state_dict) on an embedded Ray Serve with raylife's 
 concurrency, alternates raylife's closed-loop client and `hey` (https://github.com/rakyll/hey, Debian package
 `hey`) against the same URL with the same request body, and compares the p50 latencies (median over rounds).
 
-``--open-loop RATE ...`` compares raylife's open-loop client (``measure/open_loop.py``: the one the load sweep, live
+``--open-loop RATE ...`` compares raylife's open-loop client (``clients/open_loop.py``: the one the load sweep, live
 updates and the replica-fault window use) at each offered rate against ``hey -q RATE -c 1 -z DURATION`` (one worker
 sending RATE requests per second): raylife with a fixed interval (hey's own) and with Poisson arrivals, p50 from the
 scheduled send time. Each round runs the three back to back, and the headline is the median over rounds of each
@@ -81,15 +81,15 @@ def main() -> None:
 
     from raylife.frameworks import FRAMEWORKS
     from raylife.frameworks.model import Recipe
-    from raylife.measure.http_client import JsonClient
-    from raylife.measure.loadgen import closed_loop
+    from raylife.clients.http_client import JsonClient
+    from raylife.clients.loadgen import closed_loop
     from raylife.measure.stats import latency_summary
     from raylife.plan import plan_trials
     from raylife.records import TrialRecord
     from raylife.stages import STAGES, TrialContext
     from raylife.serving import control as sc
-    from raylife.measure.requests import RequestSet, http_sender
-    from raylife.storage import Location
+    from raylife.clients.requests import RequestSet, http_sender
+    from raylife.artifacts import Location
     from raylife.suite import parse_suite
 
     tmp = Path(tempfile.mkdtemp())
@@ -112,7 +112,7 @@ def main() -> None:
         body = tmp / "body.json"
         body.write_bytes(requests.bodies[0])
         if args.open_loop:
-            from raylife.measure.open_loop import OpenLoopClient, schedule
+            from raylife.clients.open_loop import OpenLoopClient, schedule
 
             def ours(rate: float, arrival: str, seed: int) -> float:
                 client = OpenLoopClient(deployment.url, requests.bodies, requests.check, timeout_s=30)

@@ -248,7 +248,7 @@ def raylife_train_stage(case: Case, framework: str, epochs: int, storage: str) -
     from raylife.plan import plan_trials
     from raylife.records import TrialRecord
     from raylife.stages import STAGES, TrialContext
-    from raylife.storage import Location
+    from raylife.artifacts import Location
     from raylife.suite import parse_suite
 
     source = str(REPO / "suites" / f"{case.model}.toml")  # where relative paths would start; nothing is read there

@@ -9,7 +9,7 @@ import typer
 
 from raylife.cli.common import DEFAULT_DB_PATH, DbOption, console
 from raylife.cli.results import OutputFormat, emit
-from raylife.decide.choose import choose as choose_trials, parse_limit, resolve_column
+from raylife.decide.choose import TAIL_COLUMNS, choose as choose_trials, parse_limit, resolve_column
 from raylife.decide.compare import DEFAULT_THRESHOLD, MATCHES, compare as compare_runs
 from raylife.errors import StoreError
 from raylife.report.decisions import compare_summary, compare_table, failing_table, none_qualify, passing_table
@@ -89,9 +89,10 @@ def choose(
     with Store(db, read_only=True) as store:
         run_ids = list(dict.fromkeys(store.resolve_run(r) for r in (runs or ["last"])))
         rows = store.candidates(run_ids)
+        answers = store.tail_answers(run_ids) if any(l.column in TAIL_COLUMNS for l in limits) else None
     if not rows:
         raise StoreError(f"no finished trial in run{'s' if len(run_ids) > 1 else ''} {', '.join(run_ids)}")
-    passing, failing, named = choose_trials(rows, limits, column)
+    passing, failing, named = choose_trials(rows, limits, column, answers)
     if output is not OutputFormat.table:
         columns = ["run_id", "trial", "framework", "repeats", "meets", "rank", "pareto", *named, "broken"]
         out = [(c.run_id, c.trial, c.framework, c.repeats, True, i + 1, c.pareto, *(c.values[n] for n in named), "")

@@ -8,106 +8,16 @@ column's kind; it is converted to the column's unit, so ``p99_ms=0.02s`` and ``p
 from __future__ import annotations
 
 import math
-import re
 import statistics
 from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from typing import Any
 
 from raylife.decide.pareto import front
-from raylife.errors import StoreError, close_matches
-from raylife.measure.metrics import LIFECYCLE_COLUMNS, direction, unit_of
+from raylife.measure.limits import ALIASES, COLUMNS, Limit, better, parse_limit, resolve_column
+from raylife.measure.stats import early_stopping_answers
 
-ALIASES = {
-    "p50_ms": "p50_ms_small", "p99_ms": "p99_ms_small", "bytes": "native_bytes", "size": "native_bytes",
-    "throughput_rps": "peak_throughput_rps", "samples_per_s": "peak_samples_per_s",
-}
-
-# Column → (unit, the catalogue metric that says which way is better).
-COLUMNS: dict[str, tuple[str, str]] = {c.alias: (unit_of(c.stage, c.metric), c.metric) for c in LIFECYCLE_COLUMNS}
-COLUMNS.update({
-    "p50_ms_small": ("ms", "p50_ms"), "p99_ms_small": ("ms", "p99_ms"), "p50_ms_large": ("ms", "p50_ms"),
-    "p99_ms_large": ("ms", "p99_ms"), "peak_throughput_rps": ("requests/s", "throughput_rps"),
-    "peak_samples_per_s": ("samples/s", "samples_per_s"), "trial_wall_s": ("s", "stage_wall_s"),
-    "train_usd": ("USD", "train_usd"), "retrain_usd": ("USD", "retrain_usd"), "deploy_usd": ("USD", "deploy_usd"),
-    "evaluate_usd": ("USD", "evaluate_usd"), "persist_usd": ("USD", "persist_usd"),
-    "usd_per_million_predictions": ("USD", "usd_per_million_predictions"), "reconfigure_usd": ("USD", "reconfigure_usd"),
-    "rollout_usd": ("USD", "rollout_usd"), "train_kwh": ("kWh", "train_kwh"), "retrain_kwh": ("kWh", "retrain_kwh"),
-    "eval_kwh": ("kWh", "eval_kwh"), "serve_kwh": ("kWh", "serve_kwh"),
-})
-
-_SIZES = {"b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-_SECONDS = {"s": 1, "ms": 1e-3, "us": 1e-6, "min": 60, "h": 3600}
-# For each column unit: the units a limit may be written in, as factors to the column's unit ("" = as stored).
-UNITS: dict[str, dict[str, float]] = {
-    "s": {"": 1, **_SECONDS},
-    "ms": {"": 1, **{k: v * 1e3 for k, v in _SECONDS.items()}},
-    "bytes": {"": 1, **_SIZES},
-    "MiB": {"": 1, **{k: v / 2**20 for k, v in _SIZES.items()}},
-    "ratio": {"": 1, "%": 0.01},
-    "requests/s": {"": 1, "/s": 1, "rps": 1},
-    "samples/s": {"": 1, "/s": 1},
-    "USD": {"": 1, "usd": 1, "$": 1},
-    "kWh": {"": 1, "kwh": 1, "wh": 1e-3, "j": 1 / 3.6e6},
-}
-KINDS = {"s": "a time", "ms": "a time", "bytes": "a size", "MiB": "a size", "ratio": "a fraction",
-         "requests/s": "a rate", "samples/s": "a rate", "USD": "an amount of money", "kWh": "an energy"}
-_QUANTITY = re.compile(r"^\s*(\$)?\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*([A-Za-z%/$]*)\s*$")
-
-
-@dataclass(frozen=True)
-class Limit:
-    column: str
-    bound: str  # max | min
-    value: float  # in the column's unit
-    text: str  # as the user wrote it
-
-    def met_by(self, value: float | None) -> bool:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return False
-        return value <= self.value if self.bound == "max" else value >= self.value
-
-
-def resolve_column(name: str, where: str) -> str:
-    column = ALIASES.get(name, name)
-    if column not in COLUMNS:
-        names = sorted({*COLUMNS, *ALIASES})
-        hint = close_matches(name, names)
-        raise StoreError(f"unknown metric {name!r}", where=where,
-                         hint=f"{hint + ' ' if hint else ''}metrics: {', '.join(names)}")
-    return column
-
-
-def parse_limit(text: str, bound: str) -> Limit:
-    """``NAME=VALUE[UNIT]`` → a Limit in the column's own unit; a clear error for anything else."""
-    where = f"--{bound} {text}"
-    if "=" not in text:
-        raise StoreError("a limit is NAME=VALUE", where=where, hint="e.g. --max p99_ms=20ms or --min accuracy=0.95")
-    name, raw = (part.strip() for part in text.split("=", 1))
-    column = resolve_column(name, where)
-    unit = COLUMNS[column][0]
-    found = _QUANTITY.match(raw)
-    if not found:
-        raise StoreError(f"{raw!r} is not a number with an optional unit", where=where,
-                         hint=f"{name} is in {unit}, e.g. {name}=10{unit if unit in ('ms', 's') else ''}")
-    dollar, number, suffix = found.groups()
-    suffix = ("$" if dollar else "") + suffix
-    table = UNITS.get(unit, {"": 1})
-    factor = table.get(suffix) if suffix in table else table.get(suffix.lower())
-    if factor is None:
-        allowed = ", ".join(k for k in table if k) or "none: give a plain number"
-        raise StoreError(f"unit {suffix!r} does not fit {name}, which is {KINDS.get(unit, unit)} ({unit})", where=where,
-                         hint=f"units it takes: {allowed}")
-    value = float(number) * factor
-    if not math.isfinite(value):
-        raise StoreError(f"{raw!r} is not a finite number", where=where)
-    return Limit(column, bound, value, text)
-
-
-def better(column: str) -> int:
-    """+1 higher is better, -1 lower is better (columns with no better side count as lower: cheaper, smaller)."""
-    unit, metric = COLUMNS[column]
-    return direction(metric, unit) or -1
-
+__all__ = ["ALIASES", "COLUMNS", "Candidate", "Limit", "better", "choose", "fold", "parse_limit", "resolve_column"]
 
 @dataclass(frozen=True)
 class Candidate:
@@ -120,8 +30,15 @@ class Candidate:
     pareto: bool = False
 
 
-def fold(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int, dict[str, float | None]]]:
-    """Lifecycle+costs rows → one per (run, trial): the median of each column over the trial's repeats."""
+# Percentile columns a --max limit is judged on by MLPerf's early-stopping rule, over the raw answers of their cell.
+TAIL_COLUMNS = {"p50_ms_small": ("small", 0.50), "p99_ms_small": ("small", 0.99),
+                "p50_ms_large": ("large", 0.50), "p99_ms_large": ("large", 0.99)}
+Answers = Mapping[tuple[str, "str | None"], Mapping[str, tuple[list[float], int]]]
+
+
+def fold(rows: list[dict[str, Any]], answers: Answers | None = None) -> list[Folded]:
+    """Lifecycle+costs rows → one per (run, trial): the median of each column over the trial's repeats, and the raw
+    answers of its cells pooled over them."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["run_id"], row["trial"]), []).append(row)
@@ -132,24 +49,57 @@ def fold(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, int, dict[str,
             present = [m[column] for m in members if m.get(column) is not None and not (
                 isinstance(m[column], float) and math.isnan(m[column]))]
             values[column] = float(statistics.median(present)) if present else None
-        out.append((run_id, trial, members[0]["framework"], len(members), values))
+        pooled: dict[str, tuple[list[float], int]] = {}
+        for m in members:
+            for cell, (latencies, failed) in (answers or {}).get((m.get("trial_id"), m.get("config")), {}).items():
+                before = pooled.get(cell, ([], 0))
+                pooled[cell] = (before[0] + list(latencies), before[1] + failed)
+        out.append(Folded(run_id, trial, members[0]["framework"], len(members), values, pooled))
     return out
 
 
-def choose(rows: list[dict[str, Any]], limits: list[Limit], by: str | None) -> tuple[list[Candidate], list[Candidate], list[str]]:
+@dataclass(frozen=True)
+class Folded:
+    run_id: str
+    trial: str
+    framework: str
+    repeats: int
+    values: dict[str, float | None]
+    answers: dict[str, tuple[list[float], int]]  # "small" / "large" cell → (answered latencies, failed)
+
+
+def broken_by(limit: Limit, folded: Folded, judge_tails: bool) -> str | None:
+    """Why the trial does not meet the limit, or None. A --max on a percentile that the stored figure meets is met
+    only when enough raw answers back it at 99% confidence (MLPerf's early stopping, ``early_stopping_answers`` for
+    as many of them over the limit): too few is 'undecided', never met."""
+    v = folded.values[limit.column]
+    unit = COLUMNS[limit.column][0]
+    if not limit.met_by(v):
+        sign = "<" if limit.bound == "min" else ">"
+        return f"{limit.column} not measured" if v is None else f"{limit.column} {v:.4g} {sign} {limit.value:.4g} {unit}"
+    if limit.column in TAIL_COLUMNS and limit.bound == "max" and judge_tails:
+        cell, percentile = TAIL_COLUMNS[limit.column]
+        if cell not in folded.answers:
+            return f"{limit.column} undecided: no raw answers stored"
+        latencies, _ = folded.answers[cell]
+        over = sum(1 for x in latencies if x > limit.value)
+        needed = early_stopping_answers(percentile, over)
+        if len(latencies) < needed:
+            return (f"{limit.column} undecided: {len(latencies)} answers ({over} over {limit.value:.4g} {unit}), "
+                    f"{needed} needed at 99% confidence")
+    return None
+
+
+def choose(rows: list[dict[str, Any]], limits: list[Limit], by: str | None, answers: Answers | None = None,
+           ) -> tuple[list[Candidate], list[Candidate], list[str]]:
     """(trials meeting every limit, ranked by ``by`` with Pareto flags over the named columns; the rest with the
-    limits each broke; the named columns)."""
+    limits each broke; the named columns). With ``answers`` (``Store.tail_answers``), a limit on a percentile is
+    judged on the raw answers by MLPerf's early-stopping rule."""
     named = list(dict.fromkeys([*(l.column for l in limits), *([by] if by else [])]))
     passing, failing = [], []
-    for run_id, trial, framework, repeats, values in fold(rows):
-        broken = []
-        for limit in limits:
-            v = values[limit.column]
-            if not limit.met_by(v):
-                sign = "<" if limit.bound == "min" else ">"
-                broken.append(f"{limit.column} not measured" if v is None else
-                              f"{limit.column} {v:.4g} {sign} {limit.value:.4g} {COLUMNS[limit.column][0]}")
-        candidate = Candidate(run_id, trial, framework, repeats, values, tuple(broken))
+    for folded in fold(rows, answers):
+        broken = tuple(b for limit in limits if (b := broken_by(limit, folded, answers is not None)) is not None)
+        candidate = Candidate(folded.run_id, folded.trial, folded.framework, folded.repeats, folded.values, broken)
         (failing if broken else passing).append(candidate)
     if by:
         sign = better(by)

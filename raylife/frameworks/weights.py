@@ -26,7 +26,7 @@ def local_weights(location: str) -> Iterator[Path]:
     """The weights file on this machine's disk for as long as it is read: itself when local, else a copy from the
     object store, removed afterwards."""
     from raylife.errors import StorageError
-    from raylife.storage import Location
+    from raylife.artifacts import Location
 
     where = Location.parse(location)
     if not where.remote:
@@ -48,7 +48,7 @@ def check_weights(framework: str, recipe: Recipe, location: str, where: str, tim
                   python_path: tuple[str, ...] = ()) -> None:
     """PlanError unless the weights at ``location`` fit the model ``recipe`` builds (see the module)."""
     from raylife.frameworks import FRAMEWORKS
-    from raylife.storage import Location
+    from raylife.artifacts import Location
 
     target = Location.parse(location)
     if not target.remote and not Path(target.uri).is_file():

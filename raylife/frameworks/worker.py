@@ -68,7 +68,7 @@ def resume_checkpoint() -> tuple[str | None, int]:
 def local_checkpoint(location: str) -> Iterator[str]:
     """The checkpoint to start from as a folder on this worker's disk, for as long as the model loads from it: the
     folder itself when the storage is one, else a copy of the object store's that is removed afterwards."""
-    from raylife.storage import fetch
+    from raylife.artifacts import fetch
 
     copy = fetch(location)
     try:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from raylife.measure.limits import better
 from raylife.suite.spec import SERVE_AXES, ServeSpec
 
 # How a setting reads in a configuration's key: short, and the same in the database, the report and `choose`.
@@ -53,10 +54,11 @@ def serving_configs(spec: ServeSpec, resolve_format: Callable[[str], str]) -> tu
     return tuple(configs)
 
 
-# The better side of each figure a search may optimise (the view's columns; choose's metric catalogue agrees).
-FIGURE_MODES = {"max_rps_at_slo": "max", "peak_samples_per_s": "max", "peak_throughput_rps": "max", "p50_ms_small": "min",
-                "p99_ms_small": "min", "usd_per_million_predictions": "min", "replica_rss_mb": "min",
-                "deploy_ready_s": "min"}
+# The figures a search may optimise (the serving_configs view's columns), each with its better side as the metric
+# catalogue says (measure.limits.better: +1 higher is better).
+FIGURES = ("max_rps_at_slo", "peak_samples_per_s", "peak_throughput_rps", "p50_ms_small", "p99_ms_small",
+           "usd_per_million_predictions", "replica_rss_mb", "deploy_ready_s")
+FIGURE_MODES = {figure: "max" if better(figure) > 0 else "min" for figure in FIGURES}
 GUIDED_SHARE = 0.3  # a guided search measures at most this share of the grid unless max_configs says otherwise
 
 
@@ -100,7 +102,7 @@ def search_plan(spec: ServeSpec, configs: int, where: str, has_load: bool) -> Se
     """[serve.search] resolved for a grid of ``configs`` configurations; PlanError for what can never work."""
     import math
 
-    from raylife.decide.choose import parse_limit
+    from raylife.measure.limits import parse_limit  # noqa: PLC0415 - kept beside its one use
     from raylife.errors import PlanError, RaylifeError
 
     search = spec.search

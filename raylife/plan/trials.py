@@ -205,8 +205,8 @@ def _check_builders(info: ModelInfo, spec: ModelSpec, frameworks: list[str], opt
 
 def check_storage(path: str, where: str) -> None:
     """A path, or a URI of a filesystem pyarrow (and so Ray Train) reads; that it can be written is checked once,
-    before Ray starts (``raylife.storage.check_writable``)."""
-    from raylife.storage import SCHEME_HINT, URI_SCHEMES, Location, is_uri
+    before Ray starts (``raylife.artifacts.check_writable``)."""
+    from raylife.artifacts import SCHEME_HINT, URI_SCHEMES, Location, is_uri
 
     if is_uri(path) and Location(path).scheme not in URI_SCHEMES:
         raise PlanError(
@@ -297,7 +297,7 @@ def _train_for(suite: SuiteSpec, spec: ModelSpec, key: str, source: str) -> Trai
 
 def _checked_trace(load: LoadSpec, base: Path, source: str) -> LoadSpec:
     """[load] trace read once before anything runs (a bad line is named), its path made absolute for the load stage."""
-    from raylife.measure.profile import TraceError, read_trace
+    from raylife.clients.profile import TraceError, read_trace
 
     path = Path(load.trace).expanduser()
     path = path if path.is_absolute() else (base / path).resolve()
@@ -355,11 +355,10 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
         if suite.update is not None and train.retrain_epochs == 0:
             raise PlanError("[update] rolls out the retrained model, but train.retrain_epochs = 0",
                             where=_where(source, "train.retrain_epochs"), hint="set retrain_epochs >= 1, or remove [update]")
+        plan = ModelPlan(suite, source, key, model_spec, info, workload, facts, data_spec, data_options, data_path,
+                         options, train, python_path)
         for framework_name in model_spec.framework_names(info.frameworks):
-            new = _trials_for(
-                suite, source, key, model_spec, info, workload, facts, data_spec, data_options, data_path,
-                framework_name, options, train, python_path, start=len(trials),
-            )
+            new = _trials_for(plan, framework_name, start=len(trials))
             weights = _weights_for(model_spec, info, framework_name, facts, options, base, key, source, python_path)
             new = [replace(t, weights=weights) for t in new] if weights else new
             taken = {t.name for t in trials}
@@ -394,7 +393,7 @@ def _weights_for(spec: ModelSpec, info: ModelInfo, framework: str, facts: DataFa
         location = spec.weights
     from raylife.frameworks.model import Recipe
     from raylife.frameworks.weights import check_weights
-    from raylife.storage import is_uri
+    from raylife.artifacts import is_uri
 
     location = location if is_uri(location) or Path(location).is_absolute() else str((base / location).resolve())
     recipe = Recipe(builder=info.builders[framework], input_shape=tuple(facts.input_shape), num_classes=facts.num_classes,
@@ -403,112 +402,173 @@ def _weights_for(spec: ModelSpec, info: ModelInfo, framework: str, facts: DataFa
     return location
 
 
-def _trials_for(
-    suite: SuiteSpec, source: str, key: str, model_spec: ModelSpec, info: ModelInfo, workload: Workload,
-    facts: DataFacts, data_spec: DataSpec, data_options: dict[str, Any], data_path: str | None,
-    framework_name: str, options: dict[str, Any], train: TrainSpec, python_path: tuple[str, ...], start: int,
-) -> list[Trial]:
+@dataclass(frozen=True)
+class ModelPlan:
+    """One ``[[models]]`` entry resolved: what every trial of it shares, whatever its framework and train axes."""
+
+    suite: SuiteSpec
+    source: str  # the suite file, for errors
+    key: str  # "models[i]"
+    spec: ModelSpec
+    info: ModelInfo
+    workload: Workload
+    facts: DataFacts
+    data_spec: DataSpec
+    data_options: dict[str, Any]
+    data_path: str | None
+    options: dict[str, Any]  # the builder's: the model's defaults, then the suite's
+    train: TrainSpec
+    python_path: tuple[str, ...]
+
+    def where(self, key: str) -> str:
+        return _where(self.source, key)
+
+    @property
+    def label(self) -> str:
+        """The trial name's model part: the name, its options, another workload than the suite's."""
+        spec = self.spec
+        label = self.info.name + ("[" + ",".join(f"{k}={v}" for k, v in sorted(spec.options.items())) + "]"
+                                  if spec.options else "")
+        return f"{spec.workload}.{label}" if spec.workload and spec.workload != self.suite.workload else label
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        suite = self.suite
+        stages = [s for s in DEVELOP_STAGES if not (s == "retrain" and self.train.retrain_epochs == 0)]
+        if suite.serve is not None:
+            stages += [s for s in DEPLOY_STAGES if (s != "update" or suite.update is not None)
+                       and (s != "load" or suite.load is not None)]
+        return tuple(stages)
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a framework's trials of one model deploy: the formats persist saves, the served format, the trial's own
+    deployment and its serving configurations and search."""
+
+    formats: tuple[str, ...]
+    serve_format: str | None = None
+    serve: Any = None
+    configs: tuple[ServingConfig, ...] = ()
+    search: Any = None
+
+
+def _serving_for(plan: ModelPlan, framework: Any) -> Serving:
+    suite = plan.suite
+    try:
+        formats = tuple(dict.fromkeys(framework.resolve_format(f) for f in suite.persist.formats_for(framework.name)))
+    except RaylifeError as exc:
+        raise _relocate(exc, plan.where("persist.formats")) from None
+    if suite.serve is None:
+        return Serving(formats)
+    try:
+        configs = serving_configs(suite.serve, framework.resolve_format)
+        serve_format = configs[0].format if configs else framework.resolve_format(suite.serve.format)
+    except RaylifeError as exc:
+        raise _relocate(exc, plan.where("serve.format")) from None
+    serve, search = suite.serve, None
+    if configs:
+        serve = configs[0].spec  # the trial's own deployment: the first configuration
+        search = search_plan(suite.serve, len(configs), plan.where("serve.search"),
+                             suite.load is not None and not suite.load.changing)
+    elif suite.serve.search is not None:
+        raise PlanError("[serve.search] with one serving configuration: there is nothing to choose among",
+                        where=plan.where("serve.search"),
+                        hint="give serving settings as lists, e.g. replicas = [1, 2], max_batch_size = [1, 8]")
+    for needed in [serve_format, *(c.format for c in configs)]:
+        if needed not in formats:
+            formats = (*formats, needed)  # replicas load what persist saved
+    return Serving(formats, serve_format, serve, tuple(configs), search)
+
+
+def _check_setting(plan: ModelPlan, setting: dict[str, Any]) -> None:
+    """One point of the train axes that can run: a batch that splits over the workers, fp16 only on a GPU."""
+    if setting["batch_size"] % setting["num_workers"]:
+        raise PlanError(
+            f"train.batch_size = {setting['batch_size']} does not divide over num_workers = {setting['num_workers']}: "
+            "the batch is global, split evenly over the workers",
+            where=plan.where(f"{plan.key}.train" if "batch_size" in plan.spec.train else "train.batch_size"),
+            hint=f"use a multiple of {setting['num_workers']}",
+        )
+    if setting["precision"] == "fp16" and setting["device"] == "cpu":
+        raise PlanError(
+            "precision fp16 needs a GPU: CPUs have no fp16 training path (autocast on the CPU is bf16)",
+            where=plan.where("train.precision"), hint='use "bf16" or "fp32" on the CPU, or device = "gpu"',
+        )
+
+
+def _trials_for(plan: ModelPlan, framework_name: str, start: int) -> list[Trial]:
+    """The trials of one model in one framework: one per point of the train axes."""
     try:
         framework = FRAMEWORKS.get(framework_name)
     except RaylifeError as exc:
-        raise _relocate(exc, _where(source, f"{key}.frameworks")) from None
-    if framework_name not in info.builders:
+        raise _relocate(exc, plan.where(f"{plan.key}.frameworks")) from None
+    if framework_name not in plan.info.builders:
         raise PlanError(
-            f"model '{info.name}' has no {framework_name} implementation",
-            where=_where(source, f"{key}.frameworks"), hint=f"'{info.name}' supports: {', '.join(info.frameworks)}",
+            f"model '{plan.info.name}' has no {framework_name} implementation",
+            where=plan.where(f"{plan.key}.frameworks"),
+            hint=f"'{plan.info.name}' supports: {', '.join(plan.info.frameworks)}",
         )
-    try:
-        formats = tuple(dict.fromkeys(framework.resolve_format(f) for f in suite.persist.formats_for(framework_name)))
-    except RaylifeError as exc:
-        raise _relocate(exc, _where(source, "persist.formats")) from None
-    serve_format, serve, configs, search = None, suite.serve, (), None
-    if suite.serve is not None:
-        try:
-            configs = serving_configs(suite.serve, framework.resolve_format)
-            serve_format = configs[0].format if configs else framework.resolve_format(suite.serve.format)
-        except RaylifeError as exc:
-            raise _relocate(exc, _where(source, "serve.format")) from None
-        if configs:
-            serve = configs[0].spec  # the trial's own deployment: the first configuration
-            search = search_plan(suite.serve, len(configs), _where(source, "serve.search"),
-                                 suite.load is not None and not suite.load.changing)
-        elif suite.serve.search is not None:
-            raise PlanError("[serve.search] with one serving configuration: there is nothing to choose among",
-                            where=_where(source, "serve.search"),
-                            hint="give serving settings as lists, e.g. replicas = [1, 2], max_batch_size = [1, 8]")
-        for needed in [serve_format, *(c.format for c in configs)]:
-            if needed not in formats:
-                formats = (*formats, needed)  # replicas load what persist saved
-    axes = [axis_values(train, axis) for axis in TRAIN_AXES]
+    serving = _serving_for(plan, framework)
+    axes = [axis_values(plan.train, axis) for axis in TRAIN_AXES]
     varying = {axis for axis, values in zip(TRAIN_AXES, axes) if len(values) > 1}
-    label = info.name + ("[" + ",".join(f"{k}={v}" for k, v in sorted(model_spec.options.items())) + "]" if model_spec.options else "")
-    if model_spec.workload and model_spec.workload != suite.workload:
-        label = f"{model_spec.workload}.{label}"
-    stages = [s for s in DEVELOP_STAGES if not (s == "retrain" and train.retrain_epochs == 0)]
-    if suite.serve is not None:
-        stages += [s for s in DEPLOY_STAGES if (s != "update" or suite.update is not None)
-                   and (s != "load" or suite.load is not None)]
     trials = []
     for values in itertools.product(*axes):
         setting = dict(zip(TRAIN_AXES, values))
-        if setting["batch_size"] % setting["num_workers"]:
-            raise PlanError(
-                f"train.batch_size = {setting['batch_size']} does not divide over num_workers = {setting['num_workers']}: "
-                "the batch is global, split evenly over the workers",
-                where=_where(source, f"{key}.train" if "batch_size" in model_spec.train else "train.batch_size"),
-                hint=f"use a multiple of {setting['num_workers']}",
-            )
-        if setting["precision"] == "fp16" and setting["device"] == "cpu":
-            raise PlanError(
-                "precision fp16 needs a GPU: CPUs have no fp16 training path (autocast on the CPU is bf16)",
-                where=_where(source, "train.precision"), hint='use "bf16" or "fp32" on the CPU, or device = "gpu"',
-            )
+        _check_setting(plan, setting)
         tags = [f"{AXIS_TAGS.get(a, '')}{setting[a]}" for a in TRAIN_AXES if a in varying and a != "num_workers"]
-        trials.append(Trial(
-            index=start + len(trials),
-            key=TrialName(label, framework_name, setting["num_workers"], tuple(tags)),
-            workload=workload.name,
-            dataset=None if data_spec.format else (data_spec.dataset or workload.default_dataset),
-            data_options=data_options,
-            model=info.name,
-            model_options=options,
-            builder=info.builders[framework_name],
-            framework=framework_name,
-            device=setting["device"],
-            precision=setting["precision"],
-            checkpoint_upload=setting["checkpoint_upload"],
-            num_workers=setting["num_workers"],
-            cpus_per_worker=setting["cpus_per_worker"],
-            batch_size=setting["batch_size"],
-            epochs=1 if train.steps else setting["epochs"],
-            steps=train.steps,
-            learning_rate=setting["learning_rate"],
-            target_accuracy=train.target_accuracy,
-            retrain_epochs=train.retrain_epochs,
-            formats=formats,
-            seed=suite.seed,
-            timeout_s=train.timeout_s,
-            stages=tuple(stages),
-            serve=serve,
-            serve_configs=configs,
-            serve_search=search,
-            update=suite.update,
-            load=suite.load,
-            serve_format=serve_format,
-            data_format=data_spec.format,
-            data_path=data_path,
-            data_source=facts.source,
-            synthetic_data=facts.synthetic,
-            measures_quality=facts.measures_quality,
-            streamed=facts.streamed,
-            model_args=dict(facts.model_args),
-            python_path=python_path,
-            custom_model=model_spec.builders is not None,
-            prices=suite.cost.model_dump(),
-            platform=setting["platform"],
-            platform_resources=dict(suite.platforms[setting["platform"]].resources) if setting["platform"] else {},
-            platform_labels=dict(suite.platforms[setting["platform"]].labels) if setting["platform"] else {},
-            max_failures=train.max_failures,
-            faults=suite.faults,
-        ))
+        trials.append(_trial(plan, framework_name, setting, serving, start + len(trials),
+                             TrialName(plan.label, framework_name, setting["num_workers"], tuple(tags))))
     return trials
+
+
+def _trial(plan: ModelPlan, framework_name: str, setting: dict[str, Any], serving: Serving, index: int,
+           key: TrialName) -> Trial:
+    suite, train, facts, data_spec, platform = plan.suite, plan.train, plan.facts, plan.data_spec, setting["platform"]
+    return Trial(
+        index=index,
+        key=key,
+        workload=plan.workload.name,
+        dataset=None if data_spec.format else (data_spec.dataset or plan.workload.default_dataset),
+        data_options=plan.data_options,
+        model=plan.info.name,
+        model_options=plan.options,
+        builder=plan.info.builders[framework_name],
+        framework=framework_name,
+        device=setting["device"],
+        precision=setting["precision"],
+        checkpoint_upload=setting["checkpoint_upload"],
+        num_workers=setting["num_workers"],
+        cpus_per_worker=setting["cpus_per_worker"],
+        batch_size=setting["batch_size"],
+        epochs=1 if train.steps else setting["epochs"],
+        steps=train.steps,
+        learning_rate=setting["learning_rate"],
+        target_accuracy=train.target_accuracy,
+        retrain_epochs=train.retrain_epochs,
+        formats=serving.formats,
+        seed=suite.seed,
+        timeout_s=train.timeout_s,
+        stages=plan.stages,
+        serve=serving.serve,
+        serve_configs=serving.configs,
+        serve_search=serving.search,
+        update=suite.update,
+        load=suite.load,
+        serve_format=serving.serve_format,
+        data_format=data_spec.format,
+        data_path=plan.data_path,
+        data_source=facts.source,
+        synthetic_data=facts.synthetic,
+        measures_quality=facts.measures_quality,
+        streamed=facts.streamed,
+        model_args=dict(facts.model_args),
+        python_path=plan.python_path,
+        custom_model=plan.spec.builders is not None,
+        prices=suite.cost.model_dump(),
+        platform=platform,
+        platform_resources=dict(suite.platforms[platform].resources) if platform else {},
+        platform_labels=dict(suite.platforms[platform].labels) if platform else {},
+        max_failures=train.max_failures,
+        faults=suite.faults,
+    )

@@ -18,14 +18,13 @@ from raylife.frameworks import FRAMEWORKS, Framework
 from raylife.frameworks.backend import Backend, directory_bytes
 from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent, LoopConfig, WorkerProbe
 from raylife.frameworks.model import Recipe
-from raylife.errors import DataError
 from raylife.measure.environment import fingerprint
 from raylife.measure.object_store import StoreSampler, StoreUse
 from raylife.measure.quality import classification_quality, majority_baseline
 from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
 from raylife.remote.messages import EvalResult, FitResources, FitResult, IngestFigures, PersistResult, Progress, SavedFormat, ServingData
-from raylife.storage import Copy, Location, fetch, upload
+from raylife.artifacts import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
 

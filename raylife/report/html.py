@@ -225,7 +225,7 @@ def time_figure(data: ReportData) -> Any | None:
 def pareto_figure(data: ReportData) -> Any | None:
     import plotly.graph_objects as go
 
-    folded = [(trial, values) for _, trial, _, _, values in fold(data.candidates)]
+    folded = [(f.trial, f.values) for f in fold(data.candidates)]
     points = [(t, v) for t, v in folded if v.get("accuracy") is not None and v.get("p50_ms_small") is not None]
     if not points:
         return None
@@ -326,7 +326,7 @@ def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
         return column.cell(values.get(column.name))
 
     return [{"trial": trial, "repeats": repeats, "cells": [cell(c, values) for c in LIFECYCLE_TABLE]}
-            for _, trial, _, repeats, values in fold(data.candidates)]
+            for trial, repeats, values in ((f.trial, f.repeats, f.values) for f in fold(data.candidates))]
 
 
 def figures(data: ReportData) -> list[Any]:

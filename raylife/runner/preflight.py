@@ -16,7 +16,7 @@ from raylife.errors import StoreError
 from raylife.plan import Trial
 from raylife.plan.trials import check_storage
 from raylife.runner.cluster import check_fits, check_reachable, embedded_resources
-from raylife.storage import Location, check_writable
+from raylife.artifacts import Location, check_writable
 from raylife.store import Store, check_results_file
 from raylife.suite import SuiteSpec
 from raylife.suite.load import parse_suite

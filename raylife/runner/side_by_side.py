@@ -27,7 +27,7 @@ from raylife.plan import Trial
 from raylife.records import TrialRecord, utcnow
 from raylife.runner.neighbours import Coordinator, Event, RemoteNeighbours
 from raylife.runner.observer import RunObserver
-from raylife.storage import Location
+from raylife.artifacts import Location
 
 TUNE_TRIAL_RESOURCES = {"memory": 1}  # the trainable only waits on its stages; Tune needs a non-empty request
 
@@ -86,7 +86,7 @@ def _trainable(config: dict[str, Any], trials: dict[int, Trial], run_id: str, st
                serve_client_host: str | None, coordinator: Any) -> None:
     import ray
 
-    from raylife.runner.run import run_trial
+    from raylife.runner.trial_run import run_trial
 
     trial = trials[config["index"]]
     record = run_trial(trial, run_id, Location(storage), _RemoteObserver(coordinator), serve_client_host,

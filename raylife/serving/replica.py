@@ -26,7 +26,7 @@ from raylife.measure.environment import fingerprint
 from raylife.measure.memory import RssSampler, rss_mb
 from raylife.measure.telemetry import Meter
 from raylife.serving.messages import Answer, ModelLoad, ModelVersion, ReplicaArgs, ReplicaStats
-from raylife.storage import fetch
+from raylife.artifacts import fetch
 
 
 @serve.deployment(name="ModelServer")

@@ -16,7 +16,7 @@ from raylife.plan import Trial
 from raylife.records import TrialRecord
 from raylife.remote.messages import ServingData
 from raylife.remote.trial_actor import TRAIN_ENV_VARS, TrialActor
-from raylife.storage import Location
+from raylife.artifacts import Location
 
 if TYPE_CHECKING:
     from raylife.serving.control import ServeApp

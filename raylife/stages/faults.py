@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from raylife.measure.loadgen import Samples
+from raylife.clients.loadgen import Samples
 from raylife.serving.control import ServeApp
 
 REPLICA_PREFIX = "SERVE_REPLICA::"

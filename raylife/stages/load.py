@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from raylife.measure.open_loop import Scheduled, run_schedule, schedule, sweep_rates
-from raylife.measure.requests import RequestSet
+from raylife.clients.open_loop import Scheduled, run_schedule, schedule, sweep_rates
+from raylife.clients.requests import RequestSet
 from raylife.measure.stats import TailVerdict, latency_summary, tail_verdict, thin
 from raylife.stages.context import TrialContext
 from raylife.stages.hardware import ReplicaMeter

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from raylife.measure.http_client import JsonClient
-from raylife.measure.loadgen import Samples, closed_loop
+from raylife.clients.http_client import JsonClient
+from raylife.clients.loadgen import Samples, closed_loop
 from raylife.measure.metrics import unit_of
-from raylife.measure.open_loop import OpenLoopClient
-from raylife.measure.requests import RequestSet, accuracy_pair, handle_sender, http_sender
+from raylife.clients.open_loop import OpenLoopClient
+from raylife.clients.requests import RequestSet, accuracy_pair, handle_sender, http_sender
 from raylife.measure.stats import latency_summary, thin, windows_agree
 from raylife.stages.context import TrialContext
 from raylife.stages.faults import ReplicaKiller

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from raylife.measure.metrics import unit_of
-from raylife.measure.open_loop import OpenLoopClient
-from raylife.measure.requests import RequestSet
-from raylife.measure.updates import update_metrics
+from raylife.clients.open_loop import OpenLoopClient
+from raylife.clients.requests import RequestSet
+from raylife.clients.updates import update_metrics
 from raylife.remote.messages import ServingData
 from raylife.serving.control import ServeApp, ServeDeployError
 from raylife.stages.context import TrialContext

@@ -492,6 +492,26 @@ class Store:
     CONFIG_COLUMNS = ("p50_ms_small", "p99_ms_small", "small_batch", "peak_throughput_rps", "peak_samples_per_s",
                       "usd_per_million_predictions", "max_rps_at_slo", "deploy_ready_s", "replica_rss_mb")
 
+    def tail_answers(self, run_ids: list[str]) -> dict[tuple[str, str | None], dict[str, tuple[list[float], int]]]:
+        """Per (trial_id, serving configuration or None): the raw answers of the closed-loop HTTP cells that
+        ``p*_ms_small`` and ``p*_ms_large`` are taken over — the smallest batch at the fewest clients, the largest
+        batch at the fewest — as (latencies of the answered requests, failed requests), every serve repeat pooled."""
+        marks = ", ".join("?" * len(run_ids))
+        cells: dict[tuple[str, str | None], dict[tuple[int, int], tuple[list[float], int]]] = {}
+        for r in self.rows(
+            "SELECT l.trial_id, l.config, l.batch_size, l.concurrency, "
+            "list(l.latency_ms) FILTER (WHERE l.ok) AS ok_ms, count(*) FILTER (WHERE NOT l.ok) AS failed "
+            f"FROM latencies l JOIN trials t USING (trial_id) WHERE t.run_id IN ({marks}) AND l.phase = 'serve' "
+            "AND l.path = 'http' GROUP BY ALL", list(run_ids)):
+            cells.setdefault((r["trial_id"], r["config"]), {})[(r["batch_size"], r["concurrency"])] = (
+                list(r["ok_ms"] or []), int(r["failed"]))
+        out = {}
+        for key, by_cell in cells.items():
+            small = min(by_cell, key=lambda c: c[0] * 100000 + c[1])
+            large = max(by_cell, key=lambda c: c[0] * 100000 - c[1])
+            out[key] = {"small": by_cell[small], "large": by_cell[large]}
+        return out
+
     def candidates(self, run_ids: list[str]) -> list[dict[str, Any]]:
         """Every finished trial of the runs: the lifecycle view's columns with the costs view's. A trial with serving
         configurations is one candidate per configuration measured (``trial @ config``), with that configuration's

@@ -366,13 +366,14 @@ FROM timeline l JOIN trials t USING (trial_id);
 -- Every metric over its repeats (trial repeats x [serve] repeats), per run, trial and labels: median, extremes,
 -- and a 95% Student-t interval of the mean (t quantiles from SciPy, written in when the views are created).
 -- Labels that differ between repeats of the same measurement (when, on which node or host, which replica) are left
--- out of the key: a worker placed on another node in the second repeat is still the same measurement. A serving
+-- out of the key (a worker placed on another node in the second repeat, a tail verdict resting on another count of
+-- answers, are still the same measurement). A serving
 -- configuration is matched by its key (label config), not by its place in the order.
 CREATE OR REPLACE VIEW metric_stats AS
 WITH m AS (
     SELECT t.run_id, t.name AS trial, t.variant, t.model, t.framework, t.num_workers, m.stage, m.metric, m.unit,
            CAST(json_merge_patch(json_merge_patch(coalesce(m.labels, '{{}}'),
-                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null, "config_index": null, "attempt": null}}'),
+                '{{"started_unix": null, "node": null, "node_id": null, "hostname": null, "replica": null, "error": null, "thin": null, "stable": null, "window_start_s": null, "window_end_s": null, "config_index": null, "attempt": null, "answers": null, "verdict": null, "needed": null, "over": null}}'),
                 -- one replica's figure stays apart from the deployment's, whichever replica it was
                 CASE WHEN m.labels->>'replica' IS NOT NULL THEN '{{"per_replica": true}}' ELSE '{{}}' END)
                 AS VARCHAR) AS labels,

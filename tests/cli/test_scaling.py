@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from raylife.cli import app
-from raylife.measure.profile import profile_changes
-from raylife.measure.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
+from raylife.clients.profile import profile_changes
+from raylife.clients.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
 from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.store import Store

@@ -79,6 +79,17 @@ def test_choose_ranks_across_runs_and_names_the_limits_broken(runs):
     assert rows[1]["broken"].startswith("p99_ms_small ") and "> 10 ms" in rows[1]["broken"]
 
 
+def test_choose_calls_a_percentile_limit_only_on_enough_answers(runs):
+    # MLPerf's early stopping on the raw answers: the smallest cell's 480 answers (two repeats) back a p99 within 10 ms
+    # at 99% confidence; the p50 of the largest cell rests on 80 (enough for a median: 7), its p99 on too few (459)
+    rows = json.loads(invoke("choose", BASE, "--db", runs, "--max", "p99_ms_large=1s", "-f", "json").stdout)
+    assert [(r["meets"], r["broken"]) for r in rows] == [
+        (False, "p99_ms_large undecided: 80 answers (0 over 1000 ms), 459 needed at 99% confidence")]
+    rows = json.loads(invoke("choose", BASE, "--db", runs, "--max", "p50_ms_large=1s", "--max", "p99_ms=1s",
+                             "-f", "json").stdout)
+    assert [r["meets"] for r in rows] == [True]
+
+
 def test_show_prints_the_run_with_intervals_sizes_and_where_the_time_went(runs):
     result = invoke("show", BASE, "--db", runs)
     assert result.exit_code == 0, result.output

@@ -302,7 +302,7 @@ def cluster_runs(tmp: Path) -> ClusterRuns:
 def bucket_listing(uri: str) -> tuple[str, ...]:
     import pyarrow.fs
 
-    from raylife.storage import Location
+    from raylife.artifacts import Location
 
     fs, path = Location.parse(uri).filesystem()
     files = fs.get_file_info(pyarrow.fs.FileSelector(path, recursive=True, allow_not_found=True))

@@ -14,7 +14,7 @@ from raylife.plan import plan_trials
 from raylife.records import TrialRecord
 from raylife.stages import STAGES, TrialContext
 from raylife.serving import control as sc
-from raylife.storage import Location
+from raylife.artifacts import Location
 from raylife.suite import parse_suite
 from raylife.errors import ClusterError
 from tests.conftest import MINIMAL_SUITE

@@ -54,6 +54,31 @@ def test_an_image_folder_streams_through_ray_data_and_trains_well_above_its_base
         assert by[(fw, "object_store_spilled_bytes")] >= 0
 
 
+def test_the_search_and_the_serving_configs_view_compute_the_same_figures(files_lane):
+    """One source of truth in two places: the serving search ranks configurations by ``config_figures`` (Python, from
+    the trial's measurements as it runs); ``serving_configs`` (SQL) is what show, choose and the report read."""
+    from raylife.plan import plan_trials
+    from raylife.records import TrialRecord
+    from raylife.runner.serving_search import config_figures
+    from raylife.store import Store
+    from raylife.suite import parse_suite
+
+    suite = files_lane.folder / "files.toml"
+    planned = {t.name: t for t in plan_trials(parse_suite(suite.read_text()), str(suite))}
+    view = rows(files_lane.run.db, "SELECT * FROM serving_configs")
+    assert len(view) == 4
+    with Store(files_lane.run.db, read_only=True) as store:
+        for row in view:
+            trial = planned[row["trial"].split(" @ ")[0]]
+            [config] = [c for c in trial.serve_configs if c.key == row["config"]]
+            record = TrialRecord(run_id="check", trial=trial)
+            record.measurements.extend(store.stored_configs(row["trial_id"])[config.key].measurements)
+            figures = config_figures(record, config, trial.prices, gpu=False)
+            for name, value in figures.items():
+                same = value is None if row[name] is None else value == pytest.approx(row[name], rel=1e-9)
+                assert same, (row["trial"], name, value, row[name])
+
+
 def test_a_truncated_image_fails_its_trial_with_one_error_line_naming_it(cluster, tmp_path):
     """on_bad_file = "fail" (the default): the decode step reports the file to the trial's ledger before it fails, so
     the error names it whatever Ray Data and Ray Train wrap around the failure."""

@@ -13,7 +13,7 @@ from raylife.frameworks.contract import EpochRecord
 from raylife.remote.messages import FitResult, Progress
 from raylife.stages import TrialContext
 from raylife.stages.train import run_training
-from raylife.storage import Location
+from raylife.artifacts import Location
 from raylife.suite import parse_suite
 from tests.conftest import MINIMAL_SUITE
 

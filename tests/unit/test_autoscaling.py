@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from raylife.errors import PlanError
-from raylife.measure.profile import TraceError, profile_changes, profile_rate, profile_schedule, read_trace
-from raylife.measure.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
+from raylife.clients.profile import TraceError, profile_changes, profile_rate, profile_schedule, read_trace
+from raylife.clients.scaling import CountAt, ReplicaClock, replica_seconds, timeline, transitions
 from raylife.plan import plan_trials
 from raylife.plan.serving import serving_configs
 from raylife.serving.control import DeploymentSettings, deploy_config
@@ -208,7 +208,7 @@ def test_a_scale_up_decided_before_a_change_is_not_that_changes():
 
 
 def test_a_traces_new_replicas_are_timed_without_steps():
-    from raylife.measure.scaling import cold_starts
+    from raylife.clients.scaling import cold_starts
 
     counts = [CountAt(0, 1, 0, 0), CountAt(3.0, 1, 1, 0), CountAt(6.0, 2, 0, 0)]
     clocks = [ReplicaClock("first", -20.0, -19.0, -18.5, -18.4, -18.0),  # deployed before the load: not a cold start

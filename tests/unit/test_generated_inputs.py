@@ -9,7 +9,7 @@ import pytest
 
 from raylife.errors import SuiteError
 from raylife.frameworks.worker import epoch_order, steps_order
-from raylife.measure.requests import BODY_BUDGET_BYTES, RequestSet
+from raylife.clients.requests import BODY_BUDGET_BYTES, RequestSet
 from raylife.plan import plan_trials
 from raylife.suite import parse_suite
 from raylife.workloads import WORKLOADS

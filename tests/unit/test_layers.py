@@ -1,4 +1,6 @@
-"""Imports run one way: the framework plug-ins know nothing of the trial's actor or the driver's stages."""
+"""Imports run one way, down the order of rooms: each of raylife's folders (and top-level modules) imports only those
+below it, so the catalogue and the clients know nothing of the runs that use them, and the framework plug-ins
+nothing of the trial's actor or the driver's stages."""
 
 from __future__ import annotations
 
@@ -36,6 +38,42 @@ def importers_of(prefix: str, folder: str, root: Path = ROOT) -> dict[str, list[
     return out
 
 
+# Lowest first: a room may import itself and any room before it, never one after it.
+ORDER = ("errors", "registry", "lifecycle", "measure", "artifacts", "workloads", "frameworks", "suite", "serving",
+         "clients", "plan", "records", "remote", "stages", "store", "decide", "runner", "report", "cli", "__main__")
+
+
+def upward_imports(root: Path = ROOT) -> list[tuple[str, str]]:
+    """(file, module) for every import of a room after the file's own in ORDER; a room not in ORDER is one too."""
+    rank = {room: i for i, room in enumerate(ORDER)}
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        room = path.relative_to(root).with_suffix("").parts[0]
+        if room == "__init__":
+            continue
+        for module in sorted(imported_modules(path, root)):
+            parts = module.split(".")
+            if parts[0] != "raylife" or len(parts) < 2 or parts[1] in (room, "__init__", "__version__"):
+                continue
+            if rank.get(parts[1], len(ORDER)) > rank.get(room, -1) or room not in rank:
+                found.append((str(path.relative_to(root.parent)), module))
+    return found
+
+
+def test_every_room_imports_only_the_rooms_below_it():
+    rooms = {p.stem if p.is_file() else p.name for p in ROOT.iterdir() if p.name not in ("__init__.py", "__pycache__")}
+    assert rooms == set(ORDER), "a room is missing from ORDER: place it in the order of the data flow"
+    assert upward_imports() == []
+
+
+def test_the_order_check_sees_an_upward_import(tmp_path):
+    root = tmp_path / "raylife"
+    (root / "measure").mkdir(parents=True)
+    (root / "measure" / "probe.py").write_text("def f():\n    from raylife.serving.messages import Answer\n")
+    assert upward_imports(root) == [("raylife/measure/probe.py", "raylife.serving.messages"),
+                                    ("raylife/measure/probe.py", "raylife.serving.messages.Answer")]
+
+
 def test_no_framework_module_imports_the_trial_actor_or_the_stages():
     for upward in ("raylife.remote", "raylife.stages", "raylife.runner", "raylife.cli"):
         assert importers_of(upward, "frameworks") == {}, upward
@@ -66,3 +104,13 @@ def test_one_stage_order_for_the_registry_the_planner_and_the_reports():
     for path in sorted(ROOT.rglob("*.py")):
         if path.name != "lifecycle.py":
             assert '"train", "evaluate", "persist"' not in path.read_text(), path
+
+
+def test_no_function_is_longer_than_70_lines():
+    # a function longer than a screen hides its steps: name them (a stage timer, a configuration loop, ...)
+    long = []
+    for path in sorted(ROOT.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 70:
+                long.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name}")
+    assert long == []

@@ -16,13 +16,13 @@ def pure_modules() -> list[str]:
     reporting, measuring, the pre-flight checks and the workloads' descriptors (not their model builders)."""
     root = Path(__file__).resolve().parents[2] / "raylife"
     found = []
-    for folder in ("cli", "suite", "plan", "store", "report", "measure"):
+    for folder in ("cli", "suite", "plan", "store", "report", "measure", "clients"):
         found += [f"raylife.{folder}.{p.stem}" for p in sorted((root / folder).glob("*.py")) if p.stem != "__init__"]
     found += ["raylife", "raylife.cli", "raylife.errors", "raylife.registry", "raylife.records", "raylife.runner.preflight",
               "raylife.workloads", "raylife.workloads.options", "raylife.workloads.reference", "raylife.frameworks",
               "raylife.remote.messages", "raylife.serving.control", "raylife.serving.messages",
               "raylife.frameworks.contract", "raylife.frameworks.model", "raylife.runner.neighbours", "raylife.plan.identity",
-              "raylife.storage"]
+              "raylife.artifacts"]
     found += [f"raylife.workloads.{w.name}.data" for w in sorted((root / "workloads").iterdir()) if (w / "data.py").exists()]
     return found
 

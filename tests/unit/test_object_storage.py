@@ -11,7 +11,7 @@ import pytest
 
 from raylife.errors import PlanError
 from raylife.plan.trials import check_storage
-from raylife.storage import Location, StorageError, check_writable, fetch, upload
+from raylife.artifacts import Location, StorageError, check_writable, fetch, upload
 
 
 def test_a_uri_location_keeps_its_options_on_every_child_and_hides_its_secret():
@@ -111,7 +111,7 @@ def test_pyarrow_is_not_imported_for_a_local_path(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys; from raylife.storage import Location, fetch; (Path := __import__('pathlib').Path);"
+    code = ("import sys; from raylife.artifacts import Location, fetch; (Path := __import__('pathlib').Path);"
             f"Path('{tmp_path}/m').mkdir(); fetch('{tmp_path}/m'); print('pyarrow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "False"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from raylife.errors import StoreError
-from raylife.measure.open_loop import schedule, sweep_rates
+from raylife.clients.open_loop import schedule, sweep_rates
 from raylife.measure.stats import spread, t_quantile, thin, windows_agree
 from raylife.plan import plan_trials
 from raylife.decide.choose import choose, parse_limit
@@ -163,7 +163,7 @@ def _serve_spec(**overrides):
 def test_a_steady_service_is_stable_after_the_agreeing_windows():
     import time
 
-    from raylife.measure.loadgen import Outcome
+    from raylife.clients.loadgen import Outcome
     from raylife.measure.stats import windows_agree
     from raylife.stages.serve import Window, measure_cell
 
@@ -191,7 +191,7 @@ def test_a_steady_service_is_stable_after_the_agreeing_windows():
 def test_a_drifting_service_never_stabilises_and_says_so():
     import time
 
-    from raylife.measure.loadgen import Outcome
+    from raylife.clients.loadgen import Outcome
     from raylife.stages.serve import measure_cell
 
     calls = []

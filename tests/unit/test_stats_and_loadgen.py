@@ -8,11 +8,11 @@ import time
 import numpy as np
 import pytest
 
-from raylife.measure.loadgen import Outcome, Samples, closed_loop
-from raylife.measure.open_loop import OpenLoopClient, schedule
+from raylife.clients.loadgen import Outcome, Samples, closed_loop
+from raylife.clients.open_loop import OpenLoopClient, schedule
 from raylife.measure.stats import latency_summary, longest_gap
-from raylife.measure.requests import RequestSet, accuracy_pair
-from raylife.measure.updates import update_metrics
+from raylife.clients.requests import RequestSet, accuracy_pair
+from raylife.clients.updates import update_metrics
 
 
 def test_percentiles_interpolate_linearly():
@@ -153,7 +153,7 @@ def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service)
     # [load] confirm: a pause in the service during one window (here 1.1 s answers for that window only) breaks the
     # 1 s SLO; measured again on the same arrivals it keeps it, and that last window decides the rate. The SLO is far
     # above this machine's noise (answers of 0.4 s were seen under the default test run's load), the pause above it.
-    from raylife.measure.open_loop import run_schedule
+    from raylife.clients.open_loop import run_schedule
     from raylife.stages.load import measure_rate
 
     url, settings = http_service
@@ -178,7 +178,7 @@ def test_a_rate_that_broke_the_slo_in_one_window_is_measured_again(http_service)
 def test_a_window_too_short_for_a_p99_verdict_never_meets_the_slo(http_service):
     # MLPerf's early stopping: 20 answers, every one far within the SLO, are too few for a p99 at 99% confidence
     # (459 with none over): the rate is undecided — not kept for max_rps_at_slo, not broken, not measured again
-    from raylife.measure.open_loop import run_schedule
+    from raylife.clients.open_loop import run_schedule
     from raylife.stages.load import measure_rate
 
     url, settings = http_service
@@ -248,7 +248,7 @@ def test_open_loop_records_a_failed_request_with_its_reason():
 
 def test_a_request_that_times_out_says_how_long_it_waited(http_service):
     # an answer slower than the client's timeout: the error says so (TimeoutError's own text is empty)
-    from raylife.measure.loadgen import failure_text
+    from raylife.clients.loadgen import failure_text
 
     url, settings = http_service
     settings["delay_s"] = 1.0

@@ -160,7 +160,7 @@ def store_params(db_path) -> str:
 
 
 def test_latencies_go_in_through_arrow_and_summaries_match_sql(db_path, trial):
-    from raylife.measure.loadgen import Outcome, Samples
+    from raylife.clients.loadgen import Outcome, Samples
     from raylife.measure.stats import latency_summary
 
     record = finished_record(trial)

@@ -4,6 +4,8 @@ MultiWorkerMirroredStrategy (Ray's TensorflowConfig sets TF_CONFIG for each work
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from raylife.frameworks.contract import WorkerProbe
@@ -19,8 +21,18 @@ from raylife.frameworks.worker import (
 )
 
 
+@dataclass(frozen=True)
+class Inputs:
+    """One worker's training and validation inputs, and the step counts Keras is given."""
+
+    train: Any
+    val: Any
+    steps: int  # training steps (global batches) per epoch
+    val_steps: int | None  # validation steps per epoch when the input is streamed (it has no length)
+    samples: int  # training rows per epoch, for samples/s
+
+
 def train_loop(config: dict[str, Any]) -> WorkerProbe:
-    import ray.train
     import tensorflow as tf
 
     from raylife.frameworks.tensorflow.backend import TensorflowBackend
@@ -38,6 +50,23 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
     x_sample = splits.head("val", 8)[0]
     recipe = make_recipe(loop, splits)
     resume_dir, session.resumed_from_epoch = resume_checkpoint()  # set when Ray Train restarted the workers
+    model = _compiled_model(loop, session, backend, strategy, recipe, resume_dir)
+    inputs = _inputs(loop, session, splits, strategy, recipe)
+    save = lambda directory, model: backend.save_checkpoint(model, directory, x_sample, recipe)  # noqa: E731
+    reporter = _reporter(loop, session, inputs, save)
+    # A distributed (streamed) input has no length Keras could read: both step counts are given, and both inputs
+    # repeat, one pass per epoch.
+    model.fit(inputs.train, epochs=loop.epochs, initial_epoch=session.resumed_from_epoch, validation_data=inputs.val,
+              steps_per_epoch=inputs.steps if loop.streamed else loop.steps,
+              validation_steps=inputs.val_steps, callbacks=[reporter], verbose=0)
+    return session.finish(replicas=strategy.num_replicas_in_sync)
+
+
+def _compiled_model(loop: Any, session: WorkerSession, backend: Any, strategy: Any, recipe: Any,
+                    resume_dir: str | None) -> Any:
+    """The model under the strategy's scope: resumed, from a checkpoint, built (from pretrained weights), compiled."""
+    import tensorflow as tf
+
     with strategy.scope():
         if resume_dir or loop.init_checkpoint:
             with session.restoring(), local_checkpoint(resume_dir or loop.init_checkpoint) as directory:
@@ -52,26 +81,40 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
             loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
+    return model
 
-    epochs = loop.epochs
+
+def _inputs(loop: Any, session: WorkerSession, splits: Any, strategy: Any, recipe: Any) -> Inputs:
+    """Ray Data shards as distributed datasets (streamed), or the in-memory arrays sharded by element."""
+    import tensorflow as tf
+
     if loop.streamed:
         train_ds, val_ds = shard_datasets(strategy, session, recipe.input_shape, loop.batch_size, loop.seed, loop.steps)
-        per_worker = splits.sizes()[loop.split] // session.world
-        steps = loop.steps or per_worker // per_worker_batch(loop.batch_size, session.world)
-        val_steps = -(-splits.sizes()["val"] // per_worker_batch(loop.batch_size, session.world))
-    else:
-        x, y = splits[loop.split]
-        x_val, y_val = splits["val"]
-        options = tf.data.Options()
-        # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        # the global batch; tf.distribute splits it across workers
-        train_ds = batches(x, y, loop.batch_size, shuffle_seed=loop.seed).with_options(options)
-        val_ds = batches(x_val, y_val, 512).with_options(options)
-        if loop.steps:  # one epoch of exactly loop.steps global batches, the data cycled as often as needed
-            train_ds = train_ds.repeat()
-        steps = loop.steps or session.steps(len(y), loop.batch_size)  # global batches: every worker takes as many
-    samples = steps * loop.batch_size if loop.steps or loop.streamed else len(y)
+        per_worker_batch_size = per_worker_batch(loop.batch_size, session.world)
+        steps = loop.steps or splits.sizes()[loop.split] // session.world // per_worker_batch_size
+        val_steps = -(-splits.sizes()["val"] // per_worker_batch_size)
+        return Inputs(train_ds, val_ds, steps, val_steps, steps * loop.batch_size)
+    x, y = splits[loop.split]
+    x_val, y_val = splits["val"]
+    options = tf.data.Options()
+    # In-memory arrays have no files to shard by: shard by element, each worker a disjoint part of every batch.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    # the global batch; tf.distribute splits it across workers
+    train_ds = batches(x, y, loop.batch_size, shuffle_seed=loop.seed).with_options(options)
+    val_ds = batches(x_val, y_val, 512).with_options(options)
+    if loop.steps:  # one epoch of exactly loop.steps global batches, the data cycled as often as needed
+        train_ds = train_ds.repeat()
+    steps = loop.steps or session.steps(len(y), loop.batch_size)  # global batches: every worker takes as many
+    return Inputs(train_ds, val_ds, steps, None, steps * loop.batch_size if loop.steps else len(y))
+
+
+def _reporter(loop: Any, session: WorkerSession, inputs: Inputs, save: Callable[[str, Any], Any]) -> Any:
+    """The Keras callback that times each epoch, reports it to Ray Train (with a checkpoint when one is due) and,
+    on the worker that has a fault to inject, fails it on purpose."""
+    import ray.train
+    import tensorflow as tf
+
+    epochs, steps, samples = loop.epochs, inputs.steps, inputs.samples
 
     class Reporter(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -98,8 +141,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
                 return
             # Under MultiWorkerMirroredStrategy every worker must take part in saving; only rank 0's
             # copy becomes the checkpoint.
-            session.report_checkpoint(epoch, record.as_report(),
-                                      lambda directory: backend.save_checkpoint(self.model, directory, x_sample, recipe))
+            session.report_checkpoint(epoch, record.as_report(), lambda directory: save(directory, self.model))
 
     class FaultyReporter(Reporter):
         """A per-batch hook costs Python on every step, so only a worker with a fault to inject has one."""
@@ -107,13 +149,7 @@ def train_loop(config: dict[str, Any]) -> WorkerProbe:
         def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
             session.maybe_fail(self.epoch, batch, steps)
 
-    reporter = FaultyReporter() if loop.fault is not None and loop.fault.rank == session.rank else Reporter()
-    # A distributed (streamed) input has no length Keras could read: both step counts are given, and both inputs
-    # repeat, one pass per epoch.
-    model.fit(train_ds, epochs=epochs, initial_epoch=session.resumed_from_epoch, validation_data=val_ds,
-              steps_per_epoch=steps if loop.streamed else loop.steps,
-              validation_steps=val_steps if loop.streamed else None, callbacks=[reporter], verbose=0)
-    return session.finish(replicas=strategy.num_replicas_in_sync)
+    return FaultyReporter() if loop.fault is not None and loop.fault.rank == session.rank else Reporter()
 
 
 def shard_datasets(strategy: Any, session: WorkerSession, input_shape: tuple[int, ...], global_batch: int, seed: int,

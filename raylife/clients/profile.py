@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from raylife.measure.open_loop import schedule
+from raylife.clients.open_loop import schedule
 from raylife.suite.spec import ProfileStep
 
 GRID_S = 0.001  # Λ is tabulated on this grid: send times are exact to well under the client's own lateness

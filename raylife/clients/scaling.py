@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from raylife.measure.profile import LoadChange
+from raylife.clients.profile import LoadChange
 
 
 @dataclass(frozen=True)

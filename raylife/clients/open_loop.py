@@ -4,7 +4,7 @@ Every stage that offers load on a schedule uses it — the ``[load]`` sweep, a l
 replica-fault window (``[faults] kill_replica_after_s``) — so their latencies come from the same client and compare.
 One asyncio event loop (uvloop when installed) keeps a schedule at rates a thread per request cannot
 (``benchmarks/client_capacity.py``); requests go out over kept-alive connections with httptools parsing the answers
-(``measure/http_pool.py``: a client's own time per request is part of every latency it reports), and it agrees with
+(``clients/http_pool.py``: a client's own time per request is part of every latency it reports), and it agrees with
 ``hey`` at a fixed rate (``benchmarks/serve_latency_crosscheck.py --open-loop``).
 
 Latency counts from each request's *scheduled* time, so a server (or a client) that falls behind shows as queueing
@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from raylife.measure.http_pool import HttpPool
-from raylife.measure.loadgen import Outcome, Samples, failure_text
+from raylife.clients.http_pool import HttpPool
+from raylife.clients.loadgen import Outcome, Samples, failure_text
 
 # A request that left more than this after its scheduled time means the client could not keep the schedule.
 LATE_MS = 5.0

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from raylife.measure.loadgen import Samples
+from raylife.clients.loadgen import Samples
 from raylife.measure.stats import latency_summary, longest_gap
 
 

@@ -1,7 +1,7 @@
 """The closed-loop load generator (N clients, each sending as soon as its last answer came back) and the samples
 every client records. No Ray, no HTTP here: it drives any ``send(seq) -> Outcome`` callable (HTTP or a Serve
 DeploymentHandle) and records every request; nothing is retried or dropped. The open-loop client is
-``measure/open_loop.py``.
+``clients/open_loop.py``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from raylife.measure.loadgen import Outcome, Samples
+from raylife.clients.loadgen import Outcome, Samples
 from raylife.serving.messages import Answer
 
 # Request bodies are built once and kept: at reference scale (a 224x224x3 image is ~3 MB of JSON) a body per window of
