@@ -265,7 +265,7 @@ def files(tmp: Path) -> FilesRun:
     return FilesRun(Run(submit(tmp / "files.toml", db, tmp / "artifacts"), db, tmp / "artifacts"), tmp, bad)
 
 
-@lane("cluster-runs")
+@lane("cluster-runs", first=True)
 def cluster_runs(tmp: Path) -> ClusterRuns:
     """A two-node cluster of its own (3 CPUs and the resource cpu_small on the head; 3 CPUs, cpu_large and the label
     node-type=large on the other) and an S3 API (moto's server on 127.0.0.1); the runs go to it one after another:
