@@ -249,6 +249,11 @@ CATALOGUE: tuple[Metric, ...] = (
     # update
     _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
     _m("failed_requests", "count", "update", "failed requests from the update call on"),
+    _m("failed_while_stopping", "count", "update", "failed requests sent while Serve's controller reported a replica "
+       "stopping (a rollout's old replica in its graceful shutdown): a request that hangs there has no replica id"),
+    _m("failed_while_starting", "count", "update", "failed requests sent while Serve reported a replica starting"),
+    _m("replica_stopping_s", "s", "update", "how long during the window some replica was stopping (counts polled "
+       "every 0.25 s)"),
     _m("requests_during_update", "count", "update", "requests answered during the update"),
     _m("max_gap_s", "s", "update", "longest time without a successful answer during the update"),
     _m("p99_during_update_ms", "ms", "update", "p99 latency during the update"),
