@@ -164,6 +164,10 @@ CATALOGUE: tuple[Metric, ...] = (
        "its index in the order measured (labels: its key and every setting); its measurements carry label 'config'"),
     _m("serving_config_stopped", "count", "serve", "a serving configuration stopped early by the search: a figure "
        "already broke one of [serve.search] constraints, so its open-loop sweep was skipped (label: reason)"),
+    _m("serving_config_confirmed", "score", "deploy", "a best configuration of a serving search measured again in "
+       "fresh windows: its objective then (labels config, objective, per_cpu, first_score, first_rank, seconds)"),
+    _m("serving_config_best", "count", "deploy", "the serving search's best configuration after confirming its best "
+       "(the configuration's index; labels config, score, first_score, first_rank, confirmed)"),
     _m("serving_config_failed", "count", ("deploy", "serve", "load", "update", "teardown"), "a serving configuration "
        "that could not be deployed or measured, stored where it failed (label: error); the others are measured"),
     # serve

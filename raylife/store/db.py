@@ -482,6 +482,11 @@ class Store:
             out[(r["trial_id"], labels.get("config"))] = {"value": r["value"], "labels": labels}
         return out
 
+    def confirmed(self, run_id: str) -> list[dict[str, Any]]:
+        """A serving search's best configurations measured again, and the best of them, per trial (in order)."""
+        return self.rows("SELECT trial, metric, value, labels FROM metrics WHERE run_id = ? AND metric IN "
+                         "('serving_config_confirmed', 'serving_config_best') ORDER BY trial, metric DESC", [run_id])
+
     def serving_configs(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM serving_configs WHERE run_id = ? ORDER BY trial_id, config_index", [run_id])
 
