@@ -43,6 +43,39 @@ class Placement:
     environment: Fingerprint | None  # None where the process could not say (its probe never came back)
 
 
+@dataclass(frozen=True)
+class LatencyBatch:
+    """Every request of one measurement (a serve cell, a load window, an update window), column by column, as the
+    ``latencies`` table holds them."""
+
+    phase: str
+    path: str
+    batch_size: int | None
+    concurrency: int | None
+    offered_rps: float | None
+    seq: list[int]
+    sent_s: list[float]
+    latency_ms: list[float]
+    ok: list[bool]
+    error: list[str | None]
+    version: list[str | None]
+    replica: list[str | None]
+    repeat: int = 0
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One second of a changing load (``clients.scaling.Second``), with the stage and serving configuration."""
+
+    stage: str
+    config: str | None
+    second: Any  # clients.scaling.Second
+
+    def columns(self) -> dict[str, Any]:
+        return {"stage": self.stage, "config": self.config, **asdict(self.second)}
+
+
 @dataclass
 class TrialRecord:
     run_id: str
@@ -55,8 +88,8 @@ class TrialRecord:
     environment: Fingerprint | None = None
     measurements: list[Measurement] = field(default_factory=list)
     epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
-    latencies: list[dict[str, Any]] = field(default_factory=list)  # raw request samples, one dict of columns each
-    timeline: list[dict[str, Any]] = field(default_factory=list)  # a changing load's seconds, one row each
+    latencies: list[LatencyBatch] = field(default_factory=list)  # raw request samples, one batch per measurement
+    timeline: list[TimelineRow] = field(default_factory=list)  # a changing load's seconds, one row each
     placements: list[Placement] = field(default_factory=list)
     # labels every measurement gets while they are set: the serving configuration being measured
     context: dict[str, Any] = field(default_factory=dict)
@@ -103,22 +136,19 @@ class TrialRecord:
         repeat: int = 0,
     ) -> None:
         """Keep every request of a measurement (a ``measure.loadgen.Samples``) for the ``latencies`` table."""
-        self.latencies.append(
-            {
-                "phase": phase, "path": path, "batch_size": batch_size, "concurrency": concurrency,
-                "offered_rps": offered_rps, "seq": list(samples.seq), "sent_s": list(samples.sent_s),
-                "latency_ms": list(samples.latency_ms), "ok": [o.ok for o in samples.outcomes],
-                "error": [o.error for o in samples.outcomes], "version": [o.version for o in samples.outcomes],
-                "replica": [o.replica for o in samples.outcomes], "repeat": repeat,
-                "config": self.context.get("config"),
-            }
-        )
+        self.latencies.append(LatencyBatch(
+            phase=phase, path=path, batch_size=batch_size, concurrency=concurrency, offered_rps=offered_rps,
+            seq=list(samples.seq), sent_s=list(samples.sent_s), latency_ms=list(samples.latency_ms),
+            ok=[o.ok for o in samples.outcomes], error=[o.error for o in samples.outcomes],
+            version=[o.version for o in samples.outcomes], replica=[o.replica for o in samples.outcomes],
+            repeat=repeat, config=self.context.get("config"),
+        ))
 
     def add_timeline(self, stage: str, seconds: Iterable[Any]) -> None:
         """A changing load's per-second series (``measure.scaling.Second`` rows) for the ``timeline`` table."""
         config = self.context.get("config")
         for row in seconds:
-            self.timeline.append({"stage": stage, "config": config, **asdict(row)})
+            self.timeline.append(TimelineRow(stage, config, row))
 
     def add_epochs(self, phase: str, epochs: Iterable[EpochRecord]) -> None:
         self.epochs.extend((phase, e) for e in epochs)

@@ -62,6 +62,7 @@ def show(
         latencies = store.latency_summary(run_id)
         loads, best_rates = store.load_summary(run_id), store.max_rps_at_slo(run_id)
         configs = store.serving_configs(run_id)
+        store_rows_confirmed = store.confirmed(run_id)
         scaling = store.scaling(run_id)
         stats = store.metric_stats([run_id])
         stage_times, trial_walls = store.stage_times(run_id), store.trial_walls(run_id)
@@ -77,6 +78,8 @@ def show(
         console.print(deployed)
     if configs:
         console.print(serving_configs_table(configs, title="serving configurations (one trained model each)"))
+        for line in confirmed_lines(store_rows_confirmed):
+            console.print(line)
     for trial, config in dict.fromkeys((r["trial"], r["config"]) for r in latencies):
         console.print(latency_table([r for r in latencies if (r["trial"], r["config"]) == (trial, config)],
                                     title=escape(f"latency · {trial}" + (f" @ {config}" if config else ""))))
@@ -160,3 +163,21 @@ query.__doc__ = (
     f"Tables: {', '.join(table_names())}. Views: {', '.join(view_names())}. "
     "See every column with --schema."
 )
+
+
+def confirmed_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per trial whose serving search measured its best configurations again: what won then, and where
+    it had ranked on its first measurement."""
+    import json
+
+    lines = []
+    for trial in dict.fromkeys(r["trial"] for r in rows):
+        mine = [r for r in rows if r["trial"] == trial]
+        again = [json.loads(r["labels"]) | {"value": r["value"]} for r in mine if r["metric"] == "serving_config_confirmed"]
+        best = next((json.loads(r["labels"]) for r in mine if r["metric"] == "serving_config_best"), None)
+        scores = ", ".join(f"{a['config']} {a['value']:.4g} (first {a['first_score']:.4g})" if a["value"] is not None
+                           else f"{a['config']} failed" for a in again)
+        verdict = (f"best: [bold]{escape(best['config'])}[/], first ranked {best['first_rank']}" if best
+                   else "none kept a score")
+        lines.append(f"{escape(trial)}: the best {len(again)} measured again in fresh windows · {escape(scores)} · {verdict}")
+    return lines

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,4 +32,25 @@ def update_metrics(samples: Samples, t_update: float, t_done: float, new_version
         "replicas_before": len(replicas_before),
         "replicas_after": len(replicas_after),
         "replicas_replaced": len(replicas_before - replicas_after),
+    }
+
+
+def failures_by_replica_state(samples: Samples, counts: Sequence[Any], t0_unix: float) -> dict[str, Any]:
+    """Each failed request against what Serve's controller said of the replicas when it was sent (the last count read
+    at or before its send time, ``serving.control.ReplicaCount``): how many were sent while a replica was stopping
+    or starting, and for how long during the window some replica was stopping. A request that hangs on a stopping
+    replica never answers, so its replica is unknown; the states it was sent into are what can be stored."""
+    failed = [sent for sent, ok in zip(samples.sent_s, samples.ok) if not ok]
+    at = [c.at_unix - t0_unix for c in counts]
+
+    def state(sent_s: float) -> Any:
+        i = bisect.bisect_right(at, sent_s) - 1
+        return counts[i] if i >= 0 else None
+
+    states = [state(s) for s in failed]
+    stopping_s = sum(after - now for now, after, count in zip(at, at[1:], counts) if count.stopping)
+    return {
+        "failed_while_stopping": sum(1 for c in states if c is not None and c.stopping > 0),
+        "failed_while_starting": sum(1 for c in states if c is not None and c.starting > 0),
+        "replica_stopping_s": stopping_s if counts else None,  # no count read: not known, not zero
     }

@@ -164,6 +164,10 @@ CATALOGUE: tuple[Metric, ...] = (
        "its index in the order measured (labels: its key and every setting); its measurements carry label 'config'"),
     _m("serving_config_stopped", "count", "serve", "a serving configuration stopped early by the search: a figure "
        "already broke one of [serve.search] constraints, so its open-loop sweep was skipped (label: reason)"),
+    _m("serving_config_confirmed", "score", "deploy", "a best configuration of a serving search measured again in "
+       "fresh windows: its objective then (labels config, objective, per_cpu, first_score, first_rank, seconds)"),
+    _m("serving_config_best", "count", "deploy", "the serving search's best configuration after confirming its best "
+       "(the configuration's index; labels config, score, first_score, first_rank, confirmed)"),
     _m("serving_config_failed", "count", ("deploy", "serve", "load", "update", "teardown"), "a serving configuration "
        "that could not be deployed or measured, stored where it failed (label: error); the others are measured"),
     # serve
@@ -249,6 +253,11 @@ CATALOGUE: tuple[Metric, ...] = (
     # update
     _m("update_s", "s", "update", "update call until every answer comes from the new model (label: strategy)"),
     _m("failed_requests", "count", "update", "failed requests from the update call on"),
+    _m("failed_while_stopping", "count", "update", "failed requests sent while Serve's controller reported a replica "
+       "stopping (a rollout's old replica in its graceful shutdown): a request that hangs there has no replica id"),
+    _m("failed_while_starting", "count", "update", "failed requests sent while Serve reported a replica starting"),
+    _m("replica_stopping_s", "s", "update", "how long during the window some replica was stopping (counts polled "
+       "every 0.25 s)"),
     _m("requests_during_update", "count", "update", "requests answered during the update"),
     _m("max_gap_s", "s", "update", "longest time without a successful answer during the update"),
     _m("p99_during_update_ms", "ms", "update", "p99 latency during the update"),

@@ -73,6 +73,7 @@ class SearchPlan:
     max_configs: int
     limits: tuple[tuple[str, float], ...]  # (figure, upper limit in the figure's unit)
     seed: int
+    confirm_top: int = 0  # the best this many measured again, in fresh windows, before naming the best
 
     @property
     def guided(self) -> bool:
@@ -95,7 +96,8 @@ class SearchPlan:
 
     def as_params(self) -> dict[str, Any]:
         return {"algorithm": self.algorithm, "objective": self.objective, "mode": self.mode, "per_cpu": self.per_cpu,
-                "max_configs": self.max_configs, "limits": dict(self.limits), "seed": self.seed}
+                "max_configs": self.max_configs, "limits": dict(self.limits), "seed": self.seed,
+                "confirm_top": self.confirm_top}
 
 
 def search_plan(spec: ServeSpec, configs: int, where: str, has_load: bool) -> SearchPlan:
@@ -121,4 +123,5 @@ def search_plan(spec: ServeSpec, configs: int, where: str, has_load: bool) -> Se
         limits.append((name, limit.value))
     default = configs if search.algorithm == "grid" else max(1, math.floor(GUIDED_SHARE * configs))
     return SearchPlan(search.algorithm, search.objective, search.mode or FIGURE_MODES[search.objective], search.per_cpu,
-                      min(configs, search.max_configs or default), tuple(limits), search.seed)
+                      min(configs, search.max_configs or default), tuple(limits), search.seed,
+                      search.confirm_top if configs > 1 else 0)

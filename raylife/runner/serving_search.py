@@ -85,6 +85,12 @@ class ConfigProposer:
         else:
             self._searcher.on_trial_complete(trial_id, result={"objective": score})
 
+    def best(self, top: int) -> list[tuple[float, ServingConfig]]:
+        """The ``top`` best configurations measured, by score, best first (those without a score left out)."""
+        scored = [(score, self.configs[index]) for index, score in self.scores.items() if score is not None]
+        scored.sort(key=lambda pair: pair[0], reverse=self.plan.mode == "max")
+        return scored[:top]
+
     def measured(self, config: ServingConfig, figures: dict[str, float | None]) -> float | None:
         """One configuration's figures are in: its score (None: failed, a limit broken, or the figure missing)."""
         score = self.plan.score(figures, config.spec.most_replicas * config.spec.cpus_per_replica)

@@ -7,12 +7,16 @@ import time
 from raylife.measure.metrics import unit_of
 from raylife.clients.open_loop import OpenLoopClient
 from raylife.clients.requests import RequestSet
-from raylife.clients.updates import update_metrics
+from raylife.clients.updates import failures_by_replica_state, update_metrics
 from raylife.remote.messages import ServingData
 from raylife.serving.control import ServeApp, ServeDeployError
+from raylife.serving.watch import ReplicaWatch
 from raylife.stages.context import TrialContext
 from raylife.stages.hardware import ReplicaMeter
 from raylife.suite.spec import UpdateSpec
+
+
+STATS_NEVER_S = 3600.0  # the update's watch reads replica counts only (a replica's stats answer would load it)
 
 
 class UpdateStage:
@@ -37,6 +41,8 @@ class UpdateStage:
             meter = ReplicaMeter(lambda: app.replica_stats(timeout_s=10))
             # the load stage's open-loop client, at a steady rate: its p99s compare with the sweep's
             client = OpenLoopClient(app.url, requests.bodies, requests.check, timeout_s=spec.request_timeout_s)
+            # Serve's replica states over the window: what a failed request was sent into (no answer, no replica id)
+            watch = ReplicaWatch(app, stats_every_s=STATS_NEVER_S).start()
             client.start(update.rate_rps)
             try:
                 time.sleep(update.before_s)
@@ -46,9 +52,12 @@ class UpdateStage:
                 t_done = self._wait_until_all_new(client, t_update, version, update)
             finally:
                 samples = client.stop().samples
+                watch.stop()
+            t0_unix = client.t0 + (time.time() - time.perf_counter())
             app.wait_running(update.timeout_s)
             meter.stop(ctx, self.name, t.serve_device == "gpu", strategy=strategy)  # old replicas' and new ones'
-            metrics = update_metrics(samples, t_update, t_done, version)
+            metrics = {**update_metrics(samples, t_update, t_done, version),
+                       **failures_by_replica_state(samples, watch.counts, t0_unix)}
             for metric, value in metrics.items():
                 ctx.record.add(
                     self.name, metric, value, unit_of(self.name, metric), strategy=strategy, offered_rps=update.rate_rps,

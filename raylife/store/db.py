@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,8 +30,8 @@ class StoredConfig:
     """One serving configuration of a stored trial, as its TrialRecord held it (``Store.stored_configs``)."""
 
     measurements: list[Any] = field(default_factory=list)  # records.Measurement
-    latencies: list[dict[str, Any]] = field(default_factory=list)
-    timeline: list[dict[str, Any]] = field(default_factory=list)
+    latencies: list[Any] = field(default_factory=list)  # records.LatencyBatch
+    timeline: list[Any] = field(default_factory=list)  # records.TimelineRow
 # Reading results needs nothing outside the file: DuckDB itself refuses file and network access, extension
 # installs and loads, and configuration changes (locked), whatever SQL a user passes to `raylife query`.
 READ_CONFIG = {
@@ -309,7 +309,7 @@ class Store:
             ])
             for batch in record.latencies:
                 self._insert_latencies(record.trial_id, batch)
-            self._insert("timeline", [{"trial_id": record.trial_id, **row} for row in record.timeline])
+            self._insert("timeline", [{"trial_id": record.trial_id, **row.columns()} for row in record.timeline])
             quality = record.trial.measures_quality  # random inputs: validation figures are of nothing, kept NULL
             self._insert("epochs", [
                 {"trial_id": record.trial_id, "phase": phase, "epoch": e.epoch, "train_loss": e.train_loss,
@@ -336,10 +336,12 @@ class Store:
     LATENCY_COLUMNS = ("trial_id", "phase", "path", "batch_size", "concurrency", "offered_rps", "seq", "sent_s",
                        "latency_ms", "ok", "error", "version", "replica", "repeat", "config")
 
-    def _insert_latencies(self, trial_id: str, batch: dict[str, Any]) -> None:
-        """Raw request samples through Arrow: ~0.1 s per million rows, where executemany takes minutes."""
+    def _insert_latencies(self, trial_id: str, latencies: Any) -> None:
+        """Raw request samples (a ``records.LatencyBatch``) through Arrow: ~0.1 s per million rows, where executemany
+        takes minutes."""
         import pyarrow as pa
 
+        batch = asdict(latencies)
         n = len(batch["seq"])
         table = pa.table({
             "trial_id": pa.array([trial_id] * n, pa.string()),
@@ -379,25 +381,31 @@ class Store:
             if labels.get("config") in found:
                 found[labels["config"]].measurements.append(
                     Measurement(r["stage"], r["metric"], r["value"], r["unit"], labels, r["repeat"] or 0))
+        from raylife.clients.scaling import Second
+        from raylife.records import LatencyBatch, TimelineRow
+
         columns = [c for c in self.LATENCY_COLUMNS if c != "trial_id"]
         quoted = ", ".join(f'"{c}"' for c in columns)  # "repeat" is a keyword
         batch_key = ("phase", "path", "batch_size", "concurrency", "offered_rps", "repeat", "config")
+        per_request = ("seq", "sent_s", "latency_ms", "ok", "error", "version", "replica")
+        batches: list[tuple[str, dict[str, Any]]] = []
         last: tuple[Any, ...] | None = None
         for r in self.rows(f"SELECT {quoted} "
                            "FROM latencies WHERE trial_id = ? AND config IS NOT NULL ORDER BY rowid", [trial_id]):
             if r["config"] not in found:
                 continue
             key = tuple(r[k] for k in batch_key)
-            batches = found[r["config"]].latencies
             if key != last or not batches:
-                batches.append({**{k: r[k] for k in batch_key},
-                                **{k: [] for k in ("seq", "sent_s", "latency_ms", "ok", "error", "version", "replica")}})
+                batches.append((r["config"], {**{k: r[k] for k in batch_key}, **{k: [] for k in per_request}}))
                 last = key
-            for k in ("seq", "sent_s", "latency_ms", "ok", "error", "version", "replica"):
-                batches[-1][k].append(r[k])
+            for k in per_request:
+                batches[-1][1][k].append(r[k])
+        for config, columns_of in batches:
+            found[config].latencies.append(LatencyBatch(**columns_of))
         for r in self.rows("SELECT * EXCLUDE (trial_id) FROM timeline WHERE trial_id = ? ORDER BY rowid", [trial_id]):
             if r["config"] in found:
-                found[r["config"]].timeline.append(r)
+                stage, config = r.pop("stage"), r.pop("config")
+                found[config].timeline.append(TimelineRow(stage, config, Second(**r)))
         return found
 
     # -- reading ------------------------------------------------------------------------------
@@ -473,6 +481,11 @@ class Store:
             labels = json.loads(r["labels"] or "{}")
             out[(r["trial_id"], labels.get("config"))] = {"value": r["value"], "labels": labels}
         return out
+
+    def confirmed(self, run_id: str) -> list[dict[str, Any]]:
+        """A serving search's best configurations measured again, and the best of them, per trial (in order)."""
+        return self.rows("SELECT trial, metric, value, labels FROM metrics WHERE run_id = ? AND metric IN "
+                         "('serving_config_confirmed', 'serving_config_best') ORDER BY trial, metric DESC", [run_id])
 
     def serving_configs(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM serving_configs WHERE run_id = ? ORDER BY trial_id, config_index", [run_id])

@@ -191,6 +191,10 @@ class ServeSearchSpec(StrictModel):
         default_factory=dict, description="upper limits, e.g. { p99_ms_small = \"50ms\", replica_rss_mb = \"2GiB\" }: "
         "a configuration past one scores nothing, and is stopped as soon as a figure shows it")
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0
+    confirm_top: Annotated[int, Field(ge=0, le=16)] = Field(
+        default=3, description="before naming the best configuration, measure this many of the best again in fresh "
+        "windows and rank them on those figures (0: rank on the first measurement; the best of many noisy figures "
+        "is mostly luck)")
 
     @model_validator(mode="after")
     def _known_figures(self) -> ServeSearchSpec:

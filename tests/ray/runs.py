@@ -227,6 +227,8 @@ warmup_requests = 2
 stable_windows = 1
 port = 8136
 graceful_shutdown_wait_loop_s = 0.1   # teardown without Serve's 2 s wait loop
+[serve.search]
+objective = "peak_samples_per_s"   # both configurations, then both measured again before the best is named
 """
 FILES_CLASSES, FILES_PER_CLASS, STRAY_FILE = 4, 60, "class_1/notes.txt"
 

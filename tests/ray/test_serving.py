@@ -115,7 +115,7 @@ def test_a_replica_lost_under_load_is_recorded_and_the_stage_goes_on(serve_port,
     assert requests == 200  # every request is in the record, failed or not
     assert errors >= 1 and sum(reasons.values()) == errors
     assert all(reason.startswith("HTTP 5") or "Error" in reason for reason in reasons)
-    assert len(ctx.record.latencies[0]["seq"]) == 200
+    assert len(ctx.record.latencies[0].seq) == 200
     assert sc.app_status(f"{sc.APP_PREFIX}{ctx.record.trial_id}")[0] == "NOT_STARTED"  # cleaned up
 
 
@@ -174,8 +174,8 @@ def test_the_handle_path_is_measured_like_http_on_replicas_run_with_the_suites_s
         STAGES.get("teardown")().run(ctx)
     finally:
         ctx.close()
-    by_path = {batch["path"]: batch for batch in ctx.record.latencies}
-    assert set(by_path) == {"http", "handle"} and all(len(b["seq"]) == 30 and all(b["ok"]) for b in by_path.values())
+    by_path = {batch.path: batch for batch in ctx.record.latencies}
+    assert set(by_path) == {"http", "handle"} and all(len(b.seq) == 30 and all(b.ok) for b in by_path.values())
     accuracy = {(m.metric, m.labels["path"]): m.value for m in ctx.record.measurements if m.metric.endswith("_accuracy")}
     assert accuracy[("served_accuracy", "handle")] == accuracy[("offline_accuracy", "handle")]
     assert accuracy[("served_accuracy", "http")] == accuracy[("served_accuracy", "handle")]  # same inputs, same model

@@ -41,6 +41,16 @@ def test_an_image_folder_streams_through_ray_data_and_trains_well_above_its_base
     configs = rows(db, "SELECT trial, config, max_batch_size, ok, p50_ms_small FROM serving_configs ORDER BY trial, config")
     assert [(c["config"], c["max_batch_size"], c["ok"]) for c in configs] == [("mb1", 1, True), ("mb4", 4, True)] * 2
     assert all(c["p50_ms_small"] > 0 for c in configs), configs
+    # the search's best (both, here) measured again in fresh windows, and the best of those named
+    confirmed = rows(db, "SELECT trial, metric, value, labels FROM metrics WHERE metric IN ('serving_config_confirmed', "
+                         "'serving_config_best') ORDER BY trial, metric")
+    for trial in {c["trial"] for c in confirmed}:
+        again = [c for c in confirmed if c["trial"] == trial and c["metric"] == "serving_config_confirmed"]
+        [best] = [c for c in confirmed if c["trial"] == trial and c["metric"] == "serving_config_best"]
+        assert sorted(json.loads(c["labels"])["config"] for c in again) == ["mb1", "mb4"] and all(c["value"] > 0 for c in again)
+        winner = max(again, key=lambda c: c["value"])
+        assert json.loads(best["labels"])["config"] == json.loads(winner["labels"])["config"], (best, again)
+    assert len({c["trial"] for c in confirmed}) == 2
     figures = rows(db, "SELECT t.framework, m.metric, m.value, m.labels FROM measurements m JOIN trials t "
                        "USING (trial_id) WHERE m.stage = 'train' AND t.status = 'ok' AND m.metric IN "
                        f"({', '.join(repr(n) for n in INGEST)})")

@@ -86,3 +86,18 @@ def test_a_search_needs_lists_and_max_rps_at_slo_needs_the_open_loop():
     no_load = GRID.split("[load]")[0]
     with pytest.raises(RaylifeError, match="max_rps_at_slo needs the open-loop sweep"):
         plan_trials(parse_suite(no_load + '[serve.search]\nalgorithm = "optuna"\n', "s.toml"), "s.toml")
+
+
+def test_the_best_configurations_come_back_best_first():
+    from raylife.plan import plan_trials
+    from raylife.runner.serving_search import ConfigProposer
+    from raylife.suite import parse_suite
+    from tests.conftest import MINIMAL_SUITE
+
+    text = MINIMAL_SUITE + 'frameworks = ["torch"]\n[serve]\nmax_batch_size = [1, 2, 4, 8]\n[serve.search]\nobjective = "peak_samples_per_s"\n'
+    [trial] = plan_trials(parse_suite(text))
+    assert trial.serve_search.confirm_top == 3
+    proposer = ConfigProposer(trial)
+    for config, figure in zip(proposer, (10.0, 40.0, None, 30.0)):
+        proposer.measured(config, {"peak_samples_per_s": figure})
+    assert [(score, c.key) for score, c in proposer.best(3)] == [(40.0, "mb2"), (30.0, "mb8"), (10.0, "mb1")]

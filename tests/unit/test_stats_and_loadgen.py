@@ -294,3 +294,19 @@ def test_update_metrics_by_hand():
     assert metrics["replicas_before"] == 1 and metrics["replicas_after"] == 1 and metrics["replicas_replaced"] == 1
     assert metrics["p99_before_ms"] == pytest.approx(latency_summary([10.0, 20.0])["p99_ms"])
     assert metrics["max_during_update_ms"] == pytest.approx(900.0)
+
+
+def test_failed_update_requests_are_placed_in_the_replica_states_they_were_sent_into():
+    from raylife.clients.updates import failures_by_replica_state
+    from raylife.serving.control import ReplicaCount
+
+    s = Samples(t0=0.0)
+    for i, sent in enumerate((0.1, 1.2, 1.4, 2.6)):
+        ok = i in (0, 3)
+        s.record(i, sent, sent + (0.01 if ok else 5.0), Outcome(ok=ok, error=None if ok else "no answer within 5 s"))
+    t0_unix = 1000.0  # counts on the unix clock; 1 s: a new replica starting, 1.5 s: the old one stopping until 2.5 s
+    counts = [ReplicaCount(t0_unix + t, running, starting, stopping, "UPDATING")
+              for t, running, starting, stopping in ((0.0, 1, 0, 0), (1.0, 1, 1, 0), (1.3, 2, 0, 1), (2.5, 1, 0, 0))]
+    found = failures_by_replica_state(s, counts, t0_unix)
+    assert found == {"failed_while_stopping": 1, "failed_while_starting": 1, "replica_stopping_s": pytest.approx(1.2)}
+    assert failures_by_replica_state(s, [], t0_unix)["replica_stopping_s"] is None
