@@ -198,14 +198,14 @@ def test_a_replica_killed_on_purpose_is_replaced_and_its_recovery_timed(serve_po
     assert "error" not in labels and labels["after_s"] == 0.5 and labels["offered_rps"] == 40
     assert recovery > 0  # how long is the machine's business; that it was timed, and from a kill, is the test's
     assert values["requests"][0] == 40  # the closed-loop cell ran first, on the healthy deployment, and is whole
-    [window] = [b for b in ctx.record.latencies if b["phase"] == "replica-fault"]
-    sent = window["sent_s"]
+    [window] = [b for b in ctx.record.latencies if b.phase == "replica-fault"]
+    sent = window.sent_s
     # the open loop kept its schedule through the outage (a closed loop would have stopped sending while it waited):
     # one request every 25 ms from before the kill until a second after the replacement answered
     assert sent == pytest.approx([i / 40 for i in range(len(sent))])
     assert sent[-1] >= 0.5 + recovery + 0.5
     failed = values["recovery_failed_requests"][0]
     # with the only replica dead, the requests sent meanwhile failed or waited for the new one
-    assert 0 <= failed <= len(sent) - sum(window["ok"])
+    assert 0 <= failed <= len(sent) - sum(window.ok)
     assert values["recovery_p99_ms"][0] is None or values["recovery_p99_ms"][0] > 0
-    assert all(window["ok"][-10:]), window["error"][-10:]  # the service is back
+    assert all(window.ok[-10:]), window.error[-10:]  # the service is back
