@@ -32,8 +32,8 @@ def figures(db: Path, run_id: str) -> list[tuple]:
     with duckdb.connect(str(db), read_only=True) as con:
         marks = ", ".join("?" * len(HEADLINE))
         return con.execute(
-            "SELECT trial, metric, unit, median, min, max, n, CAST(labels AS VARCHAR) FROM metric_stats "
-            f"WHERE run_id = ? AND metric IN ({marks}) AND median IS NOT NULL ORDER BY trial, metric, labels",
+            "SELECT trial, stage, metric, unit, median, min, max, n, CAST(labels AS VARCHAR) FROM metric_stats "
+            f"WHERE run_id = ? AND metric IN ({marks}) AND median IS NOT NULL ORDER BY trial, stage, metric, labels",
             [run_id, *HEADLINE]).fetchall()
 
 
@@ -54,10 +54,10 @@ def main() -> None:
             found.append((db, run_id))
     for db, run_id in found:
         print(f"\n`{run_id}`, median [min, max] over n repeats:\n")
-        print("| trial | metric | labels | median | min | max | n |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for trial, metric, unit, median, low, high, n, labels in figures(db, run_id):
-            print(f"| {trial} | {metric} ({unit}) | {labels} | {median:.4g} | {low:.4g} | {high:.4g} | {n} |")
+        print("| trial | stage | metric | labels | median | min | max | n |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for trial, stage, metric, unit, median, low, high, n, labels in figures(db, run_id):
+            print(f"| {trial} | {stage} | {metric} ({unit}) | `{labels}` | {median:.4g} | {low:.4g} | {high:.4g} | {n} |")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@ import pytest
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+# The tests' own Rays (the session cluster, the lanes' nodes) run their workers at normal priority, as raylife's
+# embedded Ray does: at Ray's default niceness 15 any other process on a busy machine starves them
+os.environ.setdefault("RAY_worker_niceness", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 SUITES = REPO / "suites"
