@@ -21,21 +21,12 @@ from pathlib import Path
 import duckdb
 
 REPO = Path(__file__).resolve().parents[1]
-SUITE = """
-name = "bad-files"
-workload = "vision"
-[data]
+# the tests' one-small-CNN suite (tests/ray/helpers.one_small_cnn) on the corrupt folder
+DATA = """[data]
 format = "imagefolder"
 path = "corrupt"
 options = {{ size = 32 }}
 on_bad_file = "{policy}"
-[[models]]
-name = "cnn_small"
-frameworks = ["torch"]
-options = {{ width = 8 }}
-[train]
-epochs = 1
-retrain_epochs = 0
 """
 
 
@@ -52,7 +43,9 @@ def folder(root: Path) -> Path:
 
 def submit(root: Path, policy: str, n: int) -> tuple[subprocess.CompletedProcess, float, Path]:
     suite = root / f"{policy}-{n}.toml"
-    suite.write_text(SUITE.format(policy=policy))
+    from tests.ray.helpers import one_small_cnn
+
+    suite.write_text(one_small_cnn("bad-files") + DATA.format(policy=policy))
     db = root / f"{policy}-{n}.duckdb"
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "raylife", "submit", str(suite), "--db", str(db), "--storage-path",
