@@ -82,11 +82,13 @@ def open_page(path: Path, script: str, wait_s: float = 2.0) -> PageResult:
     binary = chromium()
     if binary is None:
         raise RuntimeError("no chromium on PATH: apt-get install chromium")
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helpers (renderer, crash handler) can outlive its main process and still write to the profile: the
+    # whole process group is ended, and a file they leave behind in the temporary profile fails no test.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
             [binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--no-first-run", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -100,8 +102,21 @@ def open_page(path: Path, script: str, wait_s: float = 2.0) -> PageResult:
             page = next(t for t in targets if t.get("type") == "page")
             return asyncio.run(_visit(page["webSocketDebuggerUrl"], path.resolve().as_uri(), script, wait_s))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _end_group(proc)
+
+
+def _end_group(proc: subprocess.Popen) -> None:
+    """SIGTERM to Chromium's process group, then SIGKILL to whatever of it is left."""
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
