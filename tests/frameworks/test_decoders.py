@@ -1,0 +1,104 @@
+"""Decoder language models in both frameworks (raylife/workloads/generative): the published parameter counts, the
+same logits from one set of weights in PyTorch (Hugging Face transformers) and TensorFlow (raylife's twins), and a
+state dict of another architecture refused by name. Real transformers, real TensorFlow, no Ray."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from raylife.workloads.generative.shapes import SHAPES
+
+pytestmark = [pytest.mark.torch, pytest.mark.tensorflow]
+
+# Scaled-down widths of each family: every mechanism of the published shapes (grouped-query attention with 3 query
+# heads per key/value head, rotary positions, tied embeddings), small enough to compare in a second.
+SMALL = {
+    "gpt2": {"dim": 32, "layers": 2, "heads": 4, "positions": 64},
+    "llama": {"dim": 48, "layers": 2, "heads": 6, "kv_heads": 2, "ffn": 80, "positions": 64, "rope_theta": 10_000.0},
+}
+VOCAB = 101
+
+
+def torch_model(model: str, vocab: int, options: dict, meta: bool = False):
+    import torch
+
+    from raylife.workloads.generative import torch_models
+
+    torch.manual_seed(0)
+    if meta:  # the published shapes counted without allocating their weights
+        with torch.device("meta"):
+            return getattr(torch_models, model)((None,), vocab, **options)
+    return getattr(torch_models, model)((None,), vocab, **options).eval()
+
+
+def tf_model(model: str, vocab: int, options: dict):
+    from raylife.workloads.generative import tf_models
+
+    return getattr(tf_models, model)((None,), vocab, **options)
+
+
+def hf_state(module) -> dict[str, np.ndarray]:
+    return {name: p.detach().numpy() for name, p in module.named_parameters()}
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_pytorch_decoders_have_their_published_parameter_count(shape):
+    s = SHAPES[shape]
+    model = torch_model(s.model, s.vocab_size, s.options, meta=True)
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == s.parameters
+
+
+@pytest.mark.parametrize("shape", ["gpt2_small", "smollm2_135m"])  # Llama-3.2-1B's 5 GB: PyTorch's count (meta) only
+def test_tensorflow_twins_have_the_published_parameter_count(shape):
+    s = SHAPES[shape]
+    model = tf_model(s.model, s.vocab_size, s.options)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == s.parameters
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_the_same_weights_give_the_same_logits_in_both_frameworks(model):
+    import torch
+
+    from raylife.workloads.generative.convert import load_hf_state
+
+    torch_lm = torch_model(model, VOCAB, SMALL[model])
+    tf_lm = tf_model(model, VOCAB, SMALL[model])
+    load_hf_state(tf_lm, hf_state(torch_lm), transpose_linear=model == "llama")
+    ids = np.random.default_rng(0).integers(0, VOCAB, size=(3, 17))
+    with torch.no_grad():
+        expected = torch_lm(torch.from_numpy(ids)).numpy()
+    got = tf_lm(ids, training=False).numpy()
+    assert got.shape == expected.shape == (3, 17, VOCAB)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    # causal: a later token never changes an earlier position's logits
+    changed = ids.copy()
+    changed[:, -1] = (changed[:, -1] + 1) % VOCAB
+    np.testing.assert_allclose(tf_lm(changed, training=False).numpy()[:, :-1], got[:, :-1], rtol=1e-5, atol=1e-5)
+
+
+def test_a_state_dict_of_another_shape_or_architecture_names_its_first_tensor():
+    from raylife.errors import PlanError
+    from raylife.workloads.generative.convert import load_hf_state
+
+    state = hf_state(torch_model("gpt2", VOCAB, SMALL["gpt2"]))
+    wider = tf_model("gpt2", VOCAB, {**SMALL["gpt2"], "dim": 64})
+    with pytest.raises(PlanError, match=r"tensor transformer\.wte\.weight is \(101, 32\) in the file, \(101, 64\)"):
+        load_hf_state(wider, state, transpose_linear=False)
+    llama = tf_model("llama", VOCAB, SMALL["llama"])
+    with pytest.raises(PlanError, match=r"tensor transformer\.wte\.weight \(101, 32\) has no place in llama"):
+        load_hf_state(llama, state, transpose_linear=True)
+    deeper = tf_model("gpt2", VOCAB, {**SMALL["gpt2"], "layers": 3})
+    with pytest.raises(PlanError, match=r"tensor transformer\.h\.2\.ln_1\.weight \(32,\) is missing from the file"):
+        load_hf_state(deeper, state, transpose_linear=False)
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_a_tensorflow_decoder_saves_and_loads_with_its_own_layers(model, tmp_path):
+    import tensorflow as tf
+
+    lm = tf_model(model, VOCAB, SMALL[model])
+    ids = np.random.default_rng(1).integers(0, VOCAB, size=(2, 9))
+    lm.save(tmp_path / "lm.keras")
+    again = tf.keras.models.load_model(tmp_path / "lm.keras")
+    np.testing.assert_allclose(again(ids, training=False).numpy(), lm(ids, training=False).numpy(), rtol=1e-6, atol=1e-6)
