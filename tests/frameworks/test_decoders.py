@@ -102,3 +102,43 @@ def test_a_tensorflow_decoder_saves_and_loads_with_its_own_layers(model, tmp_pat
     lm.save(tmp_path / "lm.keras")
     again = tf.keras.models.load_model(tmp_path / "lm.keras")
     np.testing.assert_allclose(again(ids, training=False).numpy(), lm(ids, training=False).numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+def test_a_decoder_learns_the_generated_corpus_well_beyond_token_frequencies(framework):
+    from raylife.workloads.generative.corpus import generated_documents, pack, perplexity, unigram_perplexity
+    from raylife.workloads.generative.tokenizer import ByteTokenizer
+
+    tok = ByteTokenizer()
+    rows = pack((tok.encode(d) for d in generated_documents(600, seed=0)), seq_len=64, eos_id=tok.eos_id)
+    train, test = rows[:-40], rows[-40:]
+    batches = train[np.random.default_rng(0).integers(0, len(train), size=(150, 16))]  # 150 steps of 16 rows
+    options = {"dim": 64, "layers": 2, "heads": 4, "kv_heads": 2, "ffn": 128, "positions": 64}
+    if framework == "torch":
+        import torch
+
+        lm = torch_model("llama", tok.vocab_size, options).train()
+        optimizer = torch.optim.AdamW(lm.parameters(), lr=3e-3)
+
+        def loss_of(rows: np.ndarray) -> torch.Tensor:
+            logits = lm(torch.from_numpy(rows[:, :-1])).reshape(-1, tok.vocab_size)
+            return torch.nn.functional.cross_entropy(logits, torch.from_numpy(rows[:, 1:]).reshape(-1))
+
+        for batch in batches:
+            optimizer.zero_grad()
+            loss_of(batch).backward()
+            optimizer.step()
+        with torch.no_grad():
+            nll = loss_of(test).item()
+    else:
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(0)
+        lm = tf_model("llama", tok.vocab_size, options)
+        lm.compile(optimizer=tf.keras.optimizers.Adam(3e-3),
+                   loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        flat = batches.reshape(-1, batches.shape[-1])
+        lm.fit(flat[:, :-1], flat[:, 1:], batch_size=16, epochs=1, shuffle=False, verbose=0)
+        nll = lm.evaluate(test[:, :-1], test[:, 1:], verbose=0)
+    # 1.3 (PyTorch) and 3.5 (TensorFlow) against the unigram model's 17.5 when written
+    assert perplexity(nll) < 0.5 * unigram_perplexity(train, test, tok.vocab_size)

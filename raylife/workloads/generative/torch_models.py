@@ -32,6 +32,7 @@ def gpt2(input_shape: tuple[int, ...], num_classes: int, dim: int = 768, layers:
          positions: int = 1024) -> GPT2:
     """GPT-2 (small by default: 124,439,808 parameters at vocabulary 50,257); ``num_classes`` is the vocabulary."""
     config = GPT2Config(vocab_size=num_classes, n_positions=positions, n_embd=dim, n_layer=layers, n_head=heads,
+                        bos_token_id=None, eos_token_id=None,  # GPT-2's 50,256 lies outside a smaller vocabulary
                         tie_word_embeddings=True, attn_implementation="eager")
     return GPT2(config)
 
