@@ -142,3 +142,45 @@ def test_a_decoder_learns_the_generated_corpus_well_beyond_token_frequencies(fra
         nll = lm.evaluate(test[:, :-1], test[:, 1:], verbose=0)
     # 1.3 (PyTorch) and 3.5 (TensorFlow) against the unigram model's 17.5 when written
     assert perplexity(nll) < 0.5 * unigram_perplexity(train, test, tok.vocab_size)
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_greedy_tokens_with_the_kv_cache_equal_the_whole_prefix_recomputed_in_both_frameworks(model):
+    import torch
+
+    from raylife.workloads.generative.convert import load_hf_state
+    from raylife.workloads.generative.generate import greedy_tensorflow, greedy_torch
+
+    torch_lm = torch_model(model, VOCAB, SMALL[model])
+    tf_lm = tf_model(model, VOCAB, SMALL[model])
+    load_hf_state(tf_lm, hf_state(torch_lm), transpose_linear=model == "llama")
+    prompts = np.random.default_rng(2).integers(0, VOCAB, size=(2, 7))
+    cached = list(greedy_torch(torch_lm, prompts, max_tokens=12))
+    twin = list(greedy_tensorflow(tf_lm, prompts, max_tokens=12))
+    # the same greedy tokens, up to a near-tie: where they first differ the top two logits were within float noise
+    for a, b in zip(cached, twin):
+        if a.ids != b.ids:
+            assert a.margin < 1e-3, (a, b)
+            break
+    else:
+        assert [t.ids for t in cached] == [t.ids for t in twin]
+    # the KV cache changes nothing: PyTorch's own whole-prefix greedy gives the same tokens
+    sequence = torch.as_tensor(prompts)
+    with torch.no_grad():
+        for token in cached:
+            nxt = torch_lm(sequence)[:, -1].argmax(-1)
+            assert tuple(nxt.tolist()) == token.ids
+            sequence = torch.cat([sequence, nxt[:, None]], dim=1)
+    assert all(b.at_s > a.at_s for a, b in zip(cached, cached[1:]))  # timed as they come
+
+
+def test_a_request_the_model_cannot_answer_is_refused_in_one_line():
+    from raylife.errors import PlanError
+    from raylife.workloads.generative.generate import check_request
+
+    check_request(10, 5, 16)
+    for args, message in [((0, 5, 16), "the prompt is empty"), ((10, 0, 16), "max_tokens is 0"),
+                          ((10, 7, 16), "a prompt of 10 tokens and 7 more is 17, beyond the model's 16 positions"),
+                          ((17, 1, 16), "beyond the model's 16 positions")]:
+        with pytest.raises(PlanError, match=message):
+            check_request(*args)

@@ -3,7 +3,7 @@ downloaded), their parameter names the library's.
 
 The classes below only change what ``forward(ids)`` returns — the logits tensor, as every raylife model returns — so
 training, evaluation and the storage formats treat a decoder like any classifier; ``forward(ids, **kwargs)`` is the
-library's own call (a KV cache: ``past_key_values``, ``use_cache``).
+library's own call (a KV cache: ``cache`` in transformers 5, ``past_key_values`` in 4.x, with ``use_cache``).
 """
 
 from __future__ import annotations
