@@ -184,3 +184,37 @@ def test_a_request_the_model_cannot_answer_is_refused_in_one_line():
                           ((17, 1, 16), "beyond the model's 16 positions")]:
         with pytest.raises(PlanError, match=message):
             check_request(*args)
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_continuous_batching_gives_each_stream_its_own_greedy_tokens(model):
+    import threading
+
+    from raylife.workloads.generative.batching import ContinuousBatcher
+    from raylife.workloads.generative.generate import greedy_torch
+
+    lm = torch_model(model, VOCAB, SMALL[model])
+    rng = np.random.default_rng(3)
+    # prompts of different lengths, answers of different lengths, joining while others decode
+    requests = [(rng.integers(0, VOCAB, size=n).tolist(), k) for n, k in [(5, 12), (9, 4), (3, 1), (12, 9), (7, 10)]]
+    batcher = ContinuousBatcher(lm, max_batch=4)
+    got: dict[int, list[int]] = {}
+
+    def run(i: int) -> None:
+        got[i] = [token for token, _ in batcher.stream(*requests[i])]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert max(batcher.batch_sizes) > 1  # streams were decoded together
+    for i, (prompt, k) in enumerate(requests):
+        alone = list(greedy_torch(lm, np.asarray([prompt]), k))
+        assert len(got[i]) == k
+        differ = next((j for j, (a, b) in enumerate(zip(got[i], alone)) if a != b.ids[0]), None)
+        assert differ is None or alone[differ].margin < 1e-3, (i, got[i], [t.ids[0] for t in alone])
+    # an end token stops a stream early unless ignored
+    prompt, _ = requests[0]
+    first = got[0][0]
+    assert [t for t, _ in batcher.stream(prompt, 5, eos_id=first)] == [first]

@@ -1,0 +1,141 @@
+"""A decoder served token by token over OpenAI's ``/v1/completions`` (the API every LLM benchmark client drives).
+
+``POST /v1/completions`` with ``{"prompt": text or token ids, "max_tokens": N, "temperature": 0, "stream": bool,
+"ignore_eos": bool}``. Streamed, each token is one server-sent event in OpenAI's ``text_completion`` shape, with
+raylife's ``token_ids``, ``version`` and ``replica`` beside ``choices``, then ``data: [DONE]``; not streamed, one JSON
+answer with ``usage``. Greedy decoding only (temperature 0): the served tokens are checked against offline greedy
+generation of the same weights. A request the model cannot answer gets HTTP 400 and one line saying why. Each stream
+decodes alone (``batching = "none"``), or all of a replica's streams decode in one loop (``"continuous"``); PyTorch,
+with the library's KV cache.
+"""
+
+# No ``from __future__ import annotations``: Serve validates the application builder's ``args`` into its annotation.
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+
+from raylife.errors import RaylifeError
+
+
+class CompletionArgs(BaseModel):
+    """What a completions replica loads: a builder of raylife/workloads/generative and its options, optional weights
+    (a PyTorch state dict), the vocabulary, the version its answers name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    builder: str = "raylife.workloads.generative.torch_models:gpt2"
+    vocab_size: int = Field(ge=2)
+    options: dict[str, Any] = Field(default_factory=dict)
+    weights: str | None = None
+    version: str = "v1"
+    threads: int = Field(default=1, ge=1)
+    model_name: str = "raylife-decoder"
+    # "none": each request decodes alone; "continuous": every request of the replica in one decoding loop, joining
+    # and leaving the running batch between steps (raylife/workloads/generative/batching.py)
+    batching: Literal["none", "continuous"] = "none"
+    max_batch: int = Field(default=32, ge=1)
+
+
+class CompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # OpenAI clients send fields a greedy server does not use (n, top_p…)
+    prompt: str | list[int]
+    max_tokens: int = 16
+    temperature: float = 0.0
+    stream: bool = False
+    ignore_eos: bool = False
+
+
+class CompletionServer:
+    def __init__(self, args: CompletionArgs) -> None:
+        import torch
+
+        from raylife.registry import import_object
+        from raylife.workloads.generative.tokenizer import ByteTokenizer
+
+        torch.set_num_threads(args.threads)
+        self.model = import_object(args.builder, what="decoder builder")((None,), args.vocab_size, **args.options)
+        if args.weights:
+            self.model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
+        self.model.eval()
+        self.positions = int(getattr(self.model.config, "max_position_embeddings", 0) or self.model.config.n_positions)
+        self.tokenizer = ByteTokenizer()
+        self.args = args
+        self.batcher = None
+        if args.batching == "continuous":
+            from raylife.workloads.generative.batching import ContinuousBatcher
+
+            self.batcher = ContinuousBatcher(self.model, max_batch=args.max_batch)
+        self.replica = serve.get_replica_context().replica_id.unique_id
+
+    def _ids(self, request: CompletionRequest) -> list[int]:
+        ids = self.tokenizer.encode(request.prompt) if isinstance(request.prompt, str) else list(request.prompt)
+        bad = [i for i in ids if not 0 <= i < self.args.vocab_size]
+        if bad:
+            raise ValueError(f"token id {bad[0]} is outside the vocabulary of {self.args.vocab_size}")
+        return ids
+
+    def _tokens(self, ids: list[int], request: CompletionRequest) -> Iterator[int]:
+        import numpy as np
+
+        from raylife.workloads.generative.generate import greedy_torch
+
+        if self.batcher is not None:
+            eos = None if request.ignore_eos else self.tokenizer.eos_id
+            for token, _ in self.batcher.stream(ids, request.max_tokens, eos):
+                yield token
+            return
+        for token in greedy_torch(self.model, np.asarray([ids]), request.max_tokens):
+            yield token.ids[0]
+            if not request.ignore_eos and token.ids[0] == self.tokenizer.eos_id:
+                return
+
+    def _event(self, token: int | None, finish: str | None) -> str:
+        text = self.tokenizer.decode([token]) if token is not None else ""
+        body = {"id": "cmpl-raylife", "object": "text_completion", "created": int(time.time()),
+                "model": self.args.model_name, "version": self.args.version, "replica": self.replica,
+                "token_ids": [] if token is None else [token],
+                "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}]}
+        return f"data: {json.dumps(body)}\n\n"
+
+    def _stream(self, ids: list[int], request: CompletionRequest) -> Iterator[str]:
+        count = 0
+        for token in self._tokens(ids, request):
+            count += 1
+            yield self._event(token, None)
+        yield self._event(None, "length" if count == request.max_tokens else "stop")
+        yield "data: [DONE]\n\n"
+
+    async def __call__(self, http: Request) -> Any:
+        from raylife.workloads.generative.generate import check_request
+
+        try:
+            request = CompletionRequest.model_validate(await http.json())
+            if request.temperature != 0:
+                raise ValueError(f"temperature {request.temperature}: this server decodes greedily (temperature 0)")
+            ids = self._ids(request)
+            check_request(len(ids), request.max_tokens, self.positions)
+        except (ValueError, RaylifeError) as exc:  # pydantic's ValidationError is a ValueError
+            return JSONResponse({"error": {"message": " ".join(str(exc).split()), "type": "invalid_request_error"}},
+                                status_code=400)
+        if request.stream:
+            return StreamingResponse(self._stream(ids, request), media_type="text/event-stream")
+        tokens = list(self._tokens(ids, request))
+        return JSONResponse({"id": "cmpl-raylife", "object": "text_completion", "model": self.args.model_name,
+                             "version": self.args.version, "replica": self.replica, "token_ids": tokens,
+                             "choices": [{"index": 0, "text": self.tokenizer.decode(tokens), "logprobs": None,
+                                          "finish_reason": "length" if len(tokens) == request.max_tokens else "stop"}],
+                             "usage": {"prompt_tokens": len(ids), "completion_tokens": len(tokens),
+                                       "total_tokens": len(ids) + len(tokens)}})
+
+
+CompletionDeployment = serve.deployment(name="CompletionServer")(CompletionServer)
+
+
+def app_builder(args: CompletionArgs) -> Any:
+    return CompletionDeployment.bind(args)
