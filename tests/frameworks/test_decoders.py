@@ -218,3 +218,49 @@ def test_continuous_batching_gives_each_stream_its_own_greedy_tokens(model):
     prompt, _ = requests[0]
     first = got[0][0]
     assert [t for t, _ in batcher.stream(prompt, 5, eos_id=first)] == [first]
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_a_hugging_face_folder_loads_into_both_frameworks_with_the_same_logits(model, tmp_path):
+    import torch
+
+    from raylife.workloads.generative import tf_models, torch_models
+
+    saved = torch_model(model, VOCAB, SMALL[model])
+    saved.save_pretrained(tmp_path)  # config.json + model.safetensors, as transformers writes a published model
+    ids = np.random.default_rng(4).integers(0, VOCAB, size=(2, 11))
+    with torch.no_grad():
+        expected = saved(torch.from_numpy(ids)).numpy()
+        np.testing.assert_allclose(torch_models.from_folder(str(tmp_path))(torch.from_numpy(ids)).numpy(), expected,
+                                   rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(tf_models.from_folder(str(tmp_path))(ids, training=False).numpy(), expected,
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_a_folder_of_another_shape_or_without_its_files_is_refused_naming_what(tmp_path):
+    import json
+
+    from safetensors.numpy import load_file, save_file
+
+    from raylife.errors import PlanError
+    from raylife.workloads.generative import torch_models
+
+    torch_model("gpt2", VOCAB, SMALL["gpt2"]).save_pretrained(tmp_path)
+    # the original GPT-2 files name tensors without the LM's prefix and keep the causal mask beside them: they load
+    bare = {k.removeprefix("transformer."): v for k, v in load_file(tmp_path / "model.safetensors").items()}
+    bare["h.0.attn.bias"] = np.tril(np.ones((1, 1, 64, 64), dtype=np.float32))
+    save_file(bare, tmp_path / "model.safetensors")
+    torch_models.from_folder(str(tmp_path))
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, "n_layer": 3}))
+    with pytest.raises(PlanError, match=r"tensor transformer\.h\.2\.ln_1\.weight \(32,\) is missing from the file"):
+        torch_models.from_folder(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "n_embd": 64}))
+    with pytest.raises(PlanError, match=r"tensor transformer\.wte\.weight is \(101, 32\) in the file, \(101, 64\)"):
+        torch_models.from_folder(str(tmp_path))
+    (tmp_path / "config.json").write_text(json.dumps({**config, "model_type": "bert"}))
+    with pytest.raises(PlanError, match=r"describes a 'bert' model; raylife builds gpt2, llama"):
+        torch_models.from_folder(str(tmp_path))
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(PlanError, match=r"has no model\.safetensors"):
+        torch_models.from_folder(str(tmp_path))

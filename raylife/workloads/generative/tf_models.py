@@ -193,3 +193,14 @@ def llama(input_shape: tuple[int, ...], num_classes: int, dim: int = 576, layers
         x = x + linear(dim, f"{at}.mlp.down_proj")(tf.nn.silu(gate) * up)
     x = RMSNorm(eps, name="model.norm")(x)
     return tf.keras.Model(ids, embed(x), name="llama")
+
+
+def from_folder(path: str) -> tf.keras.Model:
+    """The TensorFlow twin of a local Hugging Face folder's decoder, its tensors copied in by name (``convert``)."""
+    from raylife.workloads.generative.convert import load_hf_state
+    from raylife.workloads.generative.hf_folder import read_folder
+
+    folder = read_folder(path)
+    model = {"gpt2": gpt2, "llama": llama}[folder.model]((None,), folder.vocab_size, **folder.options)
+    load_hf_state(model, folder.state, transpose_linear=folder.model == "llama")
+    return model

@@ -46,3 +46,15 @@ def llama(input_shape: tuple[int, ...], num_classes: int, dim: int = 576, layers
                          num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=positions,
                          rope_theta=rope_theta, rms_norm_eps=eps, tie_word_embeddings=True, attn_implementation="eager")
     return Llama(config)
+
+
+def from_folder(path: str) -> GPT2 | Llama:
+    """A decoder built and loaded from a local Hugging Face folder (config.json + model.safetensors), every tensor
+    checked first: a PlanError names the first that does not fit."""
+    from raylife.workloads.generative.hf_folder import check_fits, read_folder
+
+    folder = read_folder(path)
+    model = {"gpt2": gpt2, "llama": llama}[folder.model]((None,), folder.vocab_size, **folder.options)
+    check_fits(folder.state, {name: tuple(p.shape) for name, p in model.named_parameters()})
+    model.load_state_dict({name: torch.from_numpy(v) for name, v in folder.state.items()}, strict=False)
+    return model.eval()
