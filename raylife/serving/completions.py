@@ -1,6 +1,6 @@
 """A decoder served token by token over OpenAI's ``/v1/completions`` (the API every LLM benchmark client drives).
 
-``POST /v1/completions`` with ``{"prompt": text or token ids, "max_tokens": N, "temperature": 0, "stream": bool,
+``POST /v1/completions`` (and ``GET /health``, ``GET /v1/models``, which clients check first) with ``{"prompt": text or token ids, "max_tokens": N, "temperature": 0, "stream": bool,
 "ignore_eos": bool}``. Streamed, each token is one server-sent event in OpenAI's ``text_completion`` shape, with
 raylife's ``token_ids``, ``version`` and ``replica`` beside ``choices``, then ``data: [DONE]``; not streamed, one JSON
 answer with ``usage``. Greedy decoding only (temperature 0): the served tokens are checked against offline greedy
@@ -48,6 +48,7 @@ class CompletionRequest(BaseModel):
     max_tokens: int = 16
     temperature: float = 0.0
     stream: bool = False
+    stream_options: dict[str, Any] | None = None  # {"include_usage": true}: a last event with the token counts
     ignore_eos: bool = False
 
 
@@ -109,9 +110,25 @@ class CompletionServer:
             count += 1
             yield self._event(token, None)
         yield self._event(None, "length" if count == request.max_tokens else "stop")
+        if (request.stream_options or {}).get("include_usage"):  # as OpenAI sends it: no choices, the counts
+            yield "data: " + json.dumps({"id": "cmpl-raylife", "object": "text_completion", "created": int(time.time()),
+                                         "model": self.args.model_name, "choices": [],
+                                         "usage": _usage(len(ids), count)}) + "\n\n"
         yield "data: [DONE]\n\n"
 
     async def __call__(self, http: Request) -> Any:
+        # what OpenAI clients ask besides completions: a health check and the served model's name
+        if http.method == "GET" and http.url.path.rstrip("/").endswith("/health"):
+            return JSONResponse({"status": "ok"})
+        if http.method == "GET" and http.url.path.rstrip("/").endswith("/models"):
+            return JSONResponse({"object": "list", "data": [{"id": self.args.model_name, "object": "model",
+                                                              "owned_by": "raylife"}]})
+        if http.method != "POST" or not http.url.path.rstrip("/").endswith("/completions"):
+            return JSONResponse({"error": {"message": f"{http.method} {http.url.path}: this server answers POST "
+                                           "/v1/completions", "type": "invalid_request_error"}}, status_code=404)
+        return await self._complete(http)
+
+    async def _complete(self, http: Request) -> Any:
         from raylife.workloads.generative.generate import check_request
 
         try:
@@ -130,8 +147,11 @@ class CompletionServer:
                              "version": self.args.version, "replica": self.replica, "token_ids": tokens,
                              "choices": [{"index": 0, "text": self.tokenizer.decode(tokens), "logprobs": None,
                                           "finish_reason": "length" if len(tokens) == request.max_tokens else "stop"}],
-                             "usage": {"prompt_tokens": len(ids), "completion_tokens": len(tokens),
-                                       "total_tokens": len(ids) + len(tokens)}})
+                             "usage": _usage(len(ids), len(tokens))})
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 CompletionDeployment = serve.deployment(name="CompletionServer")(CompletionServer)

@@ -4,6 +4,8 @@ state dict of another architecture refused by name. Real transformers, real Tens
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -171,7 +173,7 @@ def test_greedy_tokens_with_the_kv_cache_equal_the_whole_prefix_recomputed_in_bo
             nxt = torch_lm(sequence)[:, -1].argmax(-1)
             assert tuple(nxt.tolist()) == token.ids
             sequence = torch.cat([sequence, nxt[:, None]], dim=1)
-    assert all(b.at_s > a.at_s for a, b in zip(cached, cached[1:]))  # timed as they come
+    assert all(b.at_s > a.at_s for a, b in pairwise(cached))  # timed as they come
 
 
 def test_a_request_the_model_cannot_answer_is_refused_in_one_line():

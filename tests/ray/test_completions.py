@@ -73,6 +73,21 @@ def test_an_answer_not_streamed_holds_the_same_tokens_and_its_usage(endpoint):
     assert status == 200 and answer["token_ids"] == list(streamed.token_ids)
     assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}
     assert answer["object"] == "text_completion" and answer["choices"][0]["finish_reason"] == "length"
+    # stream_options.include_usage: a last event with no choices and the counts, as OpenAI sends it
+    events = sse(port, {"prompt": [5, 6, 7], "max_tokens": 2, "stream": True, "stream_options": {"include_usage": True}})
+    assert events[-1] == "[DONE]" and json.loads(events[-2]) == {**json.loads(events[-2]), "choices": [],
+                                                                   "usage": answer["usage"] | {"completion_tokens": 2,
+                                                                                               "total_tokens": 5}}
+
+
+def sse(port: int, body: dict) -> list[str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("POST", "/v1/completions", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        text = connection.getresponse().read().decode()
+        return [line[len("data: "):] for line in text.splitlines() if line.startswith("data: ")]
+    finally:
+        connection.close()
 
 
 def test_a_request_the_model_cannot_answer_gets_one_line(endpoint):
@@ -87,6 +102,18 @@ def test_a_request_the_model_cannot_answer_gets_one_line(endpoint):
     assert status == 400 and answer["error"]["message"].startswith("temperature 0.7: this server decodes greedily")
     status, answer = post(port, {"prompt": [3, 999], "max_tokens": 3})
     assert status == 400 and answer["error"]["message"] == "token id 999 is outside the vocabulary of 257"
+    status, answer = get(port, "/v1/models")
+    assert status == 200 and answer["data"][0]["id"] == "raylife-decoder"
+
+
+def get(port: int, path: str) -> tuple[int, dict]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
 
 
 def post(port: int, body: dict) -> tuple[int, dict]:

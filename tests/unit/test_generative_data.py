@@ -104,3 +104,16 @@ def test_unigram_perplexity_by_hand():
     test = np.array([[0, 1, 2]])  # targets 1, 2
     expected = np.exp(-(np.log(3 / 6) + np.log(2 / 6)) / 2)
     assert unigram_perplexity(train, test, 3) == pytest.approx(expected)
+
+
+def test_the_byte_tokenizer_as_a_hugging_face_folder_gives_the_same_ids(tmp_path):
+    from tokenizers import Tokenizer
+
+    from raylife.workloads.generative.tokenizer import write_byte_tokenizer
+
+    folder = write_byte_tokenizer(tmp_path / "tok")
+    hf = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    text = "the sleepy cat — purrs ünder 3 trees\n"
+    assert hf.encode(text).ids == ByteTokenizer().encode(text) and hf.decode(hf.encode(text).ids) == text
+    loaded = FileTokenizer(folder / "tokenizer.json")
+    assert loaded.vocab_size == 257 and loaded.eos_id == 256

@@ -76,3 +76,39 @@ def check_vocabulary(tokenizer: Tokenizer, model_vocab: int, model: str) -> None
         raise DataError(f"the tokenizer has {tokenizer.vocab_size:,} tokens, model '{model}' a vocabulary of "
                         f"{model_vocab:,}", where="data.tokenizer",
                         hint="use the tokenizer the model was made with, or set the model's vocabulary to match")
+
+
+def write_byte_tokenizer(folder: str | Path) -> Path:
+    """The byte-level tokenizer as a Hugging Face tokenizer folder (``tokenizer.json`` + ``tokenizer_config.json``):
+    the same 257 ids, for tools that load a tokenizer by path (LLM benchmark clients that count tokens, transformers'
+    ``AutoTokenizer``). Byte b is id b (GPT-2's byte-to-character table names it), the end of a document 256."""
+    import json
+
+    from tokenizers import Tokenizer as HFTokenizer
+    from tokenizers import decoders, pre_tokenizers
+    from tokenizers.models import BPE
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    characters = _bytes_to_unicode()
+    tok = HFTokenizer(BPE(vocab={characters[b]: b for b in range(256)} | {"<|endoftext|>": 256}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.add_special_tokens(["<|endoftext|>"])
+    tok.save(str(folder / "tokenizer.json"))
+    (folder / "tokenizer_config.json").write_text(json.dumps(
+        {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>"}))
+    return folder
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's table of a printable character for every byte (byte-level BPE's alphabet)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    table, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            table[b] = chr(b)
+        else:
+            table[b] = chr(256 + extra)
+            extra += 1
+    return table
