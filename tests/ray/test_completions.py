@@ -143,3 +143,18 @@ def test_streams_decoded_together_each_get_their_own_greedy_tokens(endpoint):
         offline = list(greedy_torch(model, np.asarray([ByteTokenizer().encode(prompt)]), max_tokens=8))
         differ = next((i for i, (s, o) in enumerate(zip(record.token_ids, offline)) if s != o.ids[0]), None)
         assert differ is None or offline[differ].margin < 1e-3
+
+
+def test_a_concurrency_sweep_measures_every_cell_on_the_served_decoder(endpoint):
+    from raylife.clients.streaming import stream_completion
+    from raylife.clients.token_load import concurrency_sweep
+
+    port, _ = endpoint
+    send = lambda prompt: stream_completion("127.0.0.1", port, prompt, max_tokens=6,  # noqa: E731
+                                            path="/batched/v1/completions")
+    cells = concurrency_sweep(send, ["the cat", "a dog", "an owl hoots"], levels=[1, 3], requests_per_stream=2)
+    assert [(c.concurrency, c.requests, c.failed, c.output_tokens) for c in cells] == [(1, 2, 0, 12), (3, 6, 0, 36)]
+    for c in cells:
+        for tail in (c.ttft, c.itl, c.tpot, c.e2e):
+            assert 0 < tail.p50 <= tail.p90 <= tail.p99
+        assert c.output_tokens_per_s > 0 and c.output_tokens_per_s_per_user == pytest.approx(1e3 / c.tpot.p50)

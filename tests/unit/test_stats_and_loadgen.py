@@ -183,16 +183,21 @@ def test_a_window_too_short_for_a_p99_verdict_never_meets_the_slo(http_service):
     # MLPerf's early stopping: 20 answers, every one far within the SLO, are too few for a p99 at 99% confidence
     # (459 with none over): the rate is undecided — not kept for max_rps_at_slo, not broken, not measured again
     from raylife.clients.open_loop import run_schedule
-    from raylife.stages.load import measure_rate
+    from raylife.stages.load import ACHIEVED_FLOOR, measure_rate
 
     url, settings = http_service
     settings["delay_s"] = 0.0
     times = schedule(40, 0.5, "uniform")
     rate = measure_rate(lambda _: run_schedule(url, [b"{}"], accept, times, timeout_s=5, duration_s=0.5),
                         len(times), 0.5, 60_000, confirm=2)
-    assert rate.p99_ms < 60_000 and rate.errors == 0 and len(rate.windows) == 1
+    assert rate.p99_ms < 60_000 and rate.errors == 0
     assert rate.verdict.verdict == "undecided" and rate.verdict.answers == 20 and rate.verdict.needed == 459
     assert not rate.within and not rate.saturated
+    # an undecided verdict is never a reason to measure again: a window before the last one was measured again only
+    # because the client fell short of the offered 40 req/s (a busy machine: the window overran its 0.5 s)
+    for earlier in rate.windows[:-1]:
+        answered = int(earlier.samples.ok.sum())
+        assert answered / max(0.5, earlier.samples.wall_s) < ACHIEVED_FLOOR * len(times) / 0.5
 
 
 def test_early_stopping_asks_for_mlperfs_counts():
