@@ -119,10 +119,7 @@ def test_a_decoder_learns_the_generated_corpus_well_beyond_token_frequencies(fra
     if framework == "torch":
         import torch
 
-        # one thread: PyTorch's second one spins waiting for the first while the lanes hold the other core (96 s
-        # instead of 4 in a full run)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # (tests/conftest.py does so before each test, after the first to import torch)
         lm = torch_model("llama", tok.vocab_size, options).train()
         optimizer = torch.optim.AdamW(lm.parameters(), lr=3e-3)
 
@@ -136,7 +133,6 @@ def test_a_decoder_learns_the_generated_corpus_well_beyond_token_frequencies(fra
             optimizer.step()
         with torch.no_grad():
             nll = loss_of(test).item()
-        torch.set_num_threads(threads)
     else:
         import tensorflow as tf
 
