@@ -44,6 +44,15 @@ def hf_state(module) -> dict[str, np.ndarray]:
     return {name: p.detach().numpy() for name, p in module.named_parameters()}
 
 
+def twins(model: str):
+    """A small decoder in PyTorch and its TensorFlow twin holding the same weights."""
+    from raylife.workloads.generative.convert import load_hf_state
+
+    torch_lm, tf_lm = torch_model(model, VOCAB, SMALL[model]), tf_model(model, VOCAB, SMALL[model])
+    load_hf_state(tf_lm, hf_state(torch_lm), transpose_linear=model == "llama")
+    return torch_lm, tf_lm
+
+
 @pytest.mark.parametrize("shape", sorted(SHAPES))
 def test_pytorch_decoders_have_their_published_parameter_count(shape):
     s = SHAPES[shape]
@@ -62,11 +71,7 @@ def test_tensorflow_twins_have_the_published_parameter_count(shape):
 def test_the_same_weights_give_the_same_logits_in_both_frameworks(model):
     import torch
 
-    from raylife.workloads.generative.convert import load_hf_state
-
-    torch_lm = torch_model(model, VOCAB, SMALL[model])
-    tf_lm = tf_model(model, VOCAB, SMALL[model])
-    load_hf_state(tf_lm, hf_state(torch_lm), transpose_linear=model == "llama")
+    torch_lm, tf_lm = twins(model)
     ids = np.random.default_rng(0).integers(0, VOCAB, size=(3, 17))
     with torch.no_grad():
         expected = torch_lm(torch.from_numpy(ids)).numpy()
@@ -151,12 +156,9 @@ def test_a_decoder_learns_the_generated_corpus_well_beyond_token_frequencies(fra
 def test_greedy_tokens_with_the_kv_cache_equal_the_whole_prefix_recomputed_in_both_frameworks(model):
     import torch
 
-    from raylife.workloads.generative.convert import load_hf_state
     from raylife.workloads.generative.generate import greedy_tensorflow, greedy_torch
 
-    torch_lm = torch_model(model, VOCAB, SMALL[model])
-    tf_lm = tf_model(model, VOCAB, SMALL[model])
-    load_hf_state(tf_lm, hf_state(torch_lm), transpose_linear=model == "llama")
+    torch_lm, tf_lm = twins(model)
     prompts = np.random.default_rng(2).integers(0, VOCAB, size=(2, 7))
     cached = list(greedy_torch(torch_lm, prompts, max_tokens=12))
     twin = list(greedy_tensorflow(tf_lm, prompts, max_tokens=12))
