@@ -51,7 +51,7 @@ def greedy_torch(model: Any, prompts: np.ndarray, max_tokens: int) -> Iterator[T
     start = time.perf_counter()
     with torch.inference_mode():
         out = model(torch.as_tensor(prompts), use_cache=True)
-        # transformers 5 names the KV cache `cache`; 4.x named it `past_key_values`
+        # transformers 5 names the KV cache `cache` (4.x: `past_key_values`)
         name = "cache" if getattr(out, "cache", None) is not None else "past_key_values"
         for _ in range(max_tokens):
             ids, margin = _pick(out.logits[:, -1].float().numpy())
