@@ -26,7 +26,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,35 +38,19 @@ def free_port() -> int:
 
 
 def raylife_round(port: int, concurrency: int, requests: int, prompt: int, tokens: int, seed: int) -> dict[str, float]:
+    """raylife's closed loop (``clients.token_load``) over its streaming client, summarised as a serving cell."""
     import random
 
     from raylife.clients.streaming import stream_completion
+    from raylife.clients.token_load import closed_loop, summarize
 
     rng = random.Random(seed)
     texts = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz ") for _ in range(prompt)) for _ in range(requests)]
-    records, lock = [], threading.Lock()
-    todo = iter(texts)
-
-    def client() -> None:
-        while True:
-            with lock:
-                text = next(todo, None)
-            if text is None:
-                return
-            record = stream_completion("127.0.0.1", port, text, max_tokens=tokens)
-            with lock:
-                records.append(record)
-
-    threads = [threading.Thread(target=client) for _ in range(concurrency)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    ok = [r for r in records if r.ok]
-    assert len(ok) == requests, [r.error for r in records if not r.ok][:3]
-    return {"ttft_ms": statistics.median(r.ttft_s for r in ok) * 1e3,
-            "itl_ms": statistics.median(r.tpot_s for r in ok) * 1e3,
-            "every_gap_ms": statistics.median(g for r in ok for g in r.itl_s) * 1e3}
+    records, wall = closed_loop(lambda text: stream_completion("127.0.0.1", port, text, max_tokens=tokens), texts,
+                                concurrency)
+    cell = summarize(records, concurrency, wall)
+    assert cell.failed == 0, [r.error for r in records if not r.ok][:3]
+    return {"ttft_ms": cell.ttft.p50, "itl_ms": cell.tpot.p50, "every_gap_ms": cell.itl.p50}
 
 
 def guidellm_round(binary: str, port: int, tokenizer: Path, concurrency: int, requests: int, prompt: int,
