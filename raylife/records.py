@@ -65,6 +65,28 @@ class LatencyBatch:
 
 
 @dataclass(frozen=True)
+class TokenRequest:
+    """One streamed request to a decoder, as the ``token_requests`` table holds it (times in ms from the client)."""
+
+    phase: str
+    concurrency: int
+    seq: int
+    sent_s: float  # since the cell started
+    input_tokens: int
+    output_tokens: int
+    ttft_ms: float | None
+    tpot_ms: float | None
+    e2e_ms: float
+    itl_ms: list[float]  # every gap between two tokens of the stream
+    ok: bool
+    error: str | None
+    version: str | None
+    replica: str | None
+    repeat: int = 0
+    config: str | None = None
+
+
+@dataclass(frozen=True)
 class TimelineRow:
     """One second of a changing load (``clients.scaling.Second``), with the stage and serving configuration."""
 
@@ -89,6 +111,7 @@ class TrialRecord:
     measurements: list[Measurement] = field(default_factory=list)
     epochs: list[tuple[str, EpochRecord]] = field(default_factory=list)  # (phase, epoch)
     latencies: list[LatencyBatch] = field(default_factory=list)  # raw request samples, one batch per measurement
+    token_requests: list[TokenRequest] = field(default_factory=list)  # a decoder's streams, one row each
     timeline: list[TimelineRow] = field(default_factory=list)  # a changing load's seconds, one row each
     placements: list[Placement] = field(default_factory=list)
     # labels every measurement gets while they are set: the serving configuration being measured

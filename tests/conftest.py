@@ -62,8 +62,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The lanes the selected tests read: after ``-k`` and ``-m`` deselected (this file's collection hook runs
     before theirs), so a run that reads no lane starts none."""
-    from tests.lanes import LANES, fixture_name
+    from tests.lanes import LANES, WANTED, fixture_name
 
+    WANTED.update(name for item in session.items for name in item.fixturenames)
     session.config.stash[_NEEDED] = [n for n in LANES if any(fixture_name(n) in item.fixturenames
                                                              for item in session.items)]
 

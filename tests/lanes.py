@@ -77,6 +77,9 @@ class Lane:
 
 
 AT_ONCE = 2
+# Every fixture the selected tests use (set once collection is done): a lane with several runs runs only those some
+# selected test reads.
+WANTED: set[str] = set()
 _QUEUE: queue.Queue[tuple[Lane, Path]] = queue.Queue()
 _RUNNERS: list[threading.Thread] = []
 _RUNNER_LOCK = threading.Lock()

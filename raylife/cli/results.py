@@ -19,6 +19,7 @@ from raylife.report.tables import (
     cluster_line,
     deployment_table,
     latency_table,
+    token_table,
     load_table,
     scaling_table,
     serving_configs_table,
@@ -60,6 +61,7 @@ def show(
         info = store.run(run_id)
         rows = store.lifecycle(run_id)
         latencies = store.latency_summary(run_id)
+        streams = store.token_summary(run_id)
         loads, best_rates = store.load_summary(run_id), store.max_rps_at_slo(run_id)
         configs = store.serving_configs(run_id)
         store_rows_confirmed = store.confirmed(run_id)
@@ -83,6 +85,9 @@ def show(
     for trial, config in dict.fromkeys((r["trial"], r["config"]) for r in latencies):
         console.print(latency_table([r for r in latencies if (r["trial"], r["config"]) == (trial, config)],
                                     title=escape(f"latency · {trial}" + (f" @ {config}" if config else ""))))
+    for trial in dict.fromkeys(r["trial"] for r in streams):
+        console.print(token_table([r for r in streams if r["trial"] == trial],
+                                  title=escape(f"token by token · {trial}")))
     for trial_id, config in dict.fromkeys((r["trial_id"], r["config"]) for r in loads):
         rows_of = [r for r in loads if (r["trial_id"], r["config"]) == (trial_id, config)]
         at = f" @ {config}" if config else ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -11,7 +12,7 @@ from raylife.cli.suite_commands import load_and_plan
 from raylife.errors import RaylifeError, StoreError
 from raylife.report import format as fmt
 from raylife.report.progress import RichProgress
-from raylife.report.tables import deployment_table, summary_table
+from raylife.report.tables import deployment_table, summary_table, token_table
 from raylife.store import Store
 
 
@@ -68,12 +69,7 @@ def submit(
                 f"continue it with: raylife submit {suite} --resume"
             )
             raise typer.Exit(130) from None
-    with Store(db, read_only=True) as store:
-        rows = store.lifecycle(outcome.run_id)
-    console.print(summary_table(rows, title=f"run {outcome.run_id} · {spec.name} · {fmt.seconds(outcome.wall_s)}"))
-    deployed = deployment_table(rows, title="deployment on Ray Serve")
-    if deployed is not None:
-        console.print(deployed)
+    print_outcome(db, outcome.run_id, f"run {outcome.run_id} · {spec.name} · {fmt.seconds(outcome.wall_s)}")
     console.print(
         f"Stored in {db}. Explore: raylife show {outcome.run_id} · raylife query \"select * from lifecycle\""
     )
@@ -84,6 +80,19 @@ def submit(
             if fixable:
                 typer.echo(f"Error: trial {record.trial.run_key}: {fixable}", err=True)
         raise typer.Exit(1)
+
+
+def print_outcome(db: Path, run_id: str, title: str) -> None:
+    """The run's summary: a row per trial, the deployments, a decoder's streams."""
+    with Store(db, read_only=True) as store:
+        rows = store.lifecycle(run_id)
+        streams = store.token_summary(run_id)
+    console.print(summary_table(rows, title=title))
+    deployed = deployment_table(rows, title="deployment on Ray Serve")
+    if deployed is not None:
+        console.print(deployed)
+    for trial in dict.fromkeys(r["trial"] for r in streams):
+        console.print(token_table([r for r in streams if r["trial"] == trial], title=f"token by token · {trial}"))
 
 
 def user_error(error: str | None) -> str | None:

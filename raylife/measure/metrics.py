@@ -36,6 +36,8 @@ def _fit(prefix: str, stage: str) -> list[Metric]:
         _m(f"{prefix}_compute_s", "s", stage, "the training steps of every epoch (validation excluded)"),
         _m(f"{prefix}_teardown_s", "s", stage, "last worker leaving its loop until fit() returns"),
         _m(f"{prefix}_samples_per_s", "samples/s", stage, "training samples per second of compute"),
+        _m(f"{prefix}_tokens_per_s", "tokens/s", stage, "a decoder's training tokens (next-token predictions) per second "
+           "of compute: samples/s x tokens per row"),
         _m(f"{prefix}_peak_rss_mb", "MiB", stage, "largest resident memory of any training worker (sampled every 50 ms)"),
         _m(f"{prefix}_replicas", "count", stage, "data-parallel replicas as the framework itself counts them"),
         _m(f"{prefix}_nodes", "count", stage, "distinct nodes the training workers ran on"),
@@ -121,6 +123,11 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("eval_loss", "loss", ("evaluate", "retrain"), "cross-entropy on the held-out test split", quality=True),
     _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)", quality=True),
     _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class", quality=True),
+    _m("eval_tokens", "count", "evaluate", "a decoder's next-token predictions scored on the test split"),
+    _m("perplexity", "ppl", "evaluate", "a decoder's perplexity on the test split: exp of the mean next-token "
+       "cross-entropy (natural log)", quality=True),
+    _m("baseline_perplexity", "ppl", "evaluate", "perplexity of the unigram model of the training split (add-one "
+       "smoothed) on the same test tokens: the bar a decoder must clear", quality=True),
     _m("eval_samples", "count", "evaluate", "test samples scored"),
     _m("eval_predict_s", "s", ("evaluate", "retrain"), "predicting the whole test split, model loaded (random inputs: its first 32 rows, a timing only)"),
     _m("checkpoint_load_s", "s", ("evaluate", "persist", "retrain"), "loading the final checkpoint on the trial's actor, from the "
@@ -183,6 +190,21 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("errors_by_reason", "count", "serve", "failed requests per reason"),
     _m("throughput_rps", "requests/s", "serve", "successful requests per second of a cell"),
     _m("samples_per_s", "samples/s", "serve", "successful samples per second of a cell"),
+    # a decoder's cells ([tokens]): closed-loop streams, label concurrency; p50/p90/p99 over the cell's requests
+    *[_m(f"{what}_{p}_ms", "ms", "serve", f"{meaning} ({p} of the cell's requests)")
+      for what, meaning in (("ttft", "time to the first token"), ("itl", "gap between two tokens of a stream, every "
+                            "gap"), ("tpot", "time per output token after the first: (e2e - ttft) / (tokens - 1)"),
+                            ("e2e", "a streamed request, sent to its last token"))
+      for p in ("p50", "p90", "p99")],
+    _m("output_tokens_per_s", "tokens/s", "serve", "tokens streamed per second of a cell, every stream together"),
+    _m("output_tokens_per_s_per_user", "tokens/s", "serve", "one stream's decoding rate: 1 / its median TPOT"),
+    _m("stream_requests", "count", "serve", "streamed requests of a cell"),
+    _m("stream_failed", "count", "serve", "streamed requests of a cell that failed"),
+    _m("token_goodput_rps", "requests/s", "serve", "streamed requests per second within the TTFT and TPOT limits "
+       "(labels slo_ttft_ms, slo_tpot_ms)"),
+    _m("stream_matches_offline", "bool", "deploy", "the first served stream's tokens equal the saved model's own "
+       "greedy tokens for the same prompt"),
+    _m("offline_generate_s", "s", "deploy", "the saved model generating the first prompt's tokens offline, KV cache on"),
     _m("served_accuracy", "ratio", "serve", "accuracy of the served answers", quality=True),
     _m("offline_accuracy", "ratio", "serve", "accuracy of the served format's own offline predictions of the same inputs",
        quality=True),
@@ -274,14 +296,14 @@ BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE f
 
 
 # Which way is better, for `compare` and `choose`: by unit, with the exceptions named. 0: neither (a fact or context).
-_LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs"}
-_HIGHER_UNITS = {"ratio", "requests/s", "samples/s"}
-_LOWER = {"errors", "failed_requests", "slo_misses", "transition_slo_misses", "transition_failed", "watch_errors", "failures", "recovery_failed_requests", "behind_schedule", "windows",
+_LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs", "ppl"}
+_HIGHER_UNITS = {"ratio", "requests/s", "samples/s", "tokens/s"}
+_LOWER = {"errors", "stream_failed", "failed_requests", "slo_misses", "transition_slo_misses", "transition_failed", "watch_errors", "failures", "recovery_failed_requests", "behind_schedule", "windows",
           "replicas_replaced", "usd", "train_usd", "retrain_usd", "evaluate_usd", "persist_usd", "deploy_usd",
           "usd_per_million_predictions", "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
           "params"}
 _HIGHER = {"stable"}
-_NEITHER = {"baseline_accuracy", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",
+_NEITHER = {"baseline_accuracy", "baseline_perplexity", "eval_tokens", "stream_requests", "saturation_rps", "host_load_1m", "host_busy_pct", "host_steal_pct", "host_other_pct",
             "trials_beside", "offline_accuracy", "replicas_max", "replicas_at_start", "transition_sent", "profile_s"}
 
 
@@ -368,11 +390,14 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("baseline_accuracy", "evaluate", "baseline_accuracy"),
     Column("top5_accuracy", "evaluate", "top5_accuracy"),
     Column("eval_loss", "evaluate", "eval_loss"),
+    Column("perplexity", "evaluate", "perplexity"),
+    Column("baseline_perplexity", "evaluate", "baseline_perplexity"),
     Column("quality_measured", "evaluate", "quality_measured"),
     Column("train_wall_s", "train", "train_wall_s"),
     Column("train_setup_s", "train", "train_setup_s"),
     Column("time_to_target_s", "train", "time_to_target_s"),
     Column("train_samples_per_s", "train", "train_samples_per_s"),
+    Column("train_tokens_per_s", "train", "train_tokens_per_s"),
     Column("final_loss", "train", "final_loss"),
     Column("train_peak_rss_mb", "train", "train_peak_rss_mb"),
     Column("params", "model", "params"),

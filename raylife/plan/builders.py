@@ -23,8 +23,10 @@ from raylife.workloads.options import non_finite, show
 
 # Filled by raylife from the data (not options a suite sets).
 POSITIONAL = ("input_shape", "num_classes")
-# Built-in models' numeric options are sizes (width, depth, heads, …) or a dropout rate.
+# Built-in models' numeric options are sizes (width, depth, heads, …) or a dropout rate; a decoder's positions and
+# rotary base reach further (Llama-3.2's 131,072 positions, rope_theta 500,000).
 MAX_SIZE = 65_536
+MAX_OF = {"positions": 1_048_576, "rope_theta": 100_000_000}
 
 
 @dataclass(frozen=True)
@@ -180,9 +182,10 @@ def check_options(source: BuilderSource, options: dict[str, Any], filled: set[st
         if problem:
             return f"option {name} = {show(value)}: {problem}"
         if builtin and isinstance(value, (int, float)) and not isinstance(value, bool):
-            low_ok = 0 <= value < 1 if name.endswith("dropout") else 0 < value <= MAX_SIZE
+            most = MAX_OF.get(name, MAX_SIZE)
+            low_ok = 0 <= value < 1 if name.endswith("dropout") else 0 < value <= most
             if not low_ok or not math.isfinite(value):
-                bounds = "0 <= value < 1" if name.endswith("dropout") else f"0 < value <= {MAX_SIZE}"
+                bounds = "0 <= value < 1" if name.endswith("dropout") else f"0 < value <= {most}"
                 return f"option {name} = {show(value)} is out of range ({bounds})"
     missing = [p.name for p in takes if not p.has_default and p.name not in options]
     if missing:

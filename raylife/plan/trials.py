@@ -21,7 +21,7 @@ from raylife.lifecycle import DEPLOY_STAGES, DEVELOP_STAGES
 from raylife.plan.builders import check_options, read_builder
 from raylife.plan.identity import TrialName
 from raylife.plan.serving import SearchPlan, ServingConfig, search_plan, serving_configs
-from raylife.suite.spec import DataSpec, FaultsSpec, LoadSpec, ModelSpec, ServeSpec, SuiteSpec, TrainSpec, UpdateSpec
+from raylife.suite.spec import DataSpec, FaultsSpec, LoadSpec, ModelSpec, ServeSpec, SuiteSpec, TokensSpec, TrainSpec, UpdateSpec
 from raylife.workloads import WORKLOADS, DataFacts, ModelInfo, Workload
 from raylife.workloads.reference import DataRef
 
@@ -93,6 +93,8 @@ class Trial:
     repeats: int = 1
     steps: int | None = None  # train for this many optimizer steps (one recorded epoch) instead of `epochs`
     weights: str | None = None  # pretrained weights (absolute path or URI) the first fit starts from
+    tokens_per_sample: int | None = None  # a decoder's: each row trains and scores a next token at every position
+    tokens: TokensSpec | None = None  # a decoder's token-by-token serving ([tokens]), when the suite serves
 
     @property
     def run_key(self) -> str:
@@ -112,6 +114,7 @@ class Trial:
         out["update"] = self.update.model_dump() if self.update else None
         out["faults"] = self.faults.model_dump() if self.faults else None
         out["load"] = self.load.model_dump() if self.load else None
+        out["tokens"] = self.tokens.model_dump() if self.tokens else None
         return out
 
     @property
@@ -165,6 +168,10 @@ def resolve_data(workload: Workload, spec: DataSpec, base: Path, where: str) -> 
     if spec.path is not None:
         path = str((base / spec.path).resolve()) if not Path(spec.path).is_absolute() else spec.path
         options["path"] = path
+    named = workload.sources.get(spec.format or spec.dataset or workload.default_dataset)
+    for key in named.path_options if named is not None else ():
+        if isinstance(options.get(key), str) and not Path(options[key]).is_absolute():
+            options[key] = str((base / options[key]).resolve())
     try:
         facts = workload.facts(spec.dataset, spec.format, options)
     except PlanError as exc:  # an unknown data set or format name
@@ -310,16 +317,54 @@ def _checked_trace(load: LoadSpec, base: Path, source: str) -> LoadSpec:
     return load.model_copy(update={"trace": str(path)})
 
 
+# A decoder is served token by token from PyTorch (transformers' KV cache); a TensorFlow twin's trials in a suite that
+# serves train, score, save and retrain, and are not deployed (`raylife plan` lists their stages).
+SERVED_DECODER_FRAMEWORKS = ("torch",)
+
+
+def _check_sections(suite: SuiteSpec, source: str) -> None:
+    """The sections that measure a deployment need [serve]."""
+    for section, why in (("load", "open-loop load is sent to a deployment"),
+                         ("update", "an update rolls out to a deployment"),
+                         ("tokens", "tokens are streamed from a deployment")):
+        if getattr(suite, section) is not None and suite.serve is None:
+            raise PlanError(f"[{section}] needs a [serve] section: {why}", where=_where(source, section),
+                            hint=f"add [serve], or remove [{section}]")
+
+
+def _check_token_serving(suite: SuiteSpec, facts: DataFacts, options: dict[str, Any], source: str) -> None:
+    """What a served decoder cannot do yet, or cannot do with these settings, said before Ray starts."""
+    if suite.serve is None:
+        return
+    for section in ("load", "update"):
+        if getattr(suite, section) is not None:
+            raise PlanError(f"[{section}] measures a classifier's requests; a decoder is measured token by token "
+                            "([tokens])", where=_where(source, section), hint=f"remove [{section}]")
+    serve = suite.serve
+    listed = [f for f in ("format", "replicas", "cpus_per_replica", "gpus_per_replica", "max_batch_size",
+                          "batch_wait_timeout_s", "max_ongoing_requests") if isinstance(getattr(serve, f), list)]
+    if listed or serve.search is not None or serve.autoscaling is not None:
+        what = f"serve.{listed[0]} as a list" if listed else "serve.search" if serve.search else "serve.autoscaling"
+        raise PlanError(f"{what}: a decoder is served in one configuration (serving configurations and autoscaling "
+                        "are measured for classifiers)", where=_where(source, "serve"),
+                        hint="give one value; compare decoders' serving through [tokens] concurrency and batching")
+    tokens = suite.tokens or TokensSpec()
+    positions = int(options.get("positions", 0) or 0)
+    if positions and tokens.prompt_tokens + tokens.max_tokens > positions:
+        raise PlanError(f"prompt_tokens + max_tokens = {tokens.prompt_tokens + tokens.max_tokens} exceed the model's "
+                        f"{positions} positions", where=_where(source, "tokens"),
+                        hint="lower tokens.prompt_tokens or tokens.max_tokens, or raise the model's positions")
+    if tokens.prompt_tokens > facts.input_shape[0]:
+        raise PlanError(f"prompt_tokens = {tokens.prompt_tokens}: prompts are held-out rows of {facts.input_shape[0]} "
+                        "tokens", where=_where(source, "tokens.prompt_tokens"),
+                        hint="lower tokens.prompt_tokens, or raise data.options.seq_len")
+
+
 def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None = None) -> list[Trial]:
     """All trials of the suite in run order; PlanError (naming the key) for anything that cannot run."""
     base = base_dir or (Path(source).parent if Path(source).exists() else Path.cwd())
     python_path = tuple(str((base / p).resolve()) for p in suite.run.python_path)
-    if suite.load is not None and suite.serve is None:
-        raise PlanError("[load] needs a [serve] section: open-loop load is sent to a deployment",
-                        where=_where(source, "load"), hint="add [serve], or remove [load]")
-    if suite.update is not None and suite.serve is None:
-        raise PlanError("[update] needs a [serve] section: an update rolls out to a deployment",
-                        where=_where(source, "update"), hint="add [serve], or remove [update]")
+    _check_sections(suite, source)
     if suite.load is not None and suite.load.trace is not None:
         suite = suite.model_copy(update={"load": _checked_trace(suite.load, base, source)})
     check_storage(suite.run.storage_path, _where(source, "run.storage_path"))
@@ -344,6 +389,8 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
         if problem:
             raise PlanError(f"model '{info.name}' cannot take this data: {problem}", where=_where(source, key),
                             hint="choose another model or data options")
+        if facts.sequence_targets:
+            _check_token_serving(suite, facts, options, source)
         train = _train_for(suite, model_spec, key, source)
         if train.target_accuracy is not None and not facts.measures_quality:
             target_key = f"{key}.train.target_accuracy" if "target_accuracy" in model_spec.train else "train.target_accuracy"
@@ -367,6 +414,9 @@ def plan_trials(suite: SuiteSpec, source: str = "<suite>", base_dir: Path | None
                     raise PlanError(f"two trials would both be '{trial.name}'", where=_where(source, key),
                                     hint="each [[models]] entry needs a distinct name or options")
             trials.extend(new)
+    if suite.tokens is not None and not any(t.tokens_per_sample for t in trials):
+        raise PlanError("[tokens] measures a decoder served token by token; no model of this suite is one",
+                        where=_where(source, "tokens"), hint='use workload = "generative", or remove [tokens]')
     if suite.repeats == 1:
         return trials
     # Repeat-major order (every trial once, then again): a slow drift of the machine spreads over all trials
@@ -522,6 +572,12 @@ def _trials_for(plan: ModelPlan, framework_name: str, start: int) -> list[Trial]
     return trials
 
 
+def _stages_of(plan: ModelPlan, framework: str) -> tuple[str, ...]:
+    if plan.facts.sequence_targets and framework not in SERVED_DECODER_FRAMEWORKS:
+        return tuple(s for s in plan.stages if s in DEVELOP_STAGES)
+    return plan.stages
+
+
 def _trial(plan: ModelPlan, framework_name: str, setting: dict[str, Any], serving: Serving, index: int,
            key: TrialName) -> Trial:
     suite, train, facts, data_spec, platform = plan.suite, plan.train, plan.facts, plan.data_spec, setting["platform"]
@@ -549,7 +605,7 @@ def _trial(plan: ModelPlan, framework_name: str, setting: dict[str, Any], servin
         formats=serving.formats,
         seed=suite.seed,
         timeout_s=train.timeout_s,
-        stages=plan.stages,
+        stages=_stages_of(plan, framework_name),
         serve=serving.serve,
         serve_configs=serving.configs,
         serve_search=serving.search,
@@ -571,4 +627,7 @@ def _trial(plan: ModelPlan, framework_name: str, setting: dict[str, Any], servin
         platform_labels=dict(suite.platforms[platform].labels) if platform else {},
         max_failures=train.max_failures,
         faults=suite.faults,
+        tokens_per_sample=int(facts.input_shape[0]) if facts.sequence_targets else None,
+        tokens=(suite.tokens or TokensSpec()) if facts.sequence_targets and suite.serve is not None
+        and framework_name in SERVED_DECODER_FRAMEWORKS else None,
     )

@@ -106,6 +106,10 @@ class EvalResult:
     telemetry: Reading = field(default_factory=Reading)  # energy and GPU counters while loading and scoring
     model_facts_s: float = 0.0  # counting parameters and FLOPs (TensorFlow traces and freezes the graph)
     data_load_s: float | None = None  # loading the trial's data into the actor; None when it was already loaded
+    # a decoder's (next-token targets): exp of eval_loss, the unigram model's on the same tokens, tokens scored
+    perplexity: float | None = None
+    baseline_perplexity: float | None = None
+    tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,3 +146,13 @@ class ServingData:
     x: np.ndarray
     y: np.ndarray
     offline_pred: np.ndarray
+
+
+@dataclass(frozen=True)
+class TokenPrompts:
+    """What a decoder's serve stage sends: held-out rows' first tokens, and the greedy tokens the saved model itself
+    generates offline for the first prompt (the served stream must be the same)."""
+
+    prompts: tuple[tuple[int, ...], ...]
+    offline_first: tuple[int, ...]
+    offline_s: float  # generating ``offline_first`` in the trial's actor, KV cache on

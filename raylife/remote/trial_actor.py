@@ -4,6 +4,8 @@ here, never on the driver."""
 
 from __future__ import annotations
 
+import math
+
 import shutil
 import tempfile
 import time
@@ -20,10 +22,10 @@ from raylife.frameworks.contract import CheckpointCost, EpochRecord, FaultEvent,
 from raylife.frameworks.model import Recipe
 from raylife.measure.environment import fingerprint
 from raylife.measure.object_store import StoreSampler, StoreUse
-from raylife.measure.quality import classification_quality, majority_baseline
+from raylife.measure.quality import QualityTally, majority_baseline, unigram_perplexity
 from raylife.measure.telemetry import Telemetry
 from raylife.measure.timing import timed
-from raylife.remote.messages import EvalResult, FitResources, FitResult, IngestFigures, PersistResult, Progress, SavedFormat, ServingData
+from raylife.remote.messages import EvalResult, FitResources, FitResult, IngestFigures, PersistResult, Progress, SavedFormat, ServingData, TokenPrompts
 from raylife.artifacts import Copy, Location, fetch, upload
 from raylife.workloads import Splits
 from raylife.workloads.reference import DataRef
@@ -128,6 +130,19 @@ class TrialActor:
     def serving_data(self, data: DataRef, fmt: str, model_dir: str) -> ServingData:
         return serving_data(self.backend, fmt, str(self.local(model_dir).local), self.splits(data), self.device,
                             self.precision)
+
+    def token_prompts(self, data: DataRef, model_dir: str, prompt_tokens: int, max_tokens: int,
+                      count: int) -> TokenPrompts:
+        """Up to ``count`` held-out rows cut to ``prompt_tokens``, and the saved decoder's own greedy answer to the
+        first (the served tokens are checked against it)."""
+        from raylife.workloads.generative.generate import greedy_torch
+
+        x, _ = self.splits(data).head("test", count)
+        prompts = tuple(tuple(int(i) for i in row[:prompt_tokens]) for row in np.asarray(x))
+        model = self.backend.load_checkpoint(self.local(model_dir).local)
+        started = time.perf_counter()
+        first = tuple(int(t.ids[0]) for t in greedy_torch(model, np.asarray(prompts[:1]), max_tokens))
+        return TokenPrompts(prompts=prompts, offline_first=first, offline_s=time.perf_counter() - started)
 
     def put_epoch(self, record: EpochRecord) -> None:
         self.epochs.append(record)
@@ -240,19 +255,20 @@ def evaluate_checkpoint(
     """Quality of a checkpoint on the held-out test split, plus where it ran (a streamed split batch by batch)."""
     with timed() as load:
         model = backend.to_device(backend.load_checkpoint(checkpoint), device)
+    sequences = splits.facts.sequence_targets
+    # a decoder's logits are positions x vocabulary per row: batches of about 4M of them
+    rows = max(1, 4_000_000 // (splits.facts.input_shape[0] * splits.num_classes)) if sequences else 256
+    tally, labels = QualityTally(), []
     with timed() as predict:
         if not measures_quality:  # random inputs: nothing to be right about; a few batches time the prediction
-            x, y = splits.head("test", RANDOM_EVAL_ROWS)
-            logits = backend.predict(model, x)
-        elif splits.streamed:
-            parts = [(backend.predict(model, xb), yb) for xb, yb in splits.batches("test", 256)]
-            logits, y = np.concatenate([p for p, _ in parts]), np.concatenate([t for _, t in parts])
+            batches = [splits.head("test", RANDOM_EVAL_ROWS)]
         else:
-            x, y = splits["test"]
-            logits = backend.predict(model, x)
-    quality = classification_quality(logits, y)
-    if not measures_quality:
-        quality = {name: None for name in quality}  # random inputs: there is nothing to be right about
+            batches = splits.batches("test", rows)
+        for xb, yb in batches:
+            tally.add(backend.predict(model, xb, batch_size=rows), yb)
+            labels.append(np.asarray(yb))
+    y = np.concatenate(labels)
+    quality = tally.result() if measures_quality else {"accuracy": None, "eval_loss": None}
     with timed() as counting:
         facts = backend.model_facts(model, splits.head("test", 1)[0])
     return EvalResult(
@@ -263,6 +279,10 @@ def evaluate_checkpoint(
         model_facts_s=counting.seconds,
         baseline_accuracy=majority_baseline(splits.labels("train"), y),
         samples=len(y),
+        perplexity=math.exp(quality["eval_loss"]) if sequences and quality["eval_loss"] is not None else None,
+        baseline_perplexity=(unigram_perplexity(splits.labels("train"), y, splits.num_classes)
+                             if sequences and measures_quality else None),
+        tokens=int(y.size) if sequences else None,
         checkpoint_load_s=load.seconds,
         predict_s=predict.seconds,
         split_sizes=splits.sizes(),

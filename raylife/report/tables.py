@@ -76,23 +76,36 @@ def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
         title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
         caption=Text("\n".join(failures), style="red") if failures else None, caption_justify="left",
     )
-    for name, justify in SUMMARY_COLUMNS:
+    # decoders: accuracy is per next token, and perplexity against the unigram model's says more
+    decoders = any(not fmt.missing(r.get("perplexity")) or not fmt.missing(r.get("baseline_perplexity")) for r in rows)
+    columns = [*SUMMARY_COLUMNS[:5], *([("ppl (unigram)", "right")] if decoders else []), *SUMMARY_COLUMNS[5:]]
+    for name, justify in columns:
         width = max((len(label) for label in labels), default=5) if name == "model" else None
         table.add_column(name, justify=justify, no_wrap=True, min_width=width)  # type: ignore[arg-type]
     for r, label in zip(rows, labels):
         if r["status"] != "ok":
             table.add_row(
                 Text(label, style="red"), Text(r["framework"], style="red"), str(r["num_workers"]),
-                Text("failed", style="bold red"), *[""] * 8,
+                Text("failed", style="bold red"), *[""] * (len(columns) - 4),
             )
             continue
+        ppl = [_perplexity(r)] if decoders else []
         table.add_row(
-            label, r["framework"], str(r["num_workers"]), quality(r, "accuracy"), quality(r, "baseline_accuracy"),
+            label, r["framework"], str(r["num_workers"]), quality(r, "accuracy"), quality(r, "baseline_accuracy"), *ppl,
             fmt.seconds(r["train_wall_s"]), fmt.seconds(r["time_to_target_s"]), fmt.size(r["native_bytes"]),
             fmt.seconds(r["native_save_s"]), fmt.seconds(r["native_load_s"]), fmt.seconds(r["retrain_wall_s"]),
             quality(r, "retrain_accuracy") if not fmt.missing(r.get("retrain_wall_s")) else "–",
         )
     return table
+
+
+def _perplexity(row: dict[str, Any]) -> str:
+    """A decoder's test perplexity beside the unigram model's (the bar it must clear)."""
+    if row.get("quality_measured") == 0:
+        return "random inputs"
+    if fmt.missing(row.get("perplexity")):
+        return "–"
+    return f"{row['perplexity']:.2f} ({row['baseline_perplexity']:.1f})"
 
 
 def quality(row: dict[str, Any], column: str) -> str:
@@ -174,6 +187,25 @@ def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
             _pct(r["p999_ms"], bool(r.get("p999_thin"))), fmt.milliseconds(r["max_ms"]),
             "–" if fmt.missing(r["throughput_rps"]) else f"{r['throughput_rps']:.1f}",
             "–" if fmt.missing(r["samples_per_s"]) else f"{r['samples_per_s']:.0f}", windows,
+        )
+    return table
+
+
+def token_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
+    """A decoder's streams: a row per concurrency level, as LLM serving benchmarks print them."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  caption="TTFT: time to the first token; ITL: every gap between tokens; TPOT: per request, "
+                  "(e2e - TTFT) / (tokens - 1)", caption_justify="left")
+    for name in ("streams", "requests", "failed", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "TPOT p50", "E2E p50",
+                 "tokens/s", "goodput req/s"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(
+            str(r["concurrency"]), fmt.number(r["requests"]), fmt.number(r["failed"]),
+            *[fmt.milliseconds(r[k]) for k in ("ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "tpot_p50_ms",
+                                                "e2e_p50_ms")],
+            "–" if fmt.missing(r.get("output_tokens_per_s")) else f"{r['output_tokens_per_s']:.1f}",
+            "–" if fmt.missing(r.get("token_goodput_rps")) else f"{r['token_goodput_rps']:.2f}",
         )
     return table
 

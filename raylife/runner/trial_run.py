@@ -120,9 +120,9 @@ def _add_host_load(record: TrialRecord, stage: str, load: host_load.HostLoad) ->
 
 
 def run_stage(name: str, ctx: Any) -> None:
-    from raylife.stages import STAGES
+    from raylife.stages.base import stage_for
 
-    STAGES.get(name)().run(ctx)
+    stage_for(ctx.trial, name)().run(ctx)
 
 
 def _delete_app(ctx: Any) -> None:
@@ -172,7 +172,7 @@ class TrialRun:
 
     def run_stages(self, names: list[str], config: ServingConfig | None = None) -> None:
         """The stages in order; after a configuration broke a limit (early stop) only its teardown."""
-        from raylife.stages import STAGES
+        from raylife.stages.base import stage_for
 
         stopped: str | None = None
         for name in names:
@@ -185,7 +185,7 @@ class TrialRun:
             self.observer.stage_started(self.trial, name)
             self.ctx.stage = name
             with self.clock.stage(name):
-                STAGES.get(name)().run(self.ctx)
+                stage_for(self.trial, name)().run(self.ctx)
                 if config is not None and name == "serve" and self.proposer.plan.limits:
                     stopped = self.stop_early(config, name)
 

@@ -25,14 +25,17 @@ from raylife.errors import RaylifeError
 
 
 class CompletionArgs(BaseModel):
-    """What a completions replica loads: a builder of raylife/workloads/generative and its options, optional weights
-    (a PyTorch state dict), the vocabulary, the version its answers name."""
+    """What a completions replica loads: a trial's saved model (``model_dir``, a PyTorch ``state_dict`` folder with its
+    recipe), or a builder of raylife/workloads/generative with its options, vocabulary and optional weights (a
+    PyTorch state dict); the tokenizer (a tokenizer.json, default the byte-level one); the version its answers name."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    model_dir: str | None = None
     builder: str = "raylife.workloads.generative.torch_models:gpt2"
-    vocab_size: int = Field(ge=2)
+    vocab_size: int | None = Field(default=None, ge=2)
     options: dict[str, Any] = Field(default_factory=dict)
     weights: str | None = None
+    tokenizer: str | None = None
     version: str = "v1"
     threads: int = Field(default=1, ge=1)
     model_name: str = "raylife-decoder"
@@ -57,15 +60,23 @@ class CompletionServer:
         import torch
 
         from raylife.registry import import_object
-        from raylife.workloads.generative.tokenizer import ByteTokenizer
+        from raylife.workloads.generative.tokenizer import tokenizer_for
 
         torch.set_num_threads(args.threads)
-        self.model = import_object(args.builder, what="decoder builder")((None,), args.vocab_size, **args.options)
-        if args.weights:
-            self.model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
+        if args.model_dir is not None:
+            from raylife.frameworks.torch.backend import TorchBackend
+
+            self.model = TorchBackend().load_checkpoint(args.model_dir)
+        else:
+            if args.vocab_size is None:
+                raise ValueError("a decoder built from its builder needs vocab_size")
+            self.model = import_object(args.builder, what="decoder builder")((None,), args.vocab_size, **args.options)
+            if args.weights:
+                self.model.load_state_dict(torch.load(args.weights, map_location="cpu", weights_only=True))
         self.model.eval()
         self.positions = int(getattr(self.model.config, "max_position_embeddings", 0) or self.model.config.n_positions)
-        self.tokenizer = ByteTokenizer()
+        self.vocab_size = int(self.model.config.vocab_size)
+        self.tokenizer = tokenizer_for(args.tokenizer)
         self.args = args
         self.batcher = None
         if args.batching == "continuous":
@@ -76,9 +87,9 @@ class CompletionServer:
 
     def _ids(self, request: CompletionRequest) -> list[int]:
         ids = self.tokenizer.encode(request.prompt) if isinstance(request.prompt, str) else list(request.prompt)
-        bad = [i for i in ids if not 0 <= i < self.args.vocab_size]
+        bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            raise ValueError(f"token id {bad[0]} is outside the vocabulary of {self.args.vocab_size}")
+            raise ValueError(f"token id {bad[0]} is outside the vocabulary of {self.vocab_size}")
         return ids
 
     def _tokens(self, ids: list[int], request: CompletionRequest) -> Iterator[int]:

@@ -116,17 +116,19 @@ class DeploymentSettings:
     autoscaling: Mapping[str, Any] | None = None  # Serve's autoscaling_config; replaces a fixed replica count
 
 
-def deploy_config(app: str, args: ReplicaArgs, user_config: ModelVersion, settings: DeploymentSettings) -> dict[str, Any]:
+def deploy_config(app: str, args: Any, user_config: ModelVersion | None, settings: DeploymentSettings,
+                  import_path: str = IMPORT_PATH, deployment_name: str = DEPLOYMENT) -> dict[str, Any]:
     """The whole desired state of Serve, as the JSON-shaped config Serve's schema takes: this one application
-    (raylife runs one trial's app at a time)."""
+    (raylife runs one trial's app at a time). ``args``: the application builder's (a pydantic model: ``ReplicaArgs``
+    for a classifier's ``ModelServer``, ``CompletionArgs`` for a decoder's ``CompletionServer``)."""
     scaling = {"autoscaling_config": dict(settings.autoscaling)} if settings.autoscaling else {
         "num_replicas": settings.replicas}
     deployment: dict[str, Any] = {
-        "name": DEPLOYMENT,
+        "name": deployment_name,
         **scaling,
         "max_ongoing_requests": settings.max_ongoing_requests,
         **dict(settings.graceful_shutdown),
-        "user_config": user_config.model_dump(),
+        **({"user_config": user_config.model_dump()} if user_config is not None else {}),
         "ray_actor_options": {
             "num_cpus": settings.cpus_per_replica,
             **({"num_gpus": settings.gpus_per_replica} if settings.gpus_per_replica else {}),
@@ -147,7 +149,7 @@ def deploy_config(app: str, args: ReplicaArgs, user_config: ModelVersion, settin
             {
                 "name": app,
                 "route_prefix": f"/{app}",
-                "import_path": IMPORT_PATH,
+                "import_path": import_path,
                 "args": args.model_dump(),
                 "runtime_env": runtime_env,
                 "deployments": [deployment],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from raylife.registry import Registry
 from raylife.stages.context import TrialContext
@@ -29,3 +29,13 @@ STAGES: Registry[type[Stage]] = Registry(
         "teardown": "raylife.stages.teardown:TeardownStage",
     },
 )
+
+
+def stage_for(trial: Any, name: str) -> type[Stage]:
+    """The stage class a trial runs under ``name``: its workload's own where it has one (a decoder's deploy and serve
+    stream tokens), else the registry's."""
+    from raylife.registry import import_object
+    from raylife.workloads import WORKLOADS
+
+    own = WORKLOADS.get(trial.workload).stages.get(name)
+    return import_object(own, what=f"stage '{name}'") if own else STAGES.get(name)

@@ -19,7 +19,9 @@ from raylife.remote.trial_actor import TRAIN_ENV_VARS, TrialActor
 from raylife.artifacts import Location
 
 if TYPE_CHECKING:
+    from raylife.remote.messages import TokenPrompts
     from raylife.serving.control import ServeApp
+    from raylife.stages.tokens import TokenApp
 
 
 class TrialTimeout(RaylifeError):
@@ -35,7 +37,8 @@ class TrialArtifacts:
     models: dict[str, str] = field(default_factory=dict)  # format → directory, from persist
     data_source: str | None = None
     serving_data: ServingData | None = None
-    app: ServeApp | None = None  # the trial's Serve application, from deploy
+    app: ServeApp | TokenApp | None = None  # the trial's Serve application, from deploy
+    token_prompts: TokenPrompts | None = None  # a decoder's prompts and offline answer, from its deploy
     serve_client_host: str | None = None  # where clients reach Serve, when not the suite's serve.host
 
     def need(self, name: str) -> Any:

@@ -44,6 +44,11 @@ class EvaluateStage:
             add(self.name, "top5_accuracy", out.top5_accuracy, "ratio", split="test")
         add(self.name, "baseline_accuracy", out.baseline_accuracy, "ratio", split="test", baseline="majority class")
         add(self.name, "eval_samples", out.samples, "count", split="test")
+        if out.tokens is not None:  # a decoder: accuracy and loss above are per next token
+            add(self.name, "eval_tokens", out.tokens, "count", split="test")
+            add(self.name, "perplexity", out.perplexity, "ppl", split="test")
+            add(self.name, "baseline_perplexity", out.baseline_perplexity, "ppl", split="test",
+                baseline="unigram model of the training split")
         record_scoring(ctx, self.name, out)
         record_reading(ctx, self.name, out.telemetry, gpu=out.device == "gpu")
         for split, size in out.split_sizes.items():

@@ -129,6 +129,9 @@ def record_training(ctx: TrialContext, stage: str, prefix: str, out: FitResult) 
     add(stage, f"{prefix}_compute_s", compute_s, "s")
     add(stage, f"{prefix}_teardown_s", fit_end - loop_exit if loop_exit else None, "s")
     add(stage, f"{prefix}_samples_per_s", samples / compute_s if compute_s else None, "samples/s")
+    if ctx.trial.tokens_per_sample:  # a decoder: every row is tokens_per_sample next-token predictions
+        tokens = samples * ctx.trial.tokens_per_sample
+        add(stage, f"{prefix}_tokens_per_s", tokens / compute_s if compute_s else None, "tokens/s")
     add(stage, "epoch_s", compute_s / len(epochs) if epochs else None, "s")
     add(stage, "epochs", len(epochs), "count")
     rank0 = next((p for p in probes if p.rank == 0), None)

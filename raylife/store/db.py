@@ -262,7 +262,7 @@ class Store:
             "FROM trials WHERE run_id = ?", [run_id])
         return {r["name"]: r for r in rows}
 
-    TRIAL_TABLES = ("timeline", "latencies", "epochs", "placements", "measurements", "environments", "trials")
+    TRIAL_TABLES = ("timeline", "latencies", "token_requests", "epochs", "placements", "measurements", "environments", "trials")
 
     def write_trial(
         self, record: TrialRecord, cluster: ClusterInfo, *, run_wall_s: float | None = None, replaces: str | None = None
@@ -309,6 +309,7 @@ class Store:
             ])
             for batch in record.latencies:
                 self._insert_latencies(record.trial_id, batch)
+            self._insert("token_requests", [{"trial_id": record.trial_id, **asdict(r)} for r in record.token_requests])
             self._insert("timeline", [{"trial_id": record.trial_id, **row.columns()} for row in record.timeline])
             quality = record.trial.measures_quality  # random inputs: validation figures are of nothing, kept NULL
             self._insert("epochs", [
@@ -468,6 +469,22 @@ class Store:
         return self.rows(
             "SELECT * FROM latency_summary WHERE run_id = ? ORDER BY trial_id, path, batch_size, concurrency", [run_id]
         )
+
+    def token_summary(self, run_id: str) -> list[dict[str, Any]]:
+        """A decoder's streams per trial and concurrency level, with the stored cell figures (tokens/s, goodput); none
+        from a file written before schema 9 (opened read-only, it has no token_requests to read)."""
+        known = self.con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'token_summary'").fetchone()[0]
+        if not known:
+            return []
+        return self.rows(
+            "SELECT s.*, "
+            "(SELECT max(value) FROM measurements m WHERE m.trial_id = s.trial_id AND m.stage = 'serve' AND "
+            " m.metric = 'output_tokens_per_s' AND CAST(m.labels->>'concurrency' AS INTEGER) = s.concurrency) "
+            "AS output_tokens_per_s, "
+            "(SELECT max(value) FROM measurements m WHERE m.trial_id = s.trial_id AND m.stage = 'serve' AND "
+            " m.metric = 'token_goodput_rps' AND CAST(m.labels->>'concurrency' AS INTEGER) = s.concurrency) "
+            "AS token_goodput_rps "
+            "FROM token_summary s WHERE run_id = ? ORDER BY trial_id, concurrency", [run_id])
 
     def load_summary(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])

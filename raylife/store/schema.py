@@ -9,7 +9,7 @@ import functools
 
 from raylife.measure.metrics import LIFECYCLE_COLUMNS
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -116,6 +116,26 @@ CREATE TABLE IF NOT EXISTS epochs (
 );
 
 -- Every request of every load measurement, bulk-inserted from Arrow (never row by row).
+CREATE TABLE IF NOT EXISTS token_requests (
+    trial_id VARCHAR NOT NULL,
+    phase VARCHAR NOT NULL,      -- serve
+    concurrency INTEGER,         -- closed-loop streams at once
+    seq INTEGER,
+    sent_s DOUBLE,               -- since the cell started
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    ttft_ms DOUBLE,              -- time to the first token
+    tpot_ms DOUBLE,              -- (e2e - ttft) / (output tokens - 1)
+    e2e_ms DOUBLE,
+    itl_ms DOUBLE[],             -- every gap between two tokens of the stream
+    ok BOOLEAN,
+    error VARCHAR,
+    version VARCHAR,
+    replica VARCHAR,
+    "repeat" INTEGER DEFAULT 0,
+    config VARCHAR
+);
+
 CREATE TABLE IF NOT EXISTS latencies (
     trial_id VARCHAR NOT NULL,
     phase VARCHAR NOT NULL,      -- serve | load | load-retried | update-reconfigure | update-rollout | replica-fault
@@ -161,6 +181,7 @@ MIGRATIONS: list[tuple[int, str]] = [
         'ALTER TABLE latencies ADD COLUMN IF NOT EXISTS "repeat" INTEGER DEFAULT 0'),
     (7, "ALTER TABLE latencies ADD COLUMN IF NOT EXISTS config VARCHAR"),
 ]
+# 9: the table token_requests, which TABLES' CREATE TABLE IF NOT EXISTS adds to an older file
 
 
 # The trial parameters (``trials.params``, a trial's ``Trial.params()`` as JSON) that SQL reads by path. A path
@@ -357,6 +378,30 @@ SELECT t.run_id, w.trial_id, t.name AS trial, t.framework, t.model, w.config,
 FROM whole w JOIN trials t USING (trial_id)
 LEFT JOIN changes c ON c.trial_id = w.trial_id AND c.config IS NOT DISTINCT FROM w.config
 LEFT JOIN settings s ON s.trial_id = w.trial_id AND s.config IS NOT DISTINCT FROM w.config;
+
+-- A decoder's streams ([tokens]): one row per trial and concurrency level, recomputed from every request kept in
+-- token_requests (ITL over every gap of every stream), as vLLM's bench serve and AIPerf report a run.
+CREATE OR REPLACE VIEW token_summary AS
+WITH gaps AS (
+    SELECT trial_id, phase, concurrency, config, "repeat", quantile_cont(g, 0.5) AS itl_p50_ms,
+           quantile_cont(g, 0.99) AS itl_p99_ms
+    FROM (SELECT trial_id, phase, concurrency, config, "repeat", unnest(itl_ms) AS g FROM token_requests WHERE ok)
+    GROUP BY ALL
+)
+SELECT t.run_id, r.trial_id, t.name AS trial, t.framework, t.model, r.phase, r.concurrency, r.config, r."repeat",
+       count(*) AS requests, count(*) FILTER (WHERE NOT r.ok) AS failed,
+       sum(r.output_tokens) FILTER (WHERE r.ok) AS output_tokens,
+       quantile_cont(r.ttft_ms, 0.5) FILTER (WHERE r.ok) AS ttft_p50_ms,
+       quantile_cont(r.ttft_ms, 0.99) FILTER (WHERE r.ok) AS ttft_p99_ms,
+       any_value(g.itl_p50_ms) AS itl_p50_ms, any_value(g.itl_p99_ms) AS itl_p99_ms,
+       quantile_cont(r.tpot_ms, 0.5) FILTER (WHERE r.ok) AS tpot_p50_ms,
+       quantile_cont(r.tpot_ms, 0.99) FILTER (WHERE r.ok) AS tpot_p99_ms,
+       quantile_cont(r.e2e_ms, 0.5) FILTER (WHERE r.ok) AS e2e_p50_ms,
+       quantile_cont(r.e2e_ms, 0.99) FILTER (WHERE r.ok) AS e2e_p99_ms
+FROM token_requests r JOIN trials t USING (trial_id)
+LEFT JOIN gaps g ON g.trial_id = r.trial_id AND g.phase = r.phase AND g.concurrency = r.concurrency
+     AND g.config IS NOT DISTINCT FROM r.config AND g."repeat" = r."repeat"
+GROUP BY ALL;
 
 CREATE OR REPLACE VIEW load_timeline AS
 SELECT t.run_id, l.trial_id, t.name AS trial, l.config, l.stage, l.second, l.offered_rps, l.achieved_rps, l.p99_ms,

@@ -555,6 +555,26 @@ class RunSpec(StrictModel):
     )
 
 
+class TokensSpec(StrictModel):
+    """A decoder served token by token (``workload = "generative"`` with ``[serve]``): closed-loop streams over
+    OpenAI's ``/v1/completions``, each request a held-out row's first ``prompt_tokens`` tokens, ``max_tokens``
+    generated greedily; per concurrency level TTFT, ITL, TPOT and E2E, output tokens per second, and goodput under
+    the TTFT and TPOT limits."""
+
+    prompt_tokens: Annotated[int, Field(ge=1, le=131_072)] = Field(default=16, description="tokens per prompt")
+    max_tokens: Annotated[int, Field(ge=1, le=131_072)] = Field(default=16, description="tokens generated per request")
+    concurrency: Distinct[SmallCount] = Field(default_factory=lambda: [1, 4], description="streams at once, one cell each")
+    requests_per_stream: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=4, description="requests each stream sends in a cell")
+    batching: Literal["none", "continuous"] = Field(
+        default="continuous", description="none: each stream decodes alone; continuous: a replica's streams share "
+        "each decoding step")
+    slo_ttft_ms: Annotated[float, Field(gt=0, le=3_600_000)] | None = Field(
+        default=None, description="goodput counts requests whose time to first token is within this")
+    slo_tpot_ms: Annotated[float, Field(gt=0, le=3_600_000)] | None = Field(
+        default=None, description="and whose time per output token is within this")
+
+
 class SuiteSpec(StrictModel):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -570,6 +590,7 @@ class SuiteSpec(StrictModel):
     serve: ServeSpec | None = None
     update: UpdateSpec | None = None
     load: LoadSpec | None = None
+    tokens: TokensSpec | None = None
     cost: CostSpec = Field(default_factory=CostSpec)
     run: RunSpec = Field(default_factory=RunSpec)
     platforms: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")], PlatformSpec] = Field(default_factory=dict)

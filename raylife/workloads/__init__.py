@@ -22,6 +22,7 @@ WORKLOADS: Registry[Workload] = Registry(
         "tabular": "raylife.workloads.tabular:WORKLOAD",
         "recommendation": "raylife.workloads.recommendation:WORKLOAD",
         "audio": "raylife.workloads.audio:WORKLOAD",
+        "generative": "raylife.workloads.generative:WORKLOAD",
     },
     entry_point_group="raylife.workloads",
 )

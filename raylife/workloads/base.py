@@ -39,6 +39,13 @@ class DataFacts:
     measures_quality: bool = True  # False for random inputs: accuracy means nothing there
     streamed: bool = False  # files streamed through Ray Data (workloads.streamed), never loaded whole
     model_args: Mapping[str, Any] = field(default_factory=dict)  # e.g. vocab_size, num_users, num_items
+    # "class": one label per sample (y of shape (n,)); "next_token": a label per position, the next token (y of shape
+    # (n, seq_len); num_classes is the vocabulary), scored by perplexity beside accuracy
+    targets: str = "class"
+
+    @property
+    def sequence_targets(self) -> bool:
+        return self.targets == "next_token"
 
 
 @dataclass
@@ -107,8 +114,9 @@ def split_dataset(data: Dataset, seed: int) -> Splits:
     from sklearn.model_selection import train_test_split
 
     x, y = data.x, data.y
-    counts = np.bincount(y, minlength=data.facts.num_classes) if len(y) else np.array([0])
-    stratify = counts[counts > 0].min() >= 5  # stratifying needs a few samples of every class
+    counts = np.bincount(y, minlength=data.facts.num_classes) if len(y) and y.ndim == 1 else np.array([0])
+    # stratifying needs one label per sample and a few samples of every class
+    stratify = y.ndim == 1 and counts[counts > 0].min(initial=len(y)) >= 5
     arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     remaining = 1.0
     for name, fraction in SPLIT_FRACTIONS.items():
@@ -136,6 +144,8 @@ class DataSource:
     stream: str | None = None
     # a boolean option that chooses streaming (tables: small files load whole, faster); None: ``stream`` always
     stream_option: str | None = None
+    # options naming files beside ``path`` (a tokenizer), resolved like ``data.path``: relative to the suite file
+    path_options: tuple[str, ...] = ()
 
     def streams(self, options: Mapping[str, Any]) -> bool:
         """Whether these options read the source streamed through Ray Data."""
@@ -216,6 +226,8 @@ class Workload:
     default_dataset: str
     models: Mapping[str, ModelInfo]
     random_facts: Callable[..., DataFacts] | None = None  # shape of random inputs for pure speed runs
+    # stages this workload runs its own way, by name ("module:Class"): a decoder's deploy and serve stream tokens
+    stages: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def datasets(self) -> list[str]:

@@ -75,12 +75,14 @@ def generated_splits(facts: DataFacts, options: Mapping[str, Any], seed: int) ->
     """Train/val/test/retrain splits of ``samples`` random rows (SPLIT_FRACTIONS), each generated on demand, each with
     its own pool; every split has at least one row."""
     samples = int(options.get("samples", 2048))
-    high = int(options.get("high", 100))
+    # token ids for a decoder span its vocabulary; a classifier's random ids the option ``high``
+    high = int(facts.num_classes if facts.sequence_targets else options.get("high", 100))
+    label_shape = tuple(facts.input_shape) if facts.sequence_targets else ()  # a next token at every position
     rng = np.random.default_rng([seed, 1])
     sizes = {name: max(1, round(samples * fraction)) for name, fraction in SPLIT_FRACTIONS.items()}
     sizes["train"] = max(1, samples - sum(sizes.values()))
     arrays = {}
     for i, (name, rows) in enumerate(sizes.items()):
         x = GeneratedInputs(rows, tuple(facts.input_shape), facts.dtype, seed=seed * 16 + i, high=high)
-        arrays[name] = (x, rng.integers(0, facts.num_classes, size=rows, dtype=np.int64))
+        arrays[name] = (x, rng.integers(0, facts.num_classes, size=(rows, *label_shape), dtype=np.int64))
     return Splits(arrays=arrays, facts=facts)

@@ -228,7 +228,7 @@ def test_workloads_lists_every_task_model_and_source():
 
 def test_unknown_workload_in_workloads_command():
     assert_user_error(invoke("workloads", "vison"),
-                      "unknown workload 'vison'; did you mean 'vision'? known workloads: audio, recommendation, tabular, text, vision")
+                      "unknown workload 'vison'; did you mean 'vision'? known workloads: audio, generative, recommendation, tabular, text, vision")
 
 
 def test_a_model_that_cannot_take_the_data(write_suite):

@@ -1,6 +1,7 @@
-"""Repeats with intervals, stable windows, open-loop load to the SLO, and show, choose and compare end to end — on a
-real run on a two-node cluster (a lane's: tests/ray/runs.py). (The readers' logic on many more cases:
-tests/cli/test_stored_runs.py.)"""
+"""Show, choose and compare end to end on README's smoke run (the smoke lane's); repeats with intervals, stable
+windows and open-loop load to the SLO on a repeated run on a two-node cluster (the cluster-runs lane's:
+tests/ray/runs.py), slow. (The readers' logic on many more cases: tests/cli/test_stored_runs.py; repeats, intervals and
+the sweep's confirm rule: tests/unit.)"""
 
 from __future__ import annotations
 
@@ -28,6 +29,15 @@ retrain_epochs = 0
 
 
 @pytest.fixture(scope="module")
+def smoke_run(smoke_lane):
+    assert smoke_lane.result.returncode == 0, smoke_lane.result.stdout + smoke_lane.result.stderr
+    [run_id] = [r["run_id"] for r in rows(smoke_lane.db, "SELECT run_id FROM runs")]
+    return smoke_lane.db, run_id
+
+
+# The repeated run costs the default run ~90 CPU-seconds of its ~1,100 on two cores (two more Ray Train fits, two
+# deployments, 25 s of open-loop load): it runs with `-m slow`, its readers' logic by default on stored runs.
+@pytest.fixture(scope="module")
 def repeated(cluster_runs_lane):
     run = cluster_runs_lane.repeated  # tests/ray/runs.py: REPEATED, on the lane's two-node cluster
     assert run.result.returncode == 0, run.result.stdout + run.result.stderr
@@ -46,6 +56,7 @@ def run_wide(tmp, db) -> str:
 TRIAL = "cnn_small[width=8]/torch/w1"
 
 
+@pytest.mark.slow
 def test_repeats_give_every_metric_a_median_and_interval(repeated):
     db, run_id = repeated
     trials = rows(db, 'SELECT name, "repeat" FROM trials WHERE run_id = ? ORDER BY idx', [run_id])
@@ -64,6 +75,7 @@ def test_repeats_give_every_metric_a_median_and_interval(repeated):
     assert wall["ci95_high"] > wall["ci95_low"]  # two different timings: an interval of some width
 
 
+@pytest.mark.slow
 def test_stability_and_thin_percentiles_are_stored(repeated):
     db, run_id = repeated
     cells = rows(db, "SELECT * FROM latency_summary WHERE run_id = ?", [run_id])
@@ -74,6 +86,7 @@ def test_stability_and_thin_percentiles_are_stored(repeated):
         assert c["p99_thin"] and c["p999_thin"]  # 40 answers: neither tail percentile is exact
 
 
+@pytest.mark.slow
 def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
     db, run_id = repeated
     load = rows(db, "SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])
@@ -111,6 +124,7 @@ def test_open_loop_sweep_finds_the_rate_within_the_slo(repeated):
     assert sent and max(sent) < 11.1
 
 
+@pytest.mark.slow
 def test_show_prints_intervals_and_flags(repeated):
     db, run_id = repeated
     result = raylife("show", run_id, "--db", db)
@@ -121,25 +135,39 @@ def test_show_prints_intervals_and_flags(repeated):
         assert text in out, text
 
 
-def test_choose_answers_a_constraint_query(repeated):
-    db, run_id = repeated
-    ok = raylife("choose", run_id, "--db", db, "--max", "p50_ms=10s", "--min", "accuracy=0.05", "--by", "max_rps_at_slo")
+def test_show_prints_a_real_runs_figures_and_flags(smoke_run):
+    db, run_id = smoke_run
+    result = raylife("show", run_id, "--db", db)
+    assert result.exit_code == 0, result.output
+    for text in ("~ thin", "windows", "open-loop load (poisson)", "max_rps_at_slo", "where the time went",
+                 *SMOKE_TRIALS):
+        assert text in result.stdout, text
+
+
+SMOKE_TRIALS = ("cnn_small/torch/w1", "cnn_small/tensorflow/w1")
+
+
+def test_choose_answers_a_constraint_query(smoke_run):
+    db, run_id = smoke_run
+    ok = raylife("choose", run_id, "--db", db, "--max", "p50_ms=10s", "--min", "accuracy=0.05", "--by", "accuracy")
     assert ok.exit_code == 0, ok.output
-    assert "1 trial meets every limit" in ok.stdout and TRIAL in ok.stdout and "★" in ok.stdout
+    assert "2 trials meet every limit" in ok.stdout and all(t in ok.stdout for t in SMOKE_TRIALS) and "★" in ok.stdout
     # a p99 from the serve cells' few answers is no verdict at 99% confidence (MLPerf's early stopping): undecided
-    [row] = json.loads(raylife("choose", run_id, "--db", db, "--max", "p99_ms=10s", "-f", "json").stdout)
-    assert row["meets"] is False and row["broken"].startswith("p99_ms_small undecided: ") and "459 needed" in row["broken"]
-    strict = raylife("choose", run_id, "--db", db, "--max", "p99_ms=0.001ms", "-f", "json")
-    [row] = json.loads(strict.stdout)
-    assert row["meets"] is False and row["broken"].startswith("p99_ms_small ") and "> 0.001 ms" in row["broken"]
+    undecided = json.loads(raylife("choose", run_id, "--db", db, "--max", "p99_ms=10s", "-f", "json").stdout)
+    assert sorted(r["trial"] for r in undecided) == sorted(SMOKE_TRIALS)
+    for row in undecided:
+        assert row["meets"] is False and row["broken"].startswith("p99_ms_small undecided: ") and "459 needed" in row["broken"]
+    strict = json.loads(raylife("choose", run_id, "--db", db, "--max", "p99_ms=0.001ms", "-f", "json").stdout)
+    for row in strict:
+        assert row["meets"] is False and row["broken"].startswith("p99_ms_small ") and "> 0.001 ms" in row["broken"]
     bad = raylife("choose", run_id, "--db", db, "--max", "latency=3")
     assert bad.exit_code == 1 and bad.stderr.startswith("Error: unknown metric 'latency'") and "Traceback" not in bad.stderr
 
 
-def test_compare_reads_a_real_run_end_to_end(repeated):
+def test_compare_reads_a_real_run_end_to_end(smoke_run):
     # The verdicts' logic on a wider model, a rerun and unmatched names: tests/cli/test_stored_runs.py. Here the real
     # run's every metric goes through compare: against itself nothing is beyond noise, by name or by model.
-    db, run_id = repeated
+    db, run_id = smoke_run
     for match in ("name", "model"):
         same = raylife("compare", run_id, run_id, "--db", db, "--match", match, "--fail-on-regression", "-f", "json")
         assert same.exit_code == 0, same.output

@@ -48,6 +48,7 @@ def check_random_run(db, published: int, steps: int, batch: int, max_unaccounted
         assert all(h["rest"] <= max_unaccounted * h["wall"] for h in holes), holes
 
 
+@pytest.mark.slow  # ~32 CPU-seconds of the default run's ~1,100; MobileNetV3 itself: tests/frameworks
 def test_a_reference_model_on_random_inputs_trains_by_steps_and_stores_no_quality(random_steps_run):
     result, db = random_steps_run.result, random_steps_run.db
     assert result.returncode == 0, result.stdout + result.stderr

@@ -47,13 +47,14 @@ def test_a_folder_goes_up_and_comes_down_whole_and_each_copy_is_timed(s3_uri, tm
     where = Location.parse(s3_uri("roundtrip")).child("models", "savedmodel").uri
     up = upload(src, where)
     assert up.copied and up.bytes == 15_000 and up.seconds > 0
-    down = fetch(where)
+    down = fetch(where, into=tmp_path / "down")  # into this test's folder: a copy the test leaves in /tmp would count
     assert down.copied and down.seconds > 0 and down.bytes == 15_000
     assert (down.local / "variables" / "variables.data-00000-of-00001").read_bytes() == b"y" * 5_000
     # uploading again replaces, it does not merge: a file gone from the folder is gone from the store
     (src / "saved_model.pb").unlink()
     upload(src, where)
-    assert sorted(p.name for p in fetch(where).local.rglob("*")) == ["variables", "variables.data-00000-of-00001"]
+    again = fetch(where, into=tmp_path / "again").local
+    assert sorted(p.name for p in again.rglob("*")) == ["variables", "variables.data-00000-of-00001"]
 
 
 def test_a_local_folder_is_used_in_place(tmp_path):

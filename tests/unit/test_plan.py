@@ -61,7 +61,7 @@ def test_unknown_framework_lists_known_ones():
 
 def test_unknown_workload_suggests():
     assert plan_error('name = "t"\nworkload = "vison"\n[[models]]\nname = "x"\n') == (
-        "unknown workload 'vison' (s.toml, workload); did you mean 'vision'? known workloads: audio, recommendation, tabular, text, vision"
+        "unknown workload 'vison' (s.toml, workload); did you mean 'vision'? known workloads: audio, generative, recommendation, tabular, text, vision"
     )
 
 

@@ -29,14 +29,22 @@ from raylife.frameworks.worker import (
 )
 
 
+def flat(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoder's logits (batch, positions, vocabulary) and labels (batch, positions) as one row per prediction, the
+    layout cross-entropy takes; a classifier's pass as they are."""
+    if logits.dim() == 3:
+        return logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    return logits, labels
+
+
 def _evaluate(model: nn.Module, batches: Iterable[tuple[Any, Any]], device: torch.device) -> tuple[float, float]:
-    """Loss and accuracy over (inputs, labels) batches: numpy arrays or tensors."""
+    """Loss and accuracy over (inputs, labels) batches: numpy arrays or tensors (per prediction: a classifier's per
+    sample, a decoder's per token)."""
     model.eval()
     loss_sum, correct, seen = 0.0, 0, 0
     with torch.inference_mode():
         for xb, yb in batches:
-            logits = model(torch.as_tensor(xb).to(device))
-            yb = torch.as_tensor(yb).to(device)
+            logits, yb = flat(model(torch.as_tensor(xb).to(device)), torch.as_tensor(yb).to(device))
             loss_sum += nn.functional.cross_entropy(logits, yb, reduction="sum").item()
             correct += (logits.argmax(1) == yb).sum().item()
             seen += len(yb)
@@ -91,7 +99,7 @@ def train_steps(
         yb = torch.as_tensor(yb).to(device)
         optimizer.zero_grad(set_to_none=True)
         with autocast(device, precision):
-            loss = nn.functional.cross_entropy(model(xb).float(), yb)
+            loss = nn.functional.cross_entropy(*flat(model(xb).float(), yb))
         if scaler is None:
             loss.backward()
             optimizer.step()

@@ -122,9 +122,9 @@ def unigram_perplexity(train: np.ndarray, test: np.ndarray, vocab_size: int) -> 
     """Perplexity on ``test``'s target tokens of the unigram model of ``train``'s (add-one smoothed): what knowing
     only how often each token occurs achieves. Rows as ``pack`` makes them; targets are each row's tokens after the
     first."""
-    counts = np.bincount(train[:, 1:].ravel(), minlength=vocab_size).astype(np.float64) + 1.0
-    log_p = np.log(counts / counts.sum())
-    return float(math.exp(-log_p[test[:, 1:].ravel()].mean()))
+    from raylife.measure.quality import unigram_perplexity as of_targets
+
+    return of_targets(train[:, 1:], test[:, 1:], vocab_size)
 
 
 def perplexity(mean_nll: float) -> float:
