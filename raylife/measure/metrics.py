@@ -352,6 +352,7 @@ class Column:
 NATIVE = "m.labels->>'native' = 'true'"
 WHOLE = "m.labels->>'replica' IS NULL"  # the deployment's figure, not one replica's
 HTTP = "m.labels->>'path' = 'http'"
+ONE_STREAM = "m.labels->>'concurrency' = '1'"
 RECONFIGURE = "m.labels->>'strategy' = 'reconfigure'"
 ROLLOUT = "m.labels->>'strategy' = 'rollout'"
 
@@ -413,6 +414,10 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("replica_load_s", "deploy", "replica_load_s", WHOLE),
     Column("replica_rss_mb", "deploy", "replica_rss_mb", WHOLE),
     Column("served_accuracy", "serve", "served_accuracy", HTTP),
+    # a decoder's streams: one stream's latency, and the most tokens/s of any concurrency level
+    Column("ttft_p50_ms", "serve", "ttft_p50_ms", ONE_STREAM),
+    Column("tpot_p50_ms", "serve", "tpot_p50_ms", ONE_STREAM),
+    Column("output_tokens_per_s", "serve", "output_tokens_per_s"),
     Column("max_rps_at_slo", "load", "max_rps_at_slo"),
     Column("reconfigure_update_s", "update", "update_s", RECONFIGURE),
     Column("reconfigure_failed_requests", "update", "failed_requests", RECONFIGURE),
