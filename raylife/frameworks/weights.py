@@ -1,5 +1,6 @@
 """Pretrained weights (``[[models]] weights``): a PyTorch state_dict or Keras HDF5 weights file, local or in object
-storage, checked against the architecture before Ray starts and loaded by the training loop before its first step.
+storage, or a local Hugging Face model folder for a decoder (config.json + model.safetensors, in either framework),
+checked against the architecture before Ray starts and loaded by the training loop before its first step.
 
 The check builds the model in its framework, so it runs in a child process with that framework's environment
 (``TF_USE_LEGACY_KERAS``, no GPU): the driver never imports torch or TensorFlow. A file of another architecture ends
@@ -51,7 +52,8 @@ def check_weights(framework: str, recipe: Recipe, location: str, where: str, tim
     from raylife.artifacts import Location
 
     target = Location.parse(location)
-    if not target.remote and not Path(target.uri).is_file():
+    local = Path(target.uri)
+    if not target.remote and not (local.is_file() or local.is_dir()):
         raise PlanError(f"weights file not found: {target.uri}", where=where,
                         hint="check the path (relative paths start at the suite file)")
     env = {**os.environ, **FRAMEWORKS.get(framework).env_vars, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}

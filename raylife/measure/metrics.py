@@ -123,6 +123,12 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("eval_loss", "loss", ("evaluate", "retrain"), "cross-entropy on the held-out test split", quality=True),
     _m("top5_accuracy", "ratio", "evaluate", "top-5 accuracy on the test split (more than 5 classes)", quality=True),
     _m("baseline_accuracy", "ratio", "evaluate", "accuracy of always predicting the majority training class", quality=True),
+    _m("train_flops_per_token", "FLOPs", "train", "a decoder's training FLOPs per token: 6N + 12·L·d·T (PaLM's MFU "
+       "numerator; N parameters, L layers, d width, T tokens per row)"),
+    _m("train_flops_per_s", "FLOP/s", "train", "a decoder's achieved training FLOPs per second: train_flops_per_token "
+       "x train_tokens_per_s"),
+    _m("mfu", "ratio", "train", "model-FLOPs utilisation: train_flops_per_s over the devices' dense peak at the "
+       "training precision; NULL with the reason on CPUs and on GPUs raylife has no peak for"),
     _m("eval_tokens", "count", "evaluate", "a decoder's next-token predictions scored on the test split"),
     _m("perplexity", "ppl", "evaluate", "a decoder's perplexity on the test split: exp of the mean next-token "
        "cross-entropy (natural log)", quality=True),
@@ -297,7 +303,7 @@ BY_KEY: dict[tuple[str, str], Metric] = {(stage, m.name): m for m in CATALOGUE f
 
 # Which way is better, for `compare` and `choose`: by unit, with the exceptions named. 0: neither (a fact or context).
 _LOWER_UNITS = {"s", "ms", "MiB", "bytes", "J", "W", "loss", "logit", "epochs", "ppl"}
-_HIGHER_UNITS = {"ratio", "requests/s", "samples/s", "tokens/s"}
+_HIGHER_UNITS = {"ratio", "requests/s", "samples/s", "tokens/s", "FLOP/s"}
 _LOWER = {"errors", "stream_failed", "failed_requests", "slo_misses", "transition_slo_misses", "transition_failed", "watch_errors", "failures", "recovery_failed_requests", "behind_schedule", "windows",
           "replicas_replaced", "usd", "train_usd", "retrain_usd", "evaluate_usd", "persist_usd", "deploy_usd",
           "usd_per_million_predictions", "reconfigure_usd", "rollout_usd", "train_kwh", "retrain_kwh", "eval_kwh", "serve_kwh", "flops_per_sample",
@@ -399,6 +405,7 @@ LIFECYCLE_COLUMNS: tuple[Column, ...] = (
     Column("time_to_target_s", "train", "time_to_target_s"),
     Column("train_samples_per_s", "train", "train_samples_per_s"),
     Column("train_tokens_per_s", "train", "train_tokens_per_s"),
+    Column("mfu", "train", "mfu"),
     Column("final_loss", "train", "final_loss"),
     Column("train_peak_rss_mb", "train", "train_peak_rss_mb"),
     Column("params", "model", "params"),

@@ -23,6 +23,25 @@ def record_scoring(ctx: TrialContext, stage: str, out: EvalResult) -> None:
         add(stage, "checkpoint_fetch_s", out.fetch_s, "s")
 
 
+def record_flops(ctx: TrialContext, params: int | None) -> None:
+    """A decoder's training FLOPs per token and per second, and its MFU where the device's peak is known (PaLM's
+    6N + 12·L·d·T; ``measure.flops``): the train stage measured the tokens/s, this stage counted the parameters."""
+    from raylife.measure.flops import utilisation
+
+    t = ctx.trial
+    layers, dim = t.model_options.get("layers"), t.model_options.get("dim")
+    if not params or not layers or not dim:
+        return  # a model of the user's own, whose depth and width raylife cannot read
+    env = ctx.record.environment
+    gpu = env.gpu if env is not None and t.device == "gpu" else None
+    u = utilisation(int(params), int(layers), int(dim), int(t.tokens_per_sample),
+                    ctx.record.value("train", "train_tokens_per_s"), gpu, t.precision, devices=t.num_workers)
+    add = ctx.record.add
+    add("train", "train_flops_per_token", u.flops_per_token, "FLOPs", counted="6N + 12 L d T (PaLM)")
+    add("train", "train_flops_per_s", u.flops_per_s, "FLOP/s")
+    add("train", "mfu", u.mfu, "ratio", **({"reason": u.why_not} if u.why_not else {"device": gpu}))
+
+
 class EvaluateStage:
     name = "evaluate"
 
@@ -44,6 +63,8 @@ class EvaluateStage:
             add(self.name, "top5_accuracy", out.top5_accuracy, "ratio", split="test")
         add(self.name, "baseline_accuracy", out.baseline_accuracy, "ratio", split="test", baseline="majority class")
         add(self.name, "eval_samples", out.samples, "count", split="test")
+        if ctx.trial.tokens_per_sample:
+            record_flops(ctx, facts.params)
         if out.tokens is not None:  # a decoder: accuracy and loss above are per next token
             add(self.name, "eval_tokens", out.tokens, "count", split="test")
             add(self.name, "perplexity", out.perplexity, "ppl", split="test")

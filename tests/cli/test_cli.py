@@ -65,7 +65,7 @@ def test_plan_prints_the_trials():
          "unknown framework 'mxnet' ({path}, models[0].frameworks); known frameworks: tensorflow, torch"),
         (MINIMAL_SUITE + '[persist]\nformats = ["onnx"]\n',
          "framework 'tensorflow' cannot save or load format 'onnx' ({path}, persist.formats); "
-         "formats for tensorflow: native (= keras), h5, savedmodel"),
+         "formats for tensorflow: native (= keras), h5, safetensors, savedmodel"),
     ],
     ids=["batch-size-0", "negative-epochs", "unknown-key", "toml-syntax", "unknown-model", "unknown-framework", "format"],
 )

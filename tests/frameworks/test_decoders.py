@@ -269,3 +269,50 @@ def test_a_folder_of_another_shape_or_without_its_files_is_refused_naming_what(t
     (tmp_path / "model.safetensors").unlink()
     with pytest.raises(PlanError, match=r"has no model\.safetensors"):
         torch_models.from_folder(str(tmp_path))
+
+
+@pytest.mark.parametrize("model", sorted(SMALL))
+def test_a_folder_as_weights_is_checked_and_loaded_by_both_backends(model, tmp_path):
+    """``[[models]] weights = "FOLDER"``: the backends' check names the first tensor that does not fit, and their
+    load gives the folder's logits (the training loops load weights through the same call)."""
+    from dataclasses import replace
+
+    import torch
+
+    from raylife.frameworks.model import Recipe
+    from raylife.frameworks.tensorflow.backend import TensorflowBackend
+    from raylife.frameworks.torch.backend import TorchBackend
+
+    saved = torch_model(model, VOCAB, SMALL[model])
+    saved.save_pretrained(tmp_path / "hf")
+    ids = np.random.default_rng(5).integers(0, VOCAB, size=(2, 9))
+    with torch.no_grad():
+        expected = saved(torch.from_numpy(ids)).numpy()
+    builders = {"torch": f"raylife.workloads.generative.torch_models:{model}",
+                "tensorflow": f"raylife.workloads.generative.tf_models:{model}"}
+    for framework, backend in (("torch", TorchBackend()), ("tensorflow", TensorflowBackend())):
+        recipe = Recipe(builder=builders[framework], input_shape=(9,), num_classes=VOCAB, framework=framework,
+                        model=model, options=SMALL[model])
+        built = backend.build_model(recipe)
+        assert backend.weights_problem(built, tmp_path / "hf") is None
+        backend.load_weights(built, tmp_path / "hf")
+        np.testing.assert_allclose(backend.predict(built, ids), expected, rtol=1e-4, atol=1e-4)
+        deeper = backend.build_model(replace(recipe, options={**SMALL[model], "layers": 3}))
+        problem = backend.weights_problem(deeper, tmp_path / "hf")
+        assert problem.startswith("tensor ") and ".2." in problem and problem.endswith("is missing from the file")
+
+
+@pytest.mark.parametrize("framework", ["torch", "tensorflow"])
+def test_a_decoder_round_trips_through_safetensors(framework, tmp_path):
+    """The persist stage's safetensors format on a decoder (tied embeddings stored once): the same logits back."""
+    from raylife.frameworks import FRAMEWORKS
+    from raylife.frameworks.model import Recipe
+
+    backend = FRAMEWORKS.get(framework).load_backend()
+    recipe = Recipe(builder=f"raylife.workloads.generative.{'torch' if framework == 'torch' else 'tf'}_models:llama",
+                    input_shape=(9,), num_classes=VOCAB, framework=framework, model="llama", options=SMALL["llama"])
+    model = backend.build_model(recipe)
+    ids = np.random.default_rng(6).integers(0, VOCAB, size=(2, 9))
+    backend.formats["safetensors"].save(model, tmp_path, ids, recipe)
+    predict = backend.formats["safetensors"].load(tmp_path)
+    np.testing.assert_allclose(predict(ids), backend.predict(model, ids), rtol=1e-5, atol=1e-5)

@@ -16,7 +16,11 @@ ALL_MODELS = [(w, m) for w in WORKLOADS.names() for m in WORKLOADS.get(w).models
 # The reference models' own sizes take seconds per format; their structure is the same at these widths.
 NARROW = {"vit_b16": {"dim": 32, "heads": 2, "layers": 2, "ffn": 64, "patch": 8},
           "bert_base": {"dim": 32, "heads": 2, "layers": 2, "ffn": 64},
-          "distilbert": {"dim": 32, "heads": 2, "layers": 2, "ffn": 64}}
+          "distilbert": {"dim": 32, "heads": 2, "layers": 2, "ffn": 64},
+          # decoders: their published shapes are counted in tests/frameworks/test_decoders.py
+          "gpt2_small": {"dim": 32, "heads": 2, "layers": 2, "positions": 64},
+          "smollm2_135m": {"dim": 32, "heads": 4, "kv_heads": 2, "layers": 2, "ffn": 64, "positions": 64},
+          "llama_3_2_1b": {"dim": 32, "heads": 4, "kv_heads": 2, "layers": 2, "ffn": 64, "positions": 64}}
 
 _MLPERF_DLRM = {"dense": 13, "dim": 128, "bottom": [512, 256, 128], "top": [1024, 1024, 512, 256], "rows": 1000}
 # Trainable parameters at the reference input and class count: the published figures (torchvision's models, Hugging
@@ -56,6 +60,8 @@ def recipe(workload: str, model: str, framework: str, facts, num_classes: int | 
 
 def sample(facts, n: int = 6) -> np.ndarray:
     rng = np.random.default_rng(0)
+    if facts.sequence_targets:  # a decoder reads token ids of its vocabulary
+        return rng.integers(0, facts.num_classes, size=(n, *facts.input_shape), dtype=np.int64)
     if facts.dtype.startswith("int"):
         high = min(facts.model_args.get("vocab_size", 10**9), facts.model_args.get("num_users", 10**9),
                    facts.model_args.get("num_items", 10**9))

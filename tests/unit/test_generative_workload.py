@@ -123,3 +123,17 @@ def test_the_unigram_baseline_of_uniform_tokens_is_the_vocabulary():
     # a model that knows nothing more than frequencies: one token in four of a skewed stream
     skewed = np.array([[0, 0, 0, 1]] * 50)
     assert unigram_perplexity(skewed, skewed, 2) < 2 and math.isfinite(unigram_perplexity(skewed, skewed, 2))
+
+
+def test_a_hugging_face_folder_of_another_depth_is_named_before_ray_starts(tmp_path):
+    """``weights = "FOLDER"`` (config.json + model.safetensors, as transformers saves a model): checked against the
+    architecture in each framework before Ray starts; the first tensor that does not fit is the one line."""
+    from raylife.workloads.generative.torch_models import gpt2
+
+    gpt2((None,), 257, dim=32, layers=2, heads=2, positions=64).save_pretrained(tmp_path / "hf")
+    suite = SUITE.replace("layers = 1", "layers = 2") + 'weights = "hf"\n'
+    [trial] = plan(suite, tmp_path)
+    assert trial.weights == str(tmp_path / "hf")
+    with pytest.raises(PlanError) as info:
+        plan(suite.replace("layers = 2", "layers = 3"), tmp_path)
+    assert "tensor transformer.h.2.ln_1.weight (32,) is missing from the file" in str(info.value)

@@ -74,7 +74,7 @@ def test_unknown_dataset():
 def test_format_a_framework_cannot_save():
     assert plan_error(MINIMAL_SUITE + '[persist]\nformats = ["native", "onnx"]\n') == (
         "framework 'tensorflow' cannot save or load format 'onnx' (s.toml, persist.formats); "
-        "formats for tensorflow: native (= keras), h5, savedmodel"
+        "formats for tensorflow: native (= keras), h5, safetensors, savedmodel"
     )
 
 
@@ -134,7 +134,7 @@ def test_serve_without_update_skips_the_update_stage():
 def test_serve_format_the_framework_cannot_load():
     assert plan_error(SERVE + 'format = "torchscript"\n') == (
         "framework 'tensorflow' cannot save or load format 'torchscript' (s.toml, serve.format); "
-        "formats for tensorflow: native (= keras), h5, savedmodel"
+        "formats for tensorflow: native (= keras), h5, safetensors, savedmodel"
     )
 
 

@@ -15,6 +15,7 @@ FRAMEWORK = Framework(
     formats={
         "keras": "Keras archive (model.keras: a zip of config.json and model.weights.h5), architecture and weights",
         "h5": "legacy Keras HDF5 file (model.h5), architecture and weights: tf_keras loads it from disk directly",
+        "safetensors": "the weights as safetensors, a tensor per variable in order (no pickle, no HDF5), rebuilt from the model's builder",
         "savedmodel": "TensorFlow SavedModel (tf.saved_model.save), loads without the model's Python code",
     },
     backend="raylife.frameworks.tensorflow.backend:TensorflowBackend",

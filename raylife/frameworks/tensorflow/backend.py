@@ -20,6 +20,7 @@ from raylife.registry import import_object
 
 KERAS_FILE = "model.keras"
 H5_FILE = "model.h5"
+SAFETENSORS_FILE = "model.safetensors"
 
 
 def _save_without_optimizer(model: tf.keras.Model, path: Path, save_format: str) -> None:
@@ -81,6 +82,43 @@ class H5Format(ModelFormat):
         return _placed(lambda x: TensorflowBackend().predict(model, x), device)
 
 
+class SafetensorsFormat(ModelFormat):
+    """The weights as a safetensors file, a tensor per variable in the model's order with its name (no pickle, no
+    HDF5), rebuilt from the recipe; loading checks every count and shape before it assigns anything."""
+
+    name = "safetensors"
+
+    def save(self, model: tf.keras.Model, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
+        from safetensors.numpy import save_file
+
+        save_file({_variable_key(i, v): np.ascontiguousarray(v.numpy()) for i, v in enumerate(model.weights)},
+                  str(directory / SAFETENSORS_FILE))
+        recipe.write(directory)
+
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
+        from safetensors.numpy import load_file
+
+        model = TensorflowBackend().build_model(Recipe.read(directory))
+        stored = load_file(str(directory / SAFETENSORS_FILE))
+        by_index = {int(key.split("/", 1)[0]): value for key, value in stored.items()}
+        if sorted(by_index) != list(range(len(model.weights))):
+            raise ValueError(f"{directory / SAFETENSORS_FILE} holds {len(stored)} tensors, the model "
+                             f"{len(model.weights)}")
+        for i, variable in enumerate(model.weights):
+            if tuple(by_index[i].shape) != tuple(variable.shape):
+                raise ValueError(f"tensor {_variable_key(i, variable)} is {by_index[i].shape} in the file, "
+                                 f"{tuple(variable.shape)} in the model")
+        for i, variable in enumerate(model.weights):
+            variable.assign(by_index[i])
+        return _placed(lambda x: TensorflowBackend().predict(model, x), device)
+
+
+def _variable_key(index: int, variable: tf.Variable) -> str:
+    """A variable's key in the file: its place among the model's weights (Keras numbers auto-named layers per
+    process, so a rebuilt model's names differ: ``conv2d_2`` for ``conv2d``), then its name to read by."""
+    return f"{index:05d}/{variable.name.split(':')[0]}"
+
+
 class SavedModelFormat(ModelFormat):
     name = "savedmodel"
 
@@ -94,7 +132,7 @@ class SavedModelFormat(ModelFormat):
 
 class TensorflowBackend(Backend):
     framework = FRAMEWORK
-    formats = {f.name: f for f in (KerasFormat(), H5Format(), SavedModelFormat())}
+    formats = {f.name: f for f in (KerasFormat(), H5Format(), SafetensorsFormat(), SavedModelFormat())}
     trainer = "ray.train.tensorflow:TensorflowTrainer"
     train_loop = "raylife.frameworks.tensorflow.train_loop:train_loop"
 
@@ -126,8 +164,19 @@ class TensorflowBackend(Backend):
     def weights_problem(self, model: tf.keras.Model, path: Path) -> str | None:
         """Keras' HDF5 weights: the legacy layout (``save_weights("x.h5")``: layer names and weight names in
         attributes) is compared layer by layer in order, by shape, as it loads; the current one (``"x.weights.h5"``)
-        is loaded into the model, and Keras' own refusal names the variable."""
+        is loaded into the model, and Keras' own refusal names the variable. A Hugging Face model folder (a
+        decoder's: config.json + model.safetensors) is copied into the twin by name, which names any tensor that
+        does not fit."""
         import h5py
+
+        if path.is_dir():
+            from raylife.errors import RaylifeError
+
+            try:
+                self.load_weights(model, path)
+            except RaylifeError as exc:
+                return exc.what
+            return None
 
         try:
             with h5py.File(path, "r") as f:
@@ -155,6 +204,13 @@ class TensorflowBackend(Backend):
         return None
 
     def load_weights(self, model: tf.keras.Model, path: Path) -> None:
+        if path.is_dir():
+            from raylife.workloads.generative.convert import load_hf_state
+            from raylife.workloads.generative.hf_folder import read_folder
+
+            folder = read_folder(path)
+            load_hf_state(model, folder.state, transpose_linear=folder.model == "llama")  # nn.Linear is (out, in)
+            return
         model.load_weights(str(path))
 
     def count_params(self, model: tf.keras.Model) -> int:

@@ -16,6 +16,7 @@ from raylife.frameworks.torch import FRAMEWORK
 from raylife.measure.memory import GpuMemoryPeak
 
 STATE_FILE = "model.pt"
+SAFETENSORS_FILE = "model.safetensors"
 
 
 AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -59,6 +60,27 @@ class StateDictFormat(ModelFormat):
 
     def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
         return _numpy_predictor(TorchBackend().load_checkpoint(directory), device, precision)
+
+
+class SafetensorsFormat(ModelFormat):
+    """The weights as a safetensors file (no pickle: nothing runs when it loads), rebuilt from the recipe. Tied tensors
+    (a decoder's embedding and head) are stored once: ``save_model`` drops the duplicate, ``load_model`` restores it.
+    A decoder's file holds transformers' own tensor names, as a Hugging Face folder's ``model.safetensors`` does."""
+
+    name = "safetensors"
+
+    def save(self, model: torch.nn.Module, directory: Path, sample: np.ndarray, recipe: Recipe) -> None:
+        from safetensors.torch import save_model
+
+        save_model(model, str(directory / SAFETENSORS_FILE))
+        recipe.write(directory)
+
+    def load(self, directory: Path, device: str = "cpu", precision: str = "fp32") -> Predictor:
+        from safetensors.torch import load_model
+
+        model = TorchBackend().build_model(Recipe.read(directory))
+        load_model(model, str(directory / SAFETENSORS_FILE))
+        return _numpy_predictor(model.eval(), device, precision)
 
 
 class TorchScriptFormat(ModelFormat):
@@ -116,9 +138,21 @@ class OnnxFormat(ModelFormat):
         return predict
 
 
+def _folder_problem(path: Path, expected: dict[str, tuple[int, ...]]) -> str | None:
+    """The first tensor of a Hugging Face folder that does not fit the model, or why the folder cannot be read."""
+    from raylife.errors import RaylifeError
+    from raylife.workloads.generative.hf_folder import check_fits, read_folder
+
+    try:
+        check_fits(read_folder(path).state, expected)
+    except RaylifeError as exc:
+        return exc.what
+    return None
+
+
 class TorchBackend(Backend):
     framework = FRAMEWORK
-    formats = {f.name: f for f in (StateDictFormat(), TorchScriptFormat(), OnnxFormat())}
+    formats = {f.name: f for f in (StateDictFormat(), SafetensorsFormat(), TorchScriptFormat(), OnnxFormat())}
     trainer = "ray.train.torch:TorchTrainer"
     train_loop = "raylife.frameworks.torch.train_loop:train_loop"
 
@@ -147,6 +181,8 @@ class TorchBackend(Backend):
         return np.concatenate(parts)
 
     def weights_problem(self, model: torch.nn.Module, path: Path) -> str | None:
+        if path.is_dir():  # a Hugging Face model folder (config.json + model.safetensors): a decoder's
+            return _folder_problem(path, {n: tuple(p.shape) for n, p in model.named_parameters()})
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # noqa: BLE001 - pickle, zip and torch errors alike mean "not a state_dict file"
@@ -162,6 +198,12 @@ class TorchBackend(Backend):
         return f"tensor '{extra}' of the file is not in the model" if extra else None
 
     def load_weights(self, model: torch.nn.Module, path: Path) -> None:
+        if path.is_dir():
+            from raylife.workloads.generative.hf_folder import read_folder
+
+            state = {name: torch.from_numpy(value) for name, value in read_folder(path).state.items()}
+            model.load_state_dict(state, strict=False)  # a tied head is the embedding: files may leave it out
+            return
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
     def count_params(self, model: torch.nn.Module) -> int:

@@ -140,10 +140,18 @@ class RotaryCausalAttention(kl.Layer):
         return {**super().get_config(), "heads": self.heads, "kv_heads": self.kv_heads, "rope_theta": self.rope_theta}
 
 
-@tf.keras.utils.register_keras_serializable(package="raylife", name="gelu_new")
 def gelu_new(x: tf.Tensor) -> tf.Tensor:
-    """GPT-2's activation, the tanh approximation of GELU (a named function: saved models name it)."""
+    """GPT-2's activation, the tanh approximation of GELU."""
     return tf.nn.gelu(x, approximate=True)
+
+
+@tf.keras.utils.register_keras_serializable(package="raylife")
+class GeluNew(kl.Layer):
+    """``gelu_new`` as a layer of its own: a function as a Dense layer's activation does not survive the legacy HDF5
+    format's deserialisation, a registered layer does (in every format)."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return gelu_new(x)
 
 
 def _init() -> tf.keras.initializers.Initializer:
@@ -162,7 +170,7 @@ def gpt2(input_shape: tuple[int, ...], num_classes: int, dim: int = 768, layers:
         h = FusedCausalAttention(heads)(kl.Dense(3 * dim, kernel_initializer=_init(), name=f"{at}.attn.c_attn")(h))
         x = x + kl.Dense(dim, kernel_initializer=_init(), name=f"{at}.attn.c_proj")(h)
         h = kl.LayerNormalization(epsilon=1e-5, name=f"{at}.ln_2")(x)
-        h = kl.Dense(4 * dim, activation=gelu_new, kernel_initializer=_init(), name=f"{at}.mlp.c_fc")(h)
+        h = GeluNew(name=f"{at}.mlp.act")(kl.Dense(4 * dim, kernel_initializer=_init(), name=f"{at}.mlp.c_fc")(h))
         x = x + kl.Dense(dim, kernel_initializer=_init(), name=f"{at}.mlp.c_proj")(h)
     x = kl.LayerNormalization(epsilon=1e-5, name="transformer.ln_f")(x)
     return tf.keras.Model(ids, wte(x), name="gpt2")
