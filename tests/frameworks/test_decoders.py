@@ -316,3 +316,13 @@ def test_a_decoder_round_trips_through_safetensors(framework, tmp_path):
     backend.formats["safetensors"].save(model, tmp_path, ids, recipe)
     predict = backend.formats["safetensors"].load(tmp_path)
     np.testing.assert_allclose(predict(ids), backend.predict(model, ids), rtol=1e-5, atol=1e-5)
+
+
+def test_random_token_rows_batch_with_a_next_token_per_position_in_tensorflow():
+    """A cost run's random token ids (generated on demand) reach Keras with a label at every position."""
+    from raylife.frameworks.tensorflow.train_loop import batches
+    from raylife.workloads import WORKLOADS
+
+    x, y = WORKLOADS.get("generative").load_splits("random", 0, {"shape": [8], "classes": 50, "samples": 40})["train"]
+    xb, yb = next(iter(batches(x, y, 4, shuffle_seed=0)))
+    assert tuple(xb.shape) == tuple(yb.shape) == (4, 8)

@@ -211,12 +211,13 @@ def batches(x: Any, y: Any, batch: int, shuffle_seed: int | None = None) -> Any:
     if shuffle_seed is not None:
         rows = rows.shuffle(len(y), seed=shuffle_seed, reshuffle_each_iteration=True)
     dtype, shape = tf.as_dtype(x.dtype), (None, *x.shape[1:])
+    label_shape = (None, *np.shape(y)[1:])  # a decoder's: a next token at every position
 
     def fetch(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return x[index], y[index]
 
     def rows_of(index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         inputs, labels = tf.numpy_function(fetch, [index], (dtype, tf.int64))
-        return tf.ensure_shape(inputs, shape), tf.ensure_shape(labels, (None,))
+        return tf.ensure_shape(inputs, shape), tf.ensure_shape(labels, label_shape)
 
     return rows.batch(batch).map(rows_of, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
