@@ -68,10 +68,10 @@ class LatencyBatch:
 class TokenRequest:
     """One streamed request to a decoder, as the ``token_requests`` table holds it (times in ms from the client)."""
 
-    phase: str
-    concurrency: int
+    phase: str  # serve: closed-loop streams; open-loop: arrivals at an offered rate
+    concurrency: int | None
     seq: int
-    sent_s: float  # since the cell started
+    sent_s: float  # since the cell started (open loop: when it was due)
     input_tokens: int
     output_tokens: int
     ttft_ms: float | None
@@ -84,6 +84,7 @@ class TokenRequest:
     replica: str | None
     repeat: int = 0
     config: str | None = None
+    offered_rps: float | None = None  # open loop
 
 
 @dataclass(frozen=True)

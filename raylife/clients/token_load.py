@@ -1,5 +1,6 @@
-"""Closed-loop token load: ``concurrency`` streams that each send their next request when the last one ended, and
-the figures LLM users read per cell — TTFT, ITL, TPOT and E2E at p50/p90/p99, output tokens per second in total and
+"""Token load: closed loop (``concurrency`` streams that each send their next request when the last one ended) or
+open loop (requests sent on a schedule of arrivals, whatever the server does, as vLLM's ``bench serve --request-rate``
+sends them), and the figures LLM users read per cell — TTFT, ITL, TPOT and E2E at p50/p90/p99, output tokens per second in total and
 per user — the way vLLM's ``bench serve`` and AIPerf summarise a run.
 
 ``send(prompt) -> StreamRecord`` is any client (``streaming.stream_completion`` against a server); the prompts are
@@ -12,7 +13,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,3 +102,53 @@ def concurrency_sweep(send: Send, prompts: Sequence[str | list[int]], levels: Se
         records, wall = closed_loop(send, batch, level)
         cells.append(summarize(records, level, wall))
     return cells
+
+
+def poisson_arrivals(rate_rps: float, requests: int, seed: int = 0) -> np.ndarray:
+    """Exactly ``requests`` due times (s from the start, the first at 0), exponential gaps of mean 1 / rate_rps."""
+    gaps = np.random.default_rng(seed).exponential(1.0 / rate_rps, requests)
+    return np.concatenate([[0.0], np.cumsum(gaps)[:-1]])
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One open-loop request: when it was due and how late it left (waiting for a free slot under
+    ``max_concurrency``, or a late thread), and its record with TTFT and E2E counted from when it was due."""
+
+    due_s: float
+    lag_s: float
+    record: StreamRecord
+
+
+def open_loop(send: Send, prompts: Sequence[str | list[int]], times: Sequence[float],
+              max_concurrency: int | None = None) -> tuple[list[Sent], float]:
+    """Request ``i`` (prompt ``i`` cycled) due at ``times[i]`` seconds, each on its own thread; at most
+    ``max_concurrency`` in flight when set. TTFT and E2E count from the due time, so a server that falls behind
+    shows as latency instead of slowing the arrivals (no coordinated omission). Returns the requests in order of due
+    time and the wall time to the last answer."""
+    sent: list[Sent | None] = [None] * len(times)
+    gate = threading.BoundedSemaphore(max_concurrency) if max_concurrency else None
+    start = time.perf_counter()
+
+    def one(i: int) -> None:
+        due = start + times[i]
+        if due > time.perf_counter():
+            time.sleep(due - time.perf_counter())
+        if gate is not None:
+            gate.acquire()
+        try:
+            lag = time.perf_counter() - due
+            record = send(prompts[i % len(prompts)])
+        finally:
+            if gate is not None:
+                gate.release()
+        shifted = replace(record, ttft_s=None if record.ttft_s is None else record.ttft_s + lag,
+                          e2e_s=record.e2e_s + lag)
+        sent[i] = Sent(float(times[i]), lag, shifted)
+
+    threads = [threading.Thread(target=one, args=(i,), name=f"arrival-{i}") for i in range(len(times))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return [s for s in sent if s is not None], time.perf_counter() - start

@@ -208,6 +208,10 @@ CATALOGUE: tuple[Metric, ...] = (
     _m("stream_failed", "count", "serve", "streamed requests of a cell that failed"),
     _m("token_goodput_rps", "requests/s", "serve", "streamed requests per second within the TTFT and TPOT limits "
        "(labels slo_ttft_ms, slo_tpot_ms)"),
+    _m("token_slo_answers", "count", "serve", "a decoder's open loop: answers behind a rate's p99 verdict on TTFT or "
+       "TPOT (labels figure, limit_ms, verdict met/broken/undecided, needed: MLPerf's early stopping)"),
+    _m("max_token_rps_at_slo", "requests/s", "serve", "a decoder's open loop: the highest offered rate whose p99 TTFT "
+       "and TPOT met the limits with enough answers; NULL with the reason when none did"),
     _m("stream_matches_offline", "bool", "deploy", "the first served stream's tokens equal the saved model's own "
        "greedy tokens for the same prompt"),
     _m("offline_generate_s", "s", "deploy", "the saved model generating the first prompt's tokens offline, KV cache on"),
@@ -233,7 +237,8 @@ CATALOGUE: tuple[Metric, ...] = (
                        ("max", "largest"))),
     _m("errors", "count", "load", "failed requests at an offered rate"),
     _m("goodput_rps", "requests/s", "load", "answers within slo_p99_ms per second at an offered rate"),
-    _m("send_lag_p99_ms", "ms", "load", "99th percentile of how late the client sent requests after their scheduled time"),
+    _m("send_lag_p99_ms", "ms", ("load", "serve"), "99th percentile of how late the client sent requests after their "
+       "scheduled time (serve: a decoder's open loop, a wait for a slot under max_concurrency included)"),
     _m("behind_schedule", "bool", "load", "1 when the client's p99 send lag exceeded 5 ms: it could not keep the schedule "
        "and the rate's figures include its own delay"),
     _m("max_rps_at_slo", "requests/s", "load", "the highest offered rate whose p99 met slo_p99_ms at 99% confidence "

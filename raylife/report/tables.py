@@ -192,16 +192,19 @@ def latency_table(rows: list[dict[str, Any]], title: str | None = None) -> Table
 
 
 def token_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
-    """A decoder's streams: a row per concurrency level, as LLM serving benchmarks print them."""
+    """A decoder's streams: a row per concurrency level (closed loop) or offered rate (open loop), as LLM serving
+    benchmarks print them."""
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   caption="TTFT: time to the first token; ITL: every gap between tokens; TPOT: per request, "
                   "(e2e - TTFT) / (tokens - 1)", caption_justify="left")
-    for name in ("streams", "requests", "failed", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "TPOT p50", "E2E p50",
+    for name in ("load", "requests", "failed", "TTFT p50", "TTFT p99", "ITL p50", "ITL p99", "TPOT p50", "E2E p50",
                  "tokens/s", "goodput req/s"):
         table.add_column(name, justify="right", no_wrap=True)
     for r in rows:
+        load = (f"{r['concurrency']} stream{'s' if r['concurrency'] != 1 else ''}" if r.get("concurrency") is not None
+                else f"{r['offered_rps']:g} req/s")
         table.add_row(
-            str(r["concurrency"]), fmt.number(r["requests"]), fmt.number(r["failed"]),
+            load, fmt.number(r["requests"]), fmt.number(r["failed"]),
             *[fmt.milliseconds(r[k]) for k in ("ttft_p50_ms", "ttft_p99_ms", "itl_p50_ms", "itl_p99_ms", "tpot_p50_ms",
                                                 "e2e_p50_ms")],
             "–" if fmt.missing(r.get("output_tokens_per_s")) else f"{r['output_tokens_per_s']:.1f}",

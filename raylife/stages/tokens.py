@@ -1,7 +1,9 @@
 """deploy and serve for a decoder (``workload = "generative"``): its saved model on Ray Serve behind OpenAI's
 ``/v1/completions`` (``serving.completions``), then closed-loop streams per concurrency level, measured the way LLM
 users measure a server (``clients.token_load``): TTFT, ITL, TPOT and E2E, output tokens per second in total and per
-stream, goodput under the TTFT and TPOT limits. Every request is kept in ``token_requests``.
+stream, goodput under the TTFT and TPOT limits; then, with ``[tokens] rates``, Poisson arrivals at each offered rate
+(open loop, vLLM's ``--request-rate``), each judged against the limits at p99 by MLPerf's early-stopping rule, and the
+highest rate that met them. Every request is kept in ``token_requests``.
 
 The first stream is checked against the saved model's own greedy tokens for the same prompt (generated offline in the
 trial's actor): a deployment that answers other tokens fails the trial, as a classifier's wrong first answer does.
@@ -13,8 +15,11 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
+import numpy as np
+
 from raylife.clients.streaming import StreamRecord, stream_completion
-from raylife.clients.token_load import TokenCell, closed_loop, summarize
+from raylife.clients.token_load import Sent, TokenCell, closed_loop, open_loop, poisson_arrivals, summarize
+from raylife.measure.stats import tail_verdict
 from raylife.records import TokenRequest
 from raylife.remote.messages import TokenPrompts
 from raylife.serving import control as sc
@@ -104,21 +109,60 @@ class TokenServeStage:
         app: TokenApp = ctx.artifacts.need("app")
         prompts = ctx.artifacts.need("token_prompts").prompts
         send = _send(app, tokens.max_tokens, t.serve.request_timeout_s)
+        config = ctx.record.context.get("config")
         for level in tokens.concurrency:
             ctx.on_progress(f"{level} stream{'s' if level > 1 else ''} x {tokens.requests_per_stream} requests")
             batch = [prompts[i % len(prompts)] for i in range(level * tokens.requests_per_stream)]
-            started = time.perf_counter()
-            timed = SendTimes(send, started)
+            timed = SendTimes(send, time.perf_counter())
             records, wall = closed_loop(timed.send, batch, level)
             cell = summarize(records, level, wall)
-            self._record(ctx, cell, records)
-            ctx.record.token_requests.extend(
-                _rows(records, timed.sent_s, level, ctx.record.context.get("config")))
+            self._record(ctx, cell, records, {"concurrency": level})
+            ctx.record.token_requests.extend(_rows(records, timed.sent_s, level, config))
+        kept: list[tuple[float, bool]] = []  # (rate, met) where the limits were judged
+        for i, rate in enumerate(tokens.rates or []):
+            ctx.on_progress(f"{tokens.requests_per_rate} requests arriving at {rate:g}/s")
+            times = poisson_arrivals(rate, tokens.requests_per_rate, seed=t.seed * 1000 + i)
+            sent, wall = open_loop(send, prompts, times, tokens.max_concurrency)
+            records = [s.record for s in sent]
+            cell = summarize(records, 0, wall)
+            labels = {"offered_rps": rate, "arrival": "poisson", "max_concurrency": tokens.max_concurrency}
+            self._record(ctx, cell, records, labels)
+            ctx.record.add(self.name, "send_lag_p99_ms",
+                           float(np.percentile([s.lag_s * 1e3 for s in sent], 99)) if sent else None, "ms", **labels)
+            met = self._verdict(ctx, records, labels)
+            if met is not None:
+                kept.append((rate, met))
+            ctx.record.token_requests.extend(_open_rows(sent, rate, config))
+        if kept:
+            best = max((rate for rate, met in kept if met), default=None)
+            ctx.record.add(self.name, "max_token_rps_at_slo", best, "requests/s", slo_ttft_ms=tokens.slo_ttft_ms,
+                           slo_tpot_ms=tokens.slo_tpot_ms, percentile=99,
+                           **({} if best is not None else {"reason": "no offered rate met the limits at p99 with "
+                                                                     "enough answers (MLPerf's early stopping)"}))
 
-    def _record(self, ctx: TrialContext, cell: TokenCell, records: list[StreamRecord]) -> None:
+    def _verdict(self, ctx: TrialContext, records: list[StreamRecord], labels: dict) -> bool | None:
+        """p99 of TTFT and of TPOT against their limits, with MLPerf's early-stopping rule: met only when enough
+        answers back it (459 with none over at 99% confidence); None when no limit is set."""
+        tokens = ctx.trial.tokens
+        ok = [r for r in records if r.ok]
+        failed = len(records) - len(ok)
+        verdicts = []
+        for name, limit, values in (("ttft", tokens.slo_ttft_ms, [r.ttft_s * 1e3 for r in ok if r.ttft_s is not None]),
+                                    ("tpot", tokens.slo_tpot_ms, [r.tpot_s * 1e3 for r in ok if r.tpot_s is not None])):
+            if limit is None:
+                continue
+            v = tail_verdict(values, failed, limit)
+            ctx.record.add(self.name, "token_slo_answers", v.answers, "count", figure=name, limit_ms=limit,
+                           verdict=v.verdict, needed=v.needed, over=v.over, **labels)
+            verdicts.append(v.verdict)
+        if not verdicts:
+            return None
+        return all(v == "met" for v in verdicts)
+
+    def _record(self, ctx: TrialContext, cell: TokenCell, records: list[StreamRecord], where: dict) -> None:
         add, tokens = ctx.record.add, ctx.trial.tokens
-        labels = {"concurrency": cell.concurrency, "prompt_tokens": tokens.prompt_tokens,
-                  "max_tokens": tokens.max_tokens, "batching": tokens.batching, "answers": cell.requests - cell.failed}
+        labels = {**where, "prompt_tokens": tokens.prompt_tokens, "max_tokens": tokens.max_tokens,
+                  "batching": tokens.batching, "answers": cell.requests - cell.failed}
         for what in ("ttft", "itl", "tpot", "e2e"):
             tail = getattr(cell, what)
             for p in ("p50", "p90", "p99"):
@@ -159,14 +203,20 @@ class SendTimes:
         return record
 
 
+def _row(r: StreamRecord, phase: str, seq: int, sent_s: float, config: str | None, concurrency: int | None = None,
+         offered_rps: float | None = None) -> TokenRequest:
+    return TokenRequest(
+        phase=phase, concurrency=concurrency, seq=seq, sent_s=sent_s, input_tokens=r.input_tokens,
+        output_tokens=r.output_tokens, ttft_ms=None if r.ttft_s is None else r.ttft_s * 1e3,
+        tpot_ms=None if r.tpot_s is None else r.tpot_s * 1e3, e2e_ms=r.e2e_s * 1e3, itl_ms=[g * 1e3 for g in r.itl_s],
+        ok=r.ok, error=r.error, version=r.version, replica=r.replica, config=config, offered_rps=offered_rps)
+
+
 def _rows(records: list[StreamRecord], sent_s: dict[int, float], concurrency: int,
           config: str | None) -> list[TokenRequest]:
-    rows = []
-    for seq, r in enumerate(sorted(records, key=lambda r: sent_s[id(r)])):
-        rows.append(TokenRequest(
-            phase="serve", concurrency=concurrency, seq=seq, sent_s=sent_s[id(r)], input_tokens=r.input_tokens,
-            output_tokens=r.output_tokens, ttft_ms=None if r.ttft_s is None else r.ttft_s * 1e3,
-            tpot_ms=None if r.tpot_s is None else r.tpot_s * 1e3, e2e_ms=r.e2e_s * 1e3,
-            itl_ms=[g * 1e3 for g in r.itl_s], ok=r.ok, error=r.error, version=r.version, replica=r.replica,
-            config=config))
-    return rows
+    ordered = sorted(records, key=lambda r: sent_s[id(r)])
+    return [_row(r, "serve", seq, sent_s[id(r)], config, concurrency=concurrency) for seq, r in enumerate(ordered)]
+
+
+def _open_rows(sent: list[Sent], rate: float, config: str | None) -> list[TokenRequest]:
+    return [_row(s.record, "open-loop", seq, s.due_s, config, offered_rps=rate) for seq, s in enumerate(sent)]

@@ -477,14 +477,12 @@ class Store:
         if not known:
             return []
         return self.rows(
-            "SELECT s.*, "
-            "(SELECT max(value) FROM measurements m WHERE m.trial_id = s.trial_id AND m.stage = 'serve' AND "
-            " m.metric = 'output_tokens_per_s' AND CAST(m.labels->>'concurrency' AS INTEGER) = s.concurrency) "
-            "AS output_tokens_per_s, "
-            "(SELECT max(value) FROM measurements m WHERE m.trial_id = s.trial_id AND m.stage = 'serve' AND "
-            " m.metric = 'token_goodput_rps' AND CAST(m.labels->>'concurrency' AS INTEGER) = s.concurrency) "
-            "AS token_goodput_rps "
-            "FROM token_summary s WHERE run_id = ? ORDER BY trial_id, concurrency", [run_id])
+            "SELECT s.*, " + ", ".join(
+                f"(SELECT max(value) FROM measurements m WHERE m.trial_id = s.trial_id AND m.stage = 'serve' AND "
+                f"m.metric = '{metric}' AND CAST(m.labels->>'concurrency' AS INTEGER) IS NOT DISTINCT FROM "
+                f"s.concurrency AND CAST(m.labels->>'offered_rps' AS DOUBLE) IS NOT DISTINCT FROM s.offered_rps) "
+                f"AS {metric}" for metric in ("output_tokens_per_s", "token_goodput_rps")) +
+            " FROM token_summary s WHERE run_id = ? ORDER BY trial_id, phase DESC, concurrency, offered_rps", [run_id])
 
     def load_summary(self, run_id: str) -> list[dict[str, Any]]:
         return self.rows("SELECT * FROM load_summary WHERE run_id = ? ORDER BY trial_id, offered_rps", [run_id])

@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS epochs (
 -- Every request of every load measurement, bulk-inserted from Arrow (never row by row).
 CREATE TABLE IF NOT EXISTS token_requests (
     trial_id VARCHAR NOT NULL,
-    phase VARCHAR NOT NULL,      -- serve
+    phase VARCHAR NOT NULL,      -- serve (closed-loop streams) | open-loop (arrivals at offered_rps)
     concurrency INTEGER,         -- closed-loop streams at once
     seq INTEGER,
     sent_s DOUBLE,               -- since the cell started
@@ -133,7 +133,8 @@ CREATE TABLE IF NOT EXISTS token_requests (
     version VARCHAR,
     replica VARCHAR,
     "repeat" INTEGER DEFAULT 0,
-    config VARCHAR
+    config VARCHAR,
+    offered_rps DOUBLE           -- open loop: the offered request rate
 );
 
 CREATE TABLE IF NOT EXISTS latencies (
@@ -379,16 +380,18 @@ FROM whole w JOIN trials t USING (trial_id)
 LEFT JOIN changes c ON c.trial_id = w.trial_id AND c.config IS NOT DISTINCT FROM w.config
 LEFT JOIN settings s ON s.trial_id = w.trial_id AND s.config IS NOT DISTINCT FROM w.config;
 
--- A decoder's streams ([tokens]): one row per trial and concurrency level, recomputed from every request kept in
+-- A decoder's streams ([tokens]): one row per trial and concurrency level or offered rate, recomputed from every request kept in
 -- token_requests (ITL over every gap of every stream), as vLLM's bench serve and AIPerf report a run.
 CREATE OR REPLACE VIEW token_summary AS
 WITH gaps AS (
-    SELECT trial_id, phase, concurrency, config, "repeat", quantile_cont(g, 0.5) AS itl_p50_ms,
+    SELECT trial_id, phase, concurrency, offered_rps, config, "repeat", quantile_cont(g, 0.5) AS itl_p50_ms,
            quantile_cont(g, 0.99) AS itl_p99_ms
-    FROM (SELECT trial_id, phase, concurrency, config, "repeat", unnest(itl_ms) AS g FROM token_requests WHERE ok)
+    FROM (SELECT trial_id, phase, concurrency, offered_rps, config, "repeat", unnest(itl_ms) AS g FROM token_requests
+          WHERE ok)
     GROUP BY ALL
 )
-SELECT t.run_id, r.trial_id, t.name AS trial, t.framework, t.model, r.phase, r.concurrency, r.config, r."repeat",
+SELECT t.run_id, r.trial_id, t.name AS trial, t.framework, t.model, r.phase, r.concurrency, r.offered_rps, r.config,
+       r."repeat",
        count(*) AS requests, count(*) FILTER (WHERE NOT r.ok) AS failed,
        sum(r.output_tokens) FILTER (WHERE r.ok) AS output_tokens,
        quantile_cont(r.ttft_ms, 0.5) FILTER (WHERE r.ok) AS ttft_p50_ms,
@@ -399,7 +402,8 @@ SELECT t.run_id, r.trial_id, t.name AS trial, t.framework, t.model, r.phase, r.c
        quantile_cont(r.e2e_ms, 0.5) FILTER (WHERE r.ok) AS e2e_p50_ms,
        quantile_cont(r.e2e_ms, 0.99) FILTER (WHERE r.ok) AS e2e_p99_ms
 FROM token_requests r JOIN trials t USING (trial_id)
-LEFT JOIN gaps g ON g.trial_id = r.trial_id AND g.phase = r.phase AND g.concurrency = r.concurrency
+LEFT JOIN gaps g ON g.trial_id = r.trial_id AND g.phase = r.phase
+     AND g.concurrency IS NOT DISTINCT FROM r.concurrency AND g.offered_rps IS NOT DISTINCT FROM r.offered_rps
      AND g.config IS NOT DISTINCT FROM r.config AND g."repeat" = r."repeat"
 GROUP BY ALL;
 

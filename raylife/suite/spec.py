@@ -573,6 +573,13 @@ class TokensSpec(StrictModel):
         default=None, description="goodput counts requests whose time to first token is within this")
     slo_tpot_ms: Annotated[float, Field(gt=0, le=3_600_000)] | None = Field(
         default=None, description="and whose time per output token is within this")
+    rates: Distinct[Annotated[float, Field(gt=0, le=100_000)]] | None = Field(
+        default=None, description="open loop: offered request rates (requests/s), each a cell of Poisson arrivals")
+    requests_per_rate: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        default=16, description="requests sent at each offered rate")
+    max_concurrency: SmallCount | None = Field(
+        default=None, description="open loop: at most this many requests in flight (vLLM's --max-concurrency); a "
+        "request due meanwhile waits, and its wait counts in its TTFT")
 
 
 class SuiteSpec(StrictModel):

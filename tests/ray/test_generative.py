@@ -38,6 +38,9 @@ max_tokens = {MAX_TOKENS}
 concurrency = {list(LEVELS)}
 requests_per_stream = {PER_STREAM}
 slo_ttft_ms = 60000
+rates = [2.0]
+requests_per_rate = 4
+max_concurrency = 2
 """
 TORCH = "smollm2_135m[dim=32,ffn=64,heads=2,kv_heads=1,layers=1,positions=64]/torch/w1"
 
@@ -74,8 +77,8 @@ def test_the_pytorch_decoder_streams_its_own_greedy_tokens_and_every_stream_is_k
     [same] = rows(db, "SELECT value FROM measurements WHERE metric = 'stream_matches_offline'")
     assert same["value"] == 1
     kept = rows(db, "SELECT concurrency, output_tokens, ttft_ms, tpot_ms, e2e_ms, itl_ms, ok, version "
-                    "FROM token_requests ORDER BY concurrency, seq")
-    assert [k["concurrency"] for k in kept] == [c for c in LEVELS for _ in range(c * PER_STREAM)]
+                    "FROM token_requests WHERE phase = 'serve' ORDER BY concurrency, seq")
+    assert [k["concurrency"] for k in kept if k["concurrency"]] == [c for c in LEVELS for _ in range(c * PER_STREAM)]
     for k in kept:
         assert k["ok"] and k["version"] == "trained-1" and k["output_tokens"] == MAX_TOKENS
         assert len(k["itl_ms"]) == MAX_TOKENS - 1 and 0 < k["ttft_ms"] < k["e2e_ms"]
@@ -87,12 +90,32 @@ def test_the_pytorch_decoder_streams_its_own_greedy_tokens_and_every_stream_is_k
                             "CAST(labels->>'concurrency' AS INTEGER) = ?", [level])
         ttfts = [k["ttft_ms"] for k in kept if k["concurrency"] == level]
         assert stored["value"] == pytest.approx(float(np.percentile(ttfts, 50)))
-        [view] = rows(db, "SELECT ttft_p50_ms, requests, failed FROM token_summary WHERE concurrency = ?", [level])
+        [view] = rows(db, "SELECT ttft_p50_ms, requests, failed FROM token_summary WHERE concurrency = ? "
+                          "AND phase = 'serve'", [level])
         assert view["ttft_p50_ms"] == pytest.approx(stored["value"]) and view["requests"] == level * PER_STREAM
         [good] = rows(db, "SELECT value, labels FROM measurements WHERE metric = 'token_goodput_rps' AND "
                           "CAST(labels->>'concurrency' AS INTEGER) = ?", [level])
         assert good["value"] > 0 and json.loads(good["labels"])["slo_ttft_ms"] == 60000
     assert "token by token" in result.stdout
+
+
+def test_arrivals_at_an_offered_rate_are_judged_by_the_tail_rule(run):
+    # open loop: 4 requests at Poisson arrivals of 2/s, at most 2 in flight; their p99 TTFT within the limit rests on
+    # 4 answers, far fewer than MLPerf's early stopping asks (459): undecided, so no rate is claimed
+    _, db = run
+    arrived = rows(db, "SELECT seq, sent_s, offered_rps, concurrency, ok, output_tokens FROM token_requests "
+                       "WHERE phase = 'open-loop' ORDER BY seq")
+    assert [a["offered_rps"] for a in arrived] == [2.0] * 4 and all(a["concurrency"] is None for a in arrived)
+    assert all(a["ok"] and a["output_tokens"] == MAX_TOKENS for a in arrived)
+    assert [a["sent_s"] for a in arrived] == sorted(a["sent_s"] for a in arrived) and arrived[0]["sent_s"] == 0
+    [verdict] = rows(db, "SELECT value, labels FROM measurements WHERE metric = 'token_slo_answers'")
+    labels = json.loads(verdict["labels"])
+    assert verdict["value"] == 4 and labels["verdict"] == "undecided" and labels["needed"] == 459
+    assert labels["figure"] == "ttft" and labels["offered_rps"] == 2.0
+    [best] = rows(db, "SELECT value, labels FROM measurements WHERE metric = 'max_token_rps_at_slo'")
+    assert best["value"] is None and "enough answers" in json.loads(best["labels"])["reason"]
+    [cell] = rows(db, "SELECT requests, failed FROM token_summary WHERE phase = 'open-loop'")
+    assert (cell["requests"], cell["failed"]) == (4, 0)
 
 
 def test_show_and_choose_read_the_streams(run):

@@ -51,3 +51,46 @@ def test_the_closed_loop_sends_every_prompt_once_with_at_most_n_in_flight():
     assert most[0] <= 3
     cells = concurrency_sweep(send, ["a", "b"], levels=[1, 2], requests_per_stream=2)
     assert [(c.concurrency, c.requests, c.output_tokens) for c in cells] == [(1, 2, 4), (2, 4, 8)]
+
+
+def test_the_open_loop_sends_on_schedule_and_counts_a_wait_for_a_slot_in_ttft():
+    from raylife.clients.token_load import open_loop
+
+    def send(prompt):
+        time.sleep(0.2)  # the server: 0.2 s to the first and only token
+        return record(0.2, [])
+
+    # four requests due together, two slots: the second pair waits for a slot (at least one send), and that wait is
+    # latency
+    sent, wall = open_loop(send, ["a"], [0.0, 0.0, 0.0, 0.0], max_concurrency=2)
+    assert [s.due_s for s in sent] == [0.0] * 4 and wall >= 0.4
+    lags = sorted(s.lag_s for s in sent)
+    assert lags[2] >= lags[0] + 0.2 - 1e-3  # the third left only when one of the first two had been answered
+    assert all(s.record.ttft_s == pytest.approx(0.2 + s.lag_s) for s in sent)
+    assert all(s.record.e2e_s == pytest.approx(0.2 + s.lag_s) for s in sent)
+
+
+def test_without_a_cap_a_later_arrival_is_not_held_up_by_an_earlier_one():
+    from raylife.clients.token_load import open_loop
+
+    second_started = threading.Event()
+    overlapped = []
+
+    def send(prompt):
+        if prompt == "first":  # answers only once the second request is in flight (or gives up after 30 s)
+            overlapped.append(second_started.wait(timeout=30))
+        else:
+            second_started.set()
+        return record(0.01, [])
+
+    sent, _ = open_loop(send, ["first", "second"], [0.0, 0.01])
+    assert overlapped == [True] and [s.due_s for s in sent] == [0.0, 0.01]
+
+
+def test_poisson_arrivals_are_exactly_as_many_as_asked_at_the_rate():
+    from raylife.clients.token_load import poisson_arrivals
+
+    times = poisson_arrivals(4.0, 2000, seed=1)
+    assert len(times) == 2000 and times[0] == 0 and np.all(np.diff(times) > 0)
+    assert 1999 / times[-1] == pytest.approx(4.0, rel=0.1)  # mean gap 1 / rate
+    assert np.array_equal(times, poisson_arrivals(4.0, 2000, seed=1))  # seeded: a rerun sends the same schedule
