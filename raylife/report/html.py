@@ -155,6 +155,46 @@ def load_figure(data: ReportData) -> Any | None:
                    "latency (ms)", data.platform)
 
 
+TOKEN_SERIES = (("ttft_p50_ms", "TTFT p50", "solid"), ("ttft_p99_ms", "TTFT p99", "dot"), ("tpot_p50_ms", "TPOT p50", "dash"))
+
+
+def token_figures(data: ReportData) -> list[Any]:
+    """A decoder's streams: TTFT and TPOT against closed-loop concurrency, and against the offered rate of the open
+    loop with the TTFT limit (``[tokens]``)."""
+    import plotly.graph_objects as go
+
+    series: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    slo = None
+    for r in data.stats:
+        if r["stage"] != "serve" or r["metric"] not in {m for m, _, _ in TOKEN_SERIES}:
+            continue
+        labels = _labels(r)
+        axis = "concurrency" if "concurrency" in labels else "offered_rps" if "offered_rps" in labels else None
+        if axis is not None:
+            series[(axis, _served(r["trial"], labels), r["metric"])].append({**r, "x": float(labels[axis])})
+    for r in data.stats:
+        if r["stage"] == "serve" and r["metric"] == "token_goodput_rps":
+            slo = _labels(r).get("slo_ttft_ms", slo)
+    figures = []
+    for axis, title, x_title in (("concurrency", "Decoder streams vs concurrency (closed loop)", "streams at once"),
+                                 ("offered_rps", "Decoder streams vs offered rate (open loop, from each request's due "
+                                  "time)", "offered rate (requests/s)")):
+        drawn = {key: rows for key, rows in series.items() if key[0] == axis}
+        if not drawn:
+            continue
+        fig = go.Figure()
+        for (_, trial, metric), rows in sorted(drawn.items()):
+            rows.sort(key=lambda r: r["x"])
+            label, dash = next((lab, d) for m, lab, d in TOKEN_SERIES if m == metric)
+            fig.add_trace(go.Scatter(x=[r["x"] for r in rows], y=[r["median"] for r in rows], error_y=_error_y(rows),
+                                     mode="lines+markers", name=f"{trial} {label}", line={"dash": dash}))
+        if axis == "offered_rps" and slo is not None:
+            fig.add_hline(y=float(slo), line={"color": "red", "dash": "dash"},
+                          annotation_text=f"TTFT limit {float(slo):g} ms")
+        figures.append(_layout(fig, title, x_title, "latency (ms)", data.platform))
+    return figures
+
+
 def training_figure(data: ReportData) -> Any | None:
     import plotly.graph_objects as go
 
@@ -331,7 +371,7 @@ def lifecycle_rows(data: ReportData) -> list[dict[str, Any]]:
 
 def figures(data: ReportData) -> list[Any]:
     """Every plot this run has data for, in the page's order."""
-    found = [*latency_figures(data), load_figure(data), training_figure(data), *update_figures(data),
+    found = [*latency_figures(data), load_figure(data), *token_figures(data), training_figure(data), *update_figures(data),
              time_figure(data), pareto_figure(data), configs_figure(data), *timeline_figures(data)]
     return [f for f in found if f is not None]
 

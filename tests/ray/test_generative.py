@@ -118,8 +118,13 @@ def test_arrivals_at_an_offered_rate_are_judged_by_the_tail_rule(run):
     assert (cell["requests"], cell["failed"]) == (4, 0)
 
 
-def test_show_and_choose_read_the_streams(run):
+def test_show_choose_and_the_report_read_the_streams(run, tmp_path):
     _, db = run
+    page = tmp_path / "r.html"
+    assert raylife("report", "last", "--db", db, "-o", page).exit_code == 0
+    text = page.read_text()
+    assert "Decoder streams vs concurrency" in text and "Decoder streams vs offered rate" in text
+    assert "TTFT limit 60000 ms" in text
     shown = raylife("show", "last", "--db", db)
     assert shown.exit_code == 0 and "token by token" in shown.stdout and "TTFT p50" in shown.stdout
     assert "ppl (unigram)" in shown.stdout
